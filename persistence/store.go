@@ -1,0 +1,89 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+)
+
+// Errors a caller of a Store branches on.
+var (
+	// ErrNotFound: no job has that id (it never existed or its retention ran out).
+	ErrNotFound = errors.New("job not found")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store closed")
+	// ErrTooLarge: one write does not fit in one commit; split it.
+	ErrTooLarge = errors.New("write too large for one commit")
+	// ErrSkip is returned by a Mutator to leave the job as it is; Update returns it unchanged.
+	ErrSkip = errors.New("mutation skipped")
+)
+
+// Mutator changes a job in place inside the store's single writer. It must be quick and must not
+// block: it runs on the writer goroutine. Returning an error (ErrSkip, or any other) leaves the job
+// unchanged and hands that error back to the caller.
+type Mutator func(j *Job) error
+
+// InsertResult is the outcome for one job of Insert.
+type InsertResult struct {
+	Job *Job
+	// Duplicate is true when the job's unique key was held by an unfinished job: Job is that job,
+	// and nothing new was stored.
+	Duplicate bool
+}
+
+// ListOptions filters and pages List. Jobs come newest first.
+type ListOptions struct {
+	Category string
+	State    State
+	Limit    int    // 1..MaxListLimit; 0 means DefaultListLimit
+	Cursor   string // next_cursor of the previous page
+}
+
+// Limits of List.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// StateCounts counts a category's jobs by state: unfinished states hold the current number,
+// finished states the number finished since the store was opened.
+type StateCounts map[State]int
+
+// Stats are the store's running totals, for benchmarks and metrics.
+type Stats struct {
+	Commits uint64 // committed transactions
+	Syncs   uint64 // disk syncs (fsync of the write-ahead log)
+	Writes  uint64 // requests (inserts or updates) committed
+	Jobs    uint64 // job records written
+}
+
+// Store is the durable home of every job. All writes go through one writer that groups the
+// requests of concurrent callers into one commit and one disk sync (group commit). A durable write
+// returns only once it is synced to disk; a non-durable one once it is committed (it survives the
+// process being killed, not a power loss).
+type Store interface {
+	// Insert stores new jobs, all or nothing, durably. A queued job is given its Seq. A job whose
+	// unique key is held by an unfinished job is not stored: its result names the holder.
+	Insert(ctx context.Context, jobs []*Job) ([]InsertResult, error)
+	// Update applies fn to the stored job and returns the job as stored after it.
+	Update(ctx context.Context, id string, fn Mutator, durable bool) (*Job, error)
+	// UpdateAsync is Update without waiting: done is called on the writer goroutine, so it
+	// must be quick (send a message, close a channel).
+	UpdateAsync(id string, fn Mutator, durable bool, done func(*Job, error))
+	// Get returns the job with that id, or ErrNotFound.
+	Get(ctx context.Context, id string) (*Job, error)
+	// List returns a page of jobs, newest first, and the cursor of the next page ("" at the end).
+	List(ctx context.Context, opt ListOptions) ([]*Job, string, error)
+	// Queued returns up to limit queued jobs of a category with Seq > afterSeq, in FIFO order.
+	Queued(ctx context.Context, category string, afterSeq uint64, limit int) ([]*Job, error)
+	// Waiting calls fn for every scheduled or retrying job, in run_at order.
+	Waiting(ctx context.Context, fn func(*Job) error) error
+	// Running calls fn for every job stored as running.
+	Running(ctx context.Context, fn func(*Job) error) error
+	// Counts returns a copy of the per-category state counts.
+	Counts() map[string]StateCounts
+	// Stats returns the writer's totals.
+	Stats() Stats
+	// Close stops the writer after the requests already submitted and closes the store.
+	// It may be called more than once.
+	Close() error
+}
