@@ -458,7 +458,7 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 		if j.State == StateQueued {
 			// Sequence numbers are taken for real only if the plan is used: count them here.
 			if _, ok := seqs[j.Category]; !ok {
-				seqs[j.Category] = s.nextSeq[j.Category]
+				seqs[j.Category] = max(s.nextSeq[j.Category], 1)
 			}
 			j.Seq = seqs[j.Category]
 			seqs[j.Category]++
@@ -482,8 +482,9 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 }
 
 // takeSeq hands out the next FIFO sequence number of a category (writer goroutine only).
+// Sequence numbers start at 1, so "after 0" means from the start.
 func (s *Badger) takeSeq(cat string) uint64 {
-	n := s.nextSeq[cat]
+	n := max(s.nextSeq[cat], 1)
 	s.nextSeq[cat] = n + 1
 	return n
 }
@@ -629,11 +630,7 @@ func (s *Badger) Queued(ctx context.Context, category string, afterSeq uint64, l
 		prefix := queuePrefix(category)
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
 		defer it.Close()
-		start := queueKey(category, afterSeq+1)
-		if afterSeq == 0 {
-			start = queueKey(category, 0)
-		}
-		for it.Seek(start); it.Valid() && len(out) < limit; it.Next() {
+		for it.Seek(queueKey(category, afterSeq+1)); it.Valid() && len(out) < limit; it.Next() {
 			id, err := it.Item().ValueCopy(nil)
 			if err != nil {
 				return err
@@ -695,6 +692,14 @@ func (s *Badger) Counts() map[string]StateCounts {
 		out[cat] = cc
 	}
 	return out
+}
+
+// Backlog implements Store.
+func (s *Badger) Backlog(category string) int {
+	s.countsMu.Lock()
+	defer s.countsMu.Unlock()
+	c := s.counts[category]
+	return c[StateQueued] + c[StateScheduled] + c[StateRetrying]
 }
 
 // Stats implements Store.

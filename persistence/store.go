@@ -74,11 +74,14 @@ type Store interface {
 	// List returns a page of jobs, newest first, and the cursor of the next page ("" at the end).
 	List(ctx context.Context, opt ListOptions) ([]*Job, string, error)
 	// Queued returns up to limit queued jobs of a category with Seq > afterSeq, in FIFO order.
+	// Sequence numbers start at 1: afterSeq 0 reads from the start.
 	Queued(ctx context.Context, category string, afterSeq uint64, limit int) ([]*Job, error)
 	// Waiting calls fn for every scheduled or retrying job, in run_at order.
 	Waiting(ctx context.Context, fn func(*Job) error) error
 	// Running calls fn for every job stored as running.
 	Running(ctx context.Context, fn func(*Job) error) error
+	// Backlog is the number of a category's jobs waiting to run: queued, scheduled, retrying.
+	Backlog(category string) int
 	// Counts returns a copy of the per-category state counts.
 	Counts() map[string]StateCounts
 	// Stats returns the writer's totals.

@@ -9,7 +9,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-func quietLogger(*actor.ActorSystem) *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger(*actor.ActorSystem) *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 func TestMain(m *testing.M) {
 	// protoactor-go starts one dead-letter throttle goroutine per ActorSystem that nothing stops.

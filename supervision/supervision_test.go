@@ -91,7 +91,7 @@ func (r *recorder) Receive(ctx actor.Context) {
 }
 
 func rec(ev *events, name string, restart Restart) ChildSpec {
-	return ChildSpec{Name: name, Role: "Recorder", Restart: restart, Producer: func() actor.Actor { return &recorder{name: name, ev: ev}}}
+	return ChildSpec{Name: name, Role: "Recorder", Restart: restart, Producer: func() actor.Actor { return &recorder{name: name, ev: ev} }}
 }
 
 type fixture struct {

@@ -1,0 +1,132 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jobsched/jobsched/persistence"
+)
+
+// Runner runs one attempt of a job to its end and records the outcome. It runs on a goroutine
+// of the Worker and returns the handler's panic text, if it panicked.
+type Runner interface {
+	Run(ctx context.Context, job *persistence.Job) (panicText string)
+}
+
+// Clock is time as the actors see it; tests give a fake one.
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a stoppable timer of a Clock.
+type Timer interface{ Stop() bool }
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+// Now implements Clock.
+func (RealClock) Now() time.Time { return time.Now() }
+
+// AfterFunc implements Clock.
+func (RealClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+
+// Category is a category's settings as the actors use them.
+type Category struct {
+	Name       string
+	Priority   int
+	MinWorkers int
+	MaxWorkers int
+}
+
+// CategoryStats are the live figures of a category, written by its actors and read by anyone.
+type CategoryStats struct {
+	Allocated atomic.Int64 // workers the registry keeps
+	Busy      atomic.Int64 // workers running a job
+	Paused    atomic.Bool
+	InMemory  atomic.Int64 // ready jobs the Fifo holds in memory
+	Resizes   atomic.Int64 // resizes applied by the balancer
+}
+
+// Event is something the tree did that observers (dashboard, metrics) may show.
+type Event struct {
+	Type     string // "resize"
+	Category string
+	From, To int
+	At       time.Time
+}
+
+// Env is what the actors need from the scheduler that wires them.
+type Env struct {
+	System *actor.ActorSystem
+	Store  persistence.Store
+	Runner Runner
+	Clock  Clock
+	Log    *slog.Logger
+	// Categories in configuration order.
+	Categories []Category
+	// Stats per category name; every category has an entry.
+	Stats map[string]*CategoryStats
+	// Budget is the global worker budget; BalanceInterval the balancer's period.
+	Budget          int
+	BalanceInterval time.Duration
+	// FifoMemory is how many ready jobs a Fifo keeps in memory; the rest wait in the store.
+	FifoMemory int
+	// Go runs f on a goroutine the scheduler tracks (it waits for them all at Close).
+	Go func(f func())
+	// OnEvent, if set, receives the tree's events; it must not block.
+	OnEvent func(Event)
+	// WorkerIntensity is how many worker restarts per second a category tolerates before its
+	// Workers supervisor escalates (handler panics restart workers).
+	WorkerIntensity int
+}
+
+// RootName is the name of the root supervisor; every PID id in the tree starts with it.
+const RootName = "jobsched"
+
+// PIDs of the tree's actors, by their fixed names.
+func (e *Env) pid(id string) *actor.PID { return actor.NewPID(e.System.Address(), id) }
+
+// DispatcherPID is the Dispatcher's PID.
+func (e *Env) DispatcherPID() *actor.PID { return e.pid(RootName + "/dispatcher") }
+
+// WaiterPID is the Waiter's PID.
+func (e *Env) WaiterPID() *actor.PID { return e.pid(RootName + "/waiter") }
+
+// BalancerPID is the WorkerBalancer's PID.
+func (e *Env) BalancerPID() *actor.PID { return e.pid(RootName + "/balancer") }
+
+func (e *Env) categoryID(cat string) string { return RootName + "/categories/" + cat }
+
+// FifoPID is the PID of a category's Fifo.
+func (e *Env) FifoPID(cat string) *actor.PID { return e.pid(e.categoryID(cat) + "/fifo") }
+
+// RegistryPID is the PID of a category's WorkerRegistry.
+func (e *Env) RegistryPID(cat string) *actor.PID { return e.pid(e.categoryID(cat) + "/registry") }
+
+// WorkersPID is the PID of a category's Workers supervisor.
+func (e *Env) WorkersPID(cat string) *actor.PID { return e.pid(e.categoryID(cat) + "/workers") }
+
+func (e *Env) send(pid *actor.PID, msg any) { e.System.Root.Send(pid, msg) }
+
+func (e *Env) event(ev Event) {
+	if e.OnEvent != nil {
+		ev.At = e.Clock.Now()
+		e.OnEvent(ev)
+	}
+}
+
+// workerSeq names workers: names are never reused within a process, so a worker added while an
+// old one is still stopping never collides with it.
+var workerSeq atomic.Uint64
+
+func workerName() string { return "w" + strconv.FormatUint(workerSeq.Add(1), 10) }
+
+// loadCtx bounds the store reads actors start.
+func loadCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Minute)
+}

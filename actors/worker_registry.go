@@ -1,0 +1,164 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jobsched/jobsched/supervision"
+)
+
+// registry knows a category's workers and which are free, and gives each dispatched job to a
+// free one. It grows and shrinks the pool when the balancer resizes it: new workers are added
+// to the Workers supervisor; surplus workers are drained (a busy one finishes its job first).
+type registry struct {
+	env     *Env
+	cat     string
+	stats   *CategoryStats
+	workers map[string]*workerState
+	free    []*actor.PID
+	target  int
+	pending int // workers asked of the Workers supervisor, not yet announced
+}
+
+type workerState struct {
+	pid      *actor.PID
+	busy     bool
+	draining bool
+}
+
+// NewWorkerRegistry returns the producer of a category's WorkerRegistry; initial is the number
+// of workers the Workers supervisor starts with.
+func NewWorkerRegistry(env *Env, cat string, initial int) actor.Producer {
+	return func() actor.Actor {
+		return &registry{env: env, cat: cat, stats: env.Stats[cat], workers: map[string]*workerState{}, target: initial, pending: initial}
+	}
+}
+
+func (r *registry) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		// Whatever the Fifo counted belonged to an earlier registry.
+		ctx.Send(r.env.FifoPID(r.cat), &Demand{Reset: true})
+		r.stats.Allocated.Store(int64(r.target))
+		r.stats.Busy.Store(0)
+	case *WorkerIdle:
+		r.idle(ctx, msg.PID)
+	case *Dispatch:
+		r.dispatch(ctx, msg)
+	case *WorkerGone:
+		if w := r.workers[msg.PID.Id]; w != nil {
+			if w.busy {
+				r.stats.Busy.Add(-1)
+			}
+			delete(r.workers, msg.PID.Id)
+			r.dropFree(msg.PID)
+		}
+	case *Resize:
+		r.resize(ctx, msg.Workers)
+	case *actor.Terminated:
+		if w := r.workers[msg.Who.Id]; w != nil {
+			if w.busy {
+				r.stats.Busy.Add(-1)
+			}
+			delete(r.workers, msg.Who.Id)
+			r.dropFree(msg.Who)
+			if !w.draining {
+				r.resize(ctx, r.target)
+			}
+		}
+	}
+}
+
+func (r *registry) idle(ctx actor.Context, pid *actor.PID) {
+	w := r.workers[pid.Id]
+	if w == nil {
+		w = &workerState{pid: pid}
+		r.workers[pid.Id] = w
+		ctx.Watch(pid) // a worker that vanishes (its supervisor restarted) is replaced
+		if r.pending > 0 {
+			r.pending--
+		}
+		if r.live() > r.target {
+			r.drain(ctx, w)
+			return
+		}
+	}
+	if w.busy {
+		w.busy = false
+		r.stats.Busy.Add(-1)
+	}
+	if w.draining {
+		ctx.Send(pid, &Drain{}) // restarted while draining: tell the new incarnation
+		return
+	}
+	r.dropFree(pid)
+	r.free = append(r.free, pid)
+	ctx.Send(r.env.FifoPID(r.cat), &Demand{N: 1})
+}
+
+func (r *registry) dispatch(ctx actor.Context, msg *Dispatch) {
+	for len(r.free) > 0 {
+		pid := r.free[len(r.free)-1]
+		r.free = r.free[:len(r.free)-1]
+		w := r.workers[pid.Id]
+		if w == nil || w.busy || w.draining {
+			continue
+		}
+		w.busy = true
+		r.stats.Busy.Add(1)
+		ctx.Send(pid, &Run{Job: msg.Job})
+		return
+	}
+	ctx.Send(r.env.FifoPID(r.cat), &Requeue{Job: msg.Job})
+}
+
+// live counts the workers that are or will be serving: announced and not draining, plus asked for.
+func (r *registry) live() int {
+	n := r.pending
+	for _, w := range r.workers {
+		if !w.draining {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *registry) resize(ctx actor.Context, n int) {
+	r.target = n
+	r.stats.Allocated.Store(int64(n))
+	live := r.live()
+	for ; live < n; live++ {
+		r.pending++
+		ctx.Send(r.env.WorkersPID(r.cat), &supervision.AddChild{Child: WorkerSpec(r.env, r.cat)})
+	}
+	// Shrink: idle workers first, then busy ones (they finish their job first).
+	for i := len(r.free) - 1; i >= 0 && live > n; i-- {
+		if w := r.workers[r.free[i].Id]; w != nil && !w.draining && !w.busy {
+			r.drain(ctx, w)
+			ctx.Send(r.env.FifoPID(r.cat), &Demand{N: -1})
+			live--
+		}
+	}
+	for _, w := range r.workers {
+		if live <= n {
+			break
+		}
+		if !w.draining {
+			r.drain(ctx, w)
+			live--
+		}
+	}
+}
+
+func (r *registry) drain(ctx actor.Context, w *workerState) {
+	w.draining = true
+	r.dropFree(w.pid)
+	ctx.Send(w.pid, &Drain{})
+}
+
+func (r *registry) dropFree(pid *actor.PID) {
+	for i, p := range r.free {
+		if p.Equal(pid) {
+			r.free = append(r.free[:i], r.free[i+1:]...)
+			return
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package jobsched
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Defaults of Config, Category and Kind.
+const (
+	DefaultWorkers         = 64
+	DefaultBalanceInterval = time.Second
+	DefaultRetention       = 24 * time.Hour
+	DefaultShutdownGrace   = 30 * time.Second
+	DefaultCategory        = "default"
+	DefaultQueueLimit      = 1_000_000
+	DefaultMaxAttempts     = 25
+	DefaultMaxArgsBytes    = 1 << 20 // 1 MiB
+	DefaultMaxBatch        = 10_000
+	DefaultFifoMemory      = 10_000
+)
+
+// Config configures a Scheduler. Zero values mean the documented defaults.
+type Config struct {
+	// Dir is the badger directory. Empty means an in-memory store (nothing survives Close):
+	// for tests only.
+	Dir string
+	// Workers is the global worker budget (default 64).
+	Workers int
+	// BalanceInterval is how often the WorkerBalancer re-divides the budget (default 1s).
+	BalanceInterval time.Duration
+	// Retention is how long finished jobs are kept (default 24h; negative keeps them forever).
+	Retention time.Duration
+	// Categories of jobs; default one category "default" that may use the whole budget.
+	Categories []Category
+	// Kinds hold per-kind defaults (timeout, max attempts); a kind needs no entry to be used.
+	Kinds []Kind
+	// Periodic jobs, enqueued once per cron tick while the scheduler runs.
+	Periodic []PeriodicJob
+	// Logger receives the scheduler's logs; nil discards them.
+	Logger *slog.Logger
+	// RetryBackoff gives the wait before attempt n+1 after attempt n failed; default
+	// DefaultBackoff (exponential with jitter).
+	RetryBackoff func(attempt int) time.Duration
+	// MaxArgsBytes caps a job's args (default 1 MiB); MaxBatch caps EnqueueBatch (default 10,000).
+	MaxArgsBytes int
+	MaxBatch     int
+	// FifoMemory is how many ready jobs a category keeps in memory (default 10,000); the rest
+	// wait in the store and are read back in order.
+	FifoMemory int
+	// NoSync skips the disk sync of enqueues. Only for measuring what the sync costs: an
+	// acknowledged job may then be lost in a power failure.
+	NoSync bool
+
+	clock clock // tests set a fake clock
+}
+
+// Category is a queue of jobs with its share of the worker budget.
+type Category struct {
+	// Name: letters, digits, '.', '_' and '-', at most 64.
+	Name string
+	// Priority is the category's weight in the balancer (default 1).
+	Priority int
+	// MinWorkers is kept even when idle (default 1); MaxWorkers is never exceeded
+	// (default: the budget).
+	MinWorkers int
+	MaxWorkers int
+	// QueueLimit caps the jobs waiting (queued, scheduled, retrying); past it Enqueue returns
+	// ErrQueueFull (default 1,000,000).
+	QueueLimit int
+}
+
+// Kind holds the defaults of one job kind.
+type Kind struct {
+	Name string
+	// Timeout of one attempt; 0 means none.
+	Timeout time.Duration
+	// MaxAttempts before a failing job is dead (default 25).
+	MaxAttempts int
+}
+
+// PeriodicJob is a job enqueued on a cron schedule ("*/5 * * * *": minute, hour, day of month,
+// month, day of week; or descriptors such as "@every 10s", "@hourly").
+type PeriodicJob struct {
+	Name     string // unique; default "<kind>@<cron>"
+	Cron     string
+	Kind     string
+	Category string
+	Args     []byte // JSON
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withDefaults validates c and fills in its defaults.
+func (c Config) withDefaults() (Config, error) {
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Workers < 1 {
+		return c, invalid("workers", "must be at least 1, got %d", c.Workers)
+	}
+	if c.BalanceInterval == 0 {
+		c.BalanceInterval = DefaultBalanceInterval
+	}
+	if c.BalanceInterval < 10*time.Millisecond {
+		return c, invalid("balance_interval", "must be at least 10ms, got %s", c.BalanceInterval)
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.Retention > 0 && c.Retention < time.Second {
+		return c, invalid("retention", "must be at least 1s (or negative: keep forever), got %s", c.Retention)
+	}
+	if c.RetryBackoff == nil {
+		c.RetryBackoff = DefaultBackoff
+	}
+	if c.MaxArgsBytes == 0 {
+		c.MaxArgsBytes = DefaultMaxArgsBytes
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.FifoMemory == 0 {
+		c.FifoMemory = DefaultFifoMemory
+	}
+	if c.MaxArgsBytes < 0 || c.MaxBatch < 0 || c.FifoMemory < 2 {
+		return c, invalid("limits", "max_args_bytes and max_batch must be positive, fifo_memory at least 2")
+	}
+	if len(c.Categories) == 0 {
+		c.Categories = []Category{{Name: DefaultCategory}}
+	}
+	cats := make([]Category, len(c.Categories))
+	seen := map[string]bool{}
+	sumMin := 0
+	for i, cat := range c.Categories {
+		field := fmt.Sprintf("categories[%d]", i)
+		if !nameRE.MatchString(cat.Name) {
+			return c, invalid(field+".name", "%q must be 1-64 letters, digits, '.', '_' or '-'", cat.Name)
+		}
+		if seen[cat.Name] {
+			return c, invalid(field+".name", "%q appears twice", cat.Name)
+		}
+		seen[cat.Name] = true
+		if cat.Priority == 0 {
+			cat.Priority = 1
+		}
+		if cat.MinWorkers == 0 {
+			cat.MinWorkers = 1
+		}
+		if cat.MaxWorkers == 0 {
+			cat.MaxWorkers = c.Workers
+		}
+		if cat.QueueLimit == 0 {
+			cat.QueueLimit = DefaultQueueLimit
+		}
+		switch {
+		case cat.Priority < 1:
+			return c, invalid(field+".priority", "must be at least 1, got %d", cat.Priority)
+		case cat.MinWorkers < 0:
+			return c, invalid(field+".min_workers", "must not be negative, got %d", cat.MinWorkers)
+		case cat.MaxWorkers < cat.MinWorkers:
+			return c, invalid(field+".max_workers", "%d is below min_workers %d", cat.MaxWorkers, cat.MinWorkers)
+		case cat.QueueLimit < 1:
+			return c, invalid(field+".queue_limit", "must be at least 1, got %d", cat.QueueLimit)
+		}
+		sumMin += cat.MinWorkers
+		cats[i] = cat
+	}
+	if sumMin > c.Workers {
+		return c, invalid("categories", "min_workers add up to %d, over the budget of %d workers", sumMin, c.Workers)
+	}
+	c.Categories = cats
+	kinds := make([]Kind, len(c.Kinds))
+	seenKind := map[string]bool{}
+	for i, k := range c.Kinds {
+		field := fmt.Sprintf("kinds[%d]", i)
+		if k.Name == "" || seenKind[k.Name] {
+			return c, invalid(field+".name", "must be set and unique, got %q", k.Name)
+		}
+		seenKind[k.Name] = true
+		if k.MaxAttempts == 0 {
+			k.MaxAttempts = DefaultMaxAttempts
+		}
+		if k.MaxAttempts < 1 {
+			return c, invalid(field+".max_attempts", "must be at least 1, got %d", k.MaxAttempts)
+		}
+		if k.Timeout < 0 {
+			return c, invalid(field+".timeout", "must not be negative, got %s", k.Timeout)
+		}
+		kinds[i] = k
+	}
+	c.Kinds = kinds
+	per := make([]PeriodicJob, len(c.Periodic))
+	seenP := map[string]bool{}
+	for i, p := range c.Periodic {
+		field := fmt.Sprintf("periodic[%d]", i)
+		if _, err := cronParser.Parse(p.Cron); err != nil {
+			return c, invalid(field+".cron", "%q: %v", p.Cron, err)
+		}
+		if p.Kind == "" {
+			return c, invalid(field+".kind", "must be set")
+		}
+		if p.Category == "" {
+			p.Category = c.Categories[0].Name
+		}
+		if !seen[p.Category] {
+			return c, invalid(field+".category", "unknown category %q", p.Category)
+		}
+		if p.Name == "" {
+			p.Name = p.Kind + "@" + p.Cron
+		}
+		if seenP[p.Name] {
+			return c, invalid(field+".name", "%q appears twice", p.Name)
+		}
+		seenP[p.Name] = true
+		per[i] = p
+	}
+	c.Periodic = per
+	if c.clock == nil {
+		c.clock = realClock{}
+	}
+	return c, nil
+}
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// DefaultBackoff waits 2^(attempt-1) seconds (1s, 2s, 4s, ...) capped at one hour, each ±20%
+// at random so that jobs that failed together do not retry together.
+func DefaultBackoff(attempt int) time.Duration {
+	d := time.Hour
+	if attempt < 13 {
+		d = min(time.Duration(1<<max(attempt-1, 0))*time.Second, time.Hour)
+	}
+	return jitter(d, 0.2)
+}

@@ -1,0 +1,262 @@
+package jobsched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jobsched/jobsched/actors"
+	"github.com/jobsched/jobsched/persistence"
+)
+
+// Enqueue stores a job and returns it once it is durable (synced to disk). If an unfinished job
+// holds spec.UniqueKey, nothing is stored and that job is returned with ErrDuplicate. A
+// category at its queue limit refuses the job with ErrQueueFull; a bad spec gets an
+// *InvalidError (ErrInvalid) naming the field.
+func (s *Scheduler) Enqueue(ctx context.Context, spec JobSpec) (*Job, error) {
+	res, err := s.enqueue(ctx, []JobSpec{spec}, "")
+	if err != nil {
+		return nil, err
+	}
+	if res[0].Duplicate {
+		return res[0].Job, fmt.Errorf("enqueue: unique key %q held by job %s: %w", spec.UniqueKey, res[0].Job.ID, ErrDuplicate)
+	}
+	return res[0].Job, nil
+}
+
+// EnqueueBatch stores jobs all or nothing, in one commit, and returns them in order. An entry
+// whose unique key is held by an unfinished job returns that job (and stores nothing for it).
+// A batch holds at most Config.MaxBatch jobs; errors name the entry ("jobs[3].kind").
+func (s *Scheduler) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]*Job, error) {
+	res, err := s.enqueue(ctx, specs, "jobs")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Job, len(res))
+	for i, r := range res {
+		out[i] = r.Job
+	}
+	return out, nil
+}
+
+func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string) ([]persistence.InsertResult, error) {
+	if err := s.checkRunning(); err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	if len(specs) == 0 {
+		return nil, invalid("jobs", "the batch is empty")
+	}
+	if len(specs) > s.cfg.MaxBatch {
+		return nil, &InvalidError{Field: "jobs", Reason: fmt.Sprintf("%d jobs, over the batch limit of %d", len(specs), s.cfg.MaxBatch), tooLarge: true}
+	}
+	now := s.cfg.clock.Now()
+	jobs := make([]*Job, len(specs))
+	perCat := map[string]int64{}
+	for i, spec := range specs {
+		field := ""
+		if prefix != "" {
+			field = fmt.Sprintf("%s[%d].", prefix, i)
+		}
+		j, err := s.newJob(spec, now, field)
+		if err != nil {
+			return nil, err
+		}
+		jobs[i] = j
+		perCat[j.Category]++
+	}
+	// Admission: reserve room under each category's limit before anything is stored.
+	var held []string
+	for cat, n := range perCat {
+		if err := s.reserve(cat, n); err != nil {
+			for _, c := range held {
+				s.reserved[c].Add(-perCat[c])
+			}
+			return nil, err
+		}
+		held = append(held, cat)
+	}
+	res, err := s.store.Insert(ctx, jobs)
+	for cat, n := range perCat {
+		s.reserved[cat].Add(-n)
+	}
+	if err != nil {
+		if errors.Is(err, persistence.ErrTooLarge) {
+			return nil, fmt.Errorf("enqueue: %w: %v", ErrTooLarge, err)
+		}
+		if errors.Is(err, persistence.ErrClosed) {
+			return nil, fmt.Errorf("enqueue: %w", ErrClosed)
+		}
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	for _, r := range res {
+		if r.Duplicate {
+			continue
+		}
+		s.publish(r.Job)
+		if r.Job.State == StateQueued {
+			s.system.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Job: r.Job})
+		} else {
+			s.system.Root.Send(s.env.WaiterPID(), &actors.Schedule{ID: r.Job.ID, RunAt: r.Job.RunAt})
+		}
+	}
+	return res, nil
+}
+
+// reserve takes room for n jobs in a category's queue limit, or returns ErrQueueFull.
+func (s *Scheduler) reserve(cat string, n int64) error {
+	limit := int64(s.cats[cat].QueueLimit)
+	r := s.reserved[cat]
+	held := r.Add(n)
+	waiting := int64(s.store.Backlog(cat))
+	if waiting+held > limit {
+		r.Add(-n)
+		return fmt.Errorf("enqueue: category %q holds %d waiting jobs (limit %d): %w", cat, waiting, limit, ErrQueueFull)
+	}
+	return nil
+}
+
+// Get returns the job with that id, or ErrNotFound.
+func (s *Scheduler) Get(ctx context.Context, id string) (*Job, error) {
+	if s.store == nil {
+		return nil, ErrNotStarted
+	}
+	j, err := s.store.Get(ctx, id)
+	if errors.Is(err, persistence.ErrClosed) {
+		return nil, ErrClosed
+	}
+	return j, err
+}
+
+// ListOptions filters List; see persistence.ListOptions.
+type ListOptions = persistence.ListOptions
+
+// List returns a page of jobs, newest first, and the cursor of the next page ("" at the end).
+func (s *Scheduler) List(ctx context.Context, opt ListOptions) ([]*Job, string, error) {
+	if s.store == nil {
+		return nil, "", ErrNotStarted
+	}
+	if opt.Category != "" {
+		if _, ok := s.cats[opt.Category]; !ok {
+			return nil, "", invalid("category", "unknown category %q", opt.Category)
+		}
+	}
+	if opt.State != "" && !opt.State.Valid() {
+		return nil, "", invalid("state", "unknown state %q", opt.State)
+	}
+	if opt.Limit < 0 || opt.Limit > persistence.MaxListLimit {
+		return nil, "", invalid("limit", "must be between 1 and %d", persistence.MaxListLimit)
+	}
+	return s.store.List(ctx, opt)
+}
+
+// Cancel cancels a job: a scheduled, queued or retrying job never runs; a running job's context
+// is cancelled (cause ErrCancelled) and the job ends cancelled when its handler returns. A
+// finished job returns ErrFinished.
+func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
+	if err := s.checkRunning(); err != nil {
+		return nil, fmt.Errorf("cancel: %w", err)
+	}
+	now := s.cfg.clock.Now()
+	j, err := s.store.Update(ctx, id, func(j *Job) error {
+		switch {
+		case j.State.Finished():
+			return ErrFinished
+		case j.State == StateRunning:
+			j.CancelRequested = true
+		default:
+			j.State, j.FinishedAt = StateCancelled, &now
+		}
+		return nil
+	}, true)
+	if err != nil {
+		if errors.Is(err, ErrFinished) {
+			return j, fmt.Errorf("cancel %s: %w", id, ErrFinished)
+		}
+		return nil, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	if j.State == StateRunning {
+		if f, ok := s.running.Load(id); ok {
+			f.(context.CancelCauseFunc)(ErrCancelled)
+		}
+	}
+	s.publish(j)
+	return j, nil
+}
+
+// Wait blocks until the job has finished (succeeded, dead or cancelled) and returns it, or
+// returns ctx's error.
+func (s *Scheduler) Wait(ctx context.Context, id string) (*Job, error) {
+	ch, stop := s.hub.waitFor(id)
+	defer stop()
+	j, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.State.Finished() {
+		return j, nil
+	}
+	select {
+	case j := <-ch:
+		return j, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.hub.done:
+		return nil, ErrClosed
+	}
+}
+
+// CategoryInfo is a category's settings and live figures.
+type CategoryInfo struct {
+	Category
+	Paused bool `json:"paused"`
+	// Counts: unfinished states hold the current number; finished states count the jobs that
+	// finished since Start.
+	Counts    map[State]int `json:"counts"`
+	Allocated int           `json:"workers_allocated"`
+	Busy      int           `json:"workers_busy"`
+	InMemory  int           `json:"in_memory"`
+	Resizes   int           `json:"resizes"`
+}
+
+// Categories returns every category's settings and figures, in configuration order.
+func (s *Scheduler) Categories() []CategoryInfo {
+	var counts map[string]persistence.StateCounts
+	if s.store != nil {
+		counts = s.store.Counts()
+	}
+	out := make([]CategoryInfo, 0, len(s.cfg.Categories))
+	for _, c := range s.cfg.Categories {
+		st := s.stats[c.Name]
+		cc := map[State]int{}
+		for _, k := range persistence.States {
+			cc[k] = counts[c.Name][k]
+		}
+		out = append(out, CategoryInfo{Category: c, Paused: st.Paused.Load(), Counts: cc,
+			Allocated: int(st.Allocated.Load()), Busy: int(st.Busy.Load()),
+			InMemory: int(st.InMemory.Load()), Resizes: int(st.Resizes.Load())})
+	}
+	return out
+}
+
+// Pause stops a category from starting jobs; its queued jobs stay. Resume undoes it. (The
+// pause is not stored: a restarted scheduler runs every category.)
+func (s *Scheduler) Pause(category string) error { return s.pauseResume(category, &actors.Pause{}) }
+
+// Resume lets a paused category start jobs again.
+func (s *Scheduler) Resume(category string) error {
+	return s.pauseResume(category, &actors.Resume{})
+}
+
+func (s *Scheduler) pauseResume(category string, msg any) error {
+	if err := s.checkRunning(); err != nil {
+		return err
+	}
+	st, ok := s.stats[category]
+	if !ok {
+		return fmt.Errorf("%w: category %q", ErrNotFound, category)
+	}
+	_, pause := msg.(*actors.Pause)
+	st.Paused.Store(pause) // seen at once by Categories, and by a Fifo that restarts
+	s.system.Root.Send(s.env.FifoPID(category), msg)
+	return nil
+}
