@@ -260,3 +260,12 @@ func (s *Scheduler) pauseResume(category string, msg any) error {
 	s.system.Root.Send(s.env.FifoPID(category), msg)
 	return nil
 }
+
+// StoreStats returns the store's totals: commits, disk syncs, writes (for benchmarks and
+// metrics).
+func (s *Scheduler) StoreStats() persistence.Stats {
+	if s.store == nil {
+		return persistence.Stats{}
+	}
+	return s.store.Stats()
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,8 +45,9 @@ type Badger struct {
 	maxTxnBytes int64
 	maxTxnCount int64
 
-	// Owned by the writer goroutine.
-	nextSeq map[string]uint64
+	// seqs hands out each category's FIFO sequence numbers (the last one given).
+	seqMu sync.Mutex
+	seqs  map[string]*atomic.Uint64
 
 	countsMu sync.Mutex
 	counts   map[string]StateCounts
@@ -60,6 +60,7 @@ var _ Store = (*Badger)(nil)
 // request is one caller's write: an insert of jobs or an update of one job.
 type request struct {
 	inserts []*Job
+	encoded [][]byte // the inserts' records
 	id      string
 	fn      Mutator
 	durable bool
@@ -107,7 +108,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		done:        make(chan struct{}),
 		maxTxnBytes: db.MaxBatchSize() / 2,
 		maxTxnCount: db.MaxBatchCount() / 2,
-		nextSeq:     map[string]uint64{},
+		seqs:        map[string]*atomic.Uint64{},
 		counts:      map[string]StateCounts{},
 	}
 	if err := s.load(); err != nil {
@@ -132,8 +133,8 @@ func (s *Badger) load() error {
 			}
 			cat := string(k[:i])
 			seq := binary.BigEndian.Uint64(k[i+1:])
-			if seq >= s.nextSeq[cat] {
-				s.nextSeq[cat] = seq + 1
+			if c := s.seq(cat); seq > c.Load() {
+				c.Store(seq)
 			}
 			s.count(cat)[StateQueued]++
 		}
@@ -199,9 +200,17 @@ func (s *Badger) wait(ctx context.Context, r *request) error {
 	}
 }
 
-// Insert implements Store.
+// Insert implements Store. The records are numbered and encoded here, on the caller's goroutine,
+// so that concurrent callers share that work instead of queueing it on the writer.
 func (s *Badger) Insert(ctx context.Context, jobs []*Job) ([]InsertResult, error) {
-	r := &request{inserts: jobs, durable: true}
+	r := &request{inserts: make([]*Job, len(jobs)), encoded: make([][]byte, len(jobs)), durable: true}
+	for i, in := range jobs {
+		j := in.Clone()
+		if j.State == StateQueued {
+			j.Seq = s.takeSeq(j.Category)
+		}
+		r.inserts[i], r.encoded[i] = j, encodeJob(j)
+	}
 	if err := s.wait(ctx, r); err != nil {
 		return nil, err
 	}
@@ -423,7 +432,7 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if j.State == StateQueued && (old.State != StateQueued || j.Category != old.Category) {
 		j.Seq = s.takeSeq(j.Category)
 	}
-	writes, err := s.jobWrites(old, j)
+	writes, err := s.jobWrites(old, j, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -438,14 +447,13 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 	var writes []pendingWrite
 	res := make([]InsertResult, len(r.inserts))
 	claimed := map[string]*Job{} // unique keys taken earlier in this same request
-	seqs := map[string]uint64{}
-	for i, in := range r.inserts {
-		if in.UniqueKey != "" {
-			if holder := claimed[in.UniqueKey]; holder != nil {
+	for i, j := range r.inserts {
+		if j.UniqueKey != "" {
+			if holder := claimed[j.UniqueKey]; holder != nil {
 				res[i] = InsertResult{Job: holder, Duplicate: true}
 				continue
 			}
-			holder, err := s.uniqueHolder(txn, in.UniqueKey)
+			holder, err := s.uniqueHolder(txn, j.UniqueKey)
 			if err != nil {
 				return nil, err
 			}
@@ -454,16 +462,7 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 				continue
 			}
 		}
-		j := in.Clone()
-		if j.State == StateQueued {
-			// Sequence numbers are taken for real only if the plan is used: count them here.
-			if _, ok := seqs[j.Category]; !ok {
-				seqs[j.Category] = max(s.nextSeq[j.Category], 1)
-			}
-			j.Seq = seqs[j.Category]
-			seqs[j.Category]++
-		}
-		w, err := s.jobWrites(nil, j)
+		w, err := s.jobWrites(nil, j, r.encoded[i])
 		if err != nil {
 			return nil, err
 		}
@@ -474,20 +473,25 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 		}
 		r.deltas = append(r.deltas, delta{j.Category, "", j.State})
 	}
-	for cat, next := range seqs {
-		s.nextSeq[cat] = next
-	}
 	r.insertRes = res
 	return writes, nil
 }
 
-// takeSeq hands out the next FIFO sequence number of a category (writer goroutine only).
-// Sequence numbers start at 1, so "after 0" means from the start.
-func (s *Badger) takeSeq(cat string) uint64 {
-	n := max(s.nextSeq[cat], 1)
-	s.nextSeq[cat] = n + 1
-	return n
+// seq returns the sequence counter of a category.
+func (s *Badger) seq(cat string) *atomic.Uint64 {
+	s.seqMu.Lock()
+	defer s.seqMu.Unlock()
+	c := s.seqs[cat]
+	if c == nil {
+		c = &atomic.Uint64{}
+		s.seqs[cat] = c
+	}
+	return c
 }
+
+// takeSeq hands out the next FIFO sequence number of a category. Numbers start at 1, so "after
+// 0" means from the start; a number taken by a write that fails is a harmless gap.
+func (s *Badger) takeSeq(cat string) uint64 { return s.seq(cat).Add(1) }
 
 // uniqueHolder returns the unfinished job holding key, or nil.
 func (s *Badger) uniqueHolder(txn *badger.Txn, key string) (*Job, error) {
@@ -513,11 +517,10 @@ func (s *Badger) uniqueHolder(txn *badger.Txn, key string) (*Job, error) {
 }
 
 // jobWrites returns the writes that take a job from old (nil for a new job) to j: the record and
-// the index keys that differ.
-func (s *Badger) jobWrites(old, j *Job) ([]pendingWrite, error) {
-	val, err := json.Marshal(j)
-	if err != nil {
-		return nil, fmt.Errorf("encode job %s: %w", j.ID, err)
+// the index keys that differ. val is j's encoded record, or nil to encode it here.
+func (s *Badger) jobWrites(old, j *Job, val []byte) ([]pendingWrite, error) {
+	if val == nil {
+		val = encodeJob(j)
 	}
 	var ttl time.Duration
 	if j.State.Finished() && s.opt.Retention > 0 {
@@ -553,7 +556,7 @@ func (s *Badger) readJob(txn *badger.Txn, id string) (*Job, error) {
 		return nil, fmt.Errorf("read job %s: %w", id, err)
 	}
 	var j Job
-	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &j) }); err != nil {
+	if err := item.Value(func(v []byte) error { return decodeJob(v, &j) }); err != nil {
 		return nil, fmt.Errorf("decode job %s: %w", id, err)
 	}
 	return &j, nil
@@ -606,7 +609,7 @@ func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, err
 				return nil
 			}
 			var j Job
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &j) }); err != nil {
+			if err := it.Item().Value(func(v []byte) error { return decodeJob(v, &j) }); err != nil {
 				return fmt.Errorf("decode job %s: %w", id, err)
 			}
 			if (opt.Category != "" && j.Category != opt.Category) || (opt.State != "" && j.State != opt.State) {

@@ -1,0 +1,123 @@
+package jobsched_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched"
+)
+
+// benchScheduler starts a scheduler on a temp dir (a durable, synced store) for a benchmark.
+func benchScheduler(b *testing.B, workers int, h jobsched.Handler) *jobsched.Scheduler {
+	b.Helper()
+	s, err := jobsched.New(jobsched.Config{Dir: b.TempDir(), Workers: workers,
+		Categories: []jobsched.Category{{Name: "default", MinWorkers: workers, QueueLimit: 100_000_000}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if h == nil {
+		h = noop
+	}
+	if err := s.Register("noop", h); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+// BenchmarkEnqueue measures durable enqueues (each synced before it returns) from 1, 16 and 256
+// concurrent callers, one job per call. The workers are paused so only the store is measured.
+func BenchmarkEnqueue(b *testing.B) {
+	for _, callers := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			s := benchScheduler(b, 1, nil)
+			if err := s.Pause("default"); err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			var next atomic.Int64
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for c := 0; c < callers; c++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(b.N) {
+						if _, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "noop"}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+			b.ReportMetric(float64(s.StoreStats().Syncs)/float64(b.N), "syncs/job")
+		})
+	}
+}
+
+// BenchmarkEnqueueBatch measures durable batched enqueues of 1,000 jobs per call.
+func BenchmarkEnqueueBatch(b *testing.B) {
+	s := benchScheduler(b, 1, nil)
+	if err := s.Pause("default"); err != nil {
+		b.Fatal(err)
+	}
+	specs := make([]jobsched.JobSpec, 1000)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "noop"}
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.EnqueueBatch(ctx, specs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*len(specs))/b.Elapsed().Seconds(), "jobs/s")
+	b.ReportMetric(float64(s.StoreStats().Syncs)/float64(b.N*len(specs)), "syncs/job")
+}
+
+// BenchmarkThroughput measures no-op jobs worked end to end by 100 workers on a durable store:
+// enqueued in batches of 1,000, each start and finish stored.
+func BenchmarkThroughput(b *testing.B) {
+	var done atomic.Int64
+	all := make(chan struct{})
+	var target int64
+	s := benchScheduler(b, 100, func(context.Context, *jobsched.Job) (any, error) {
+		if done.Add(1) == atomic.LoadInt64(&target) {
+			close(all)
+		}
+		return nil, nil
+	})
+	n := max(b.N, 1000)
+	atomic.StoreInt64(&target, int64(n))
+	ctx := context.Background()
+	b.ResetTimer()
+	for sent := 0; sent < n; sent += 1000 {
+		specs := make([]jobsched.JobSpec, min(1000, n-sent))
+		for i := range specs {
+			specs[i] = jobsched.JobSpec{Kind: "noop"}
+		}
+		if _, err := s.EnqueueBatch(ctx, specs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-all:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("only %d of %d jobs ran", done.Load(), n)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "jobs/s")
+	b.ReportMetric(float64(s.StoreStats().Syncs)/float64(n), "syncs/job")
+}

@@ -1,0 +1,209 @@
+package persistence
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// The stored record of a job is a compact binary encoding, not JSON: every state change reads
+// and writes the record on the store's single writer goroutine, and encoding/json cost several
+// times more there. The API still speaks JSON (Job's json tags).
+//
+// Layout (version 1): a version byte, then the fields in declaration order: strings and byte
+// slices as uvarint length + bytes, integers as varints, times as varint Unix nanoseconds (0 for
+// the zero time), optional parts behind a presence byte.
+const recordVersion = 1
+
+var errCorrupt = errors.New("corrupt job record")
+
+func encodeJob(j *Job) []byte {
+	b := make([]byte, 0, 128+len(j.Args)+len(j.Result))
+	b = append(b, recordVersion)
+	b = appendString(b, j.ID)
+	b = appendString(b, j.Kind)
+	b = appendString(b, j.Category)
+	b = appendBytes(b, j.Args)
+	b = appendString(b, string(j.State))
+	b = binary.AppendVarint(b, int64(j.Attempt))
+	b = binary.AppendVarint(b, int64(j.MaxAttempts))
+	b = binary.AppendVarint(b, int64(j.Timeout))
+	b = appendString(b, j.UniqueKey)
+	b = appendString(b, j.ConcurrencyKey)
+	b = binary.AppendUvarint(b, uint64(len(j.Errors)))
+	for _, e := range j.Errors {
+		b = binary.AppendVarint(b, int64(e.Attempt))
+		b = appendTime(b, e.At)
+		b = appendString(b, e.Error)
+		b = appendBool(b, e.Panic)
+	}
+	b = appendBytes(b, j.Result)
+	b = appendBool(b, j.Progress != nil)
+	if j.Progress != nil {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(j.Progress.Percent))
+		b = appendString(b, j.Progress.Message)
+		b = appendTime(b, j.Progress.At)
+	}
+	b = appendTime(b, j.CreatedAt)
+	b = appendTime(b, j.RunAt)
+	b = appendOptTime(b, j.StartedAt)
+	b = appendOptTime(b, j.FinishedAt)
+	b = appendBool(b, j.CancelRequested)
+	b = binary.AppendUvarint(b, j.Seq)
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytes(b []byte, p []byte) []byte {
+	if p == nil {
+		return binary.AppendUvarint(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(p))+1) // 0 is nil, n+1 is n bytes
+	return append(b, p...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.AppendVarint(b, 0)
+	}
+	return binary.AppendVarint(b, t.UnixNano())
+}
+
+func appendOptTime(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, 0)
+	}
+	return appendTime(append(b, 1), *t)
+}
+
+// decoder reads a record; the first error sticks and later reads return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) take(n uint64) []byte {
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	p := d.b[:n:n]
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) string() string { return string(d.take(d.uvarint())) }
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n == 0 {
+		return nil
+	}
+	return append([]byte{}, d.take(n-1)...)
+}
+
+func (d *decoder) bool() bool {
+	p := d.take(1)
+	return len(p) == 1 && p[0] == 1
+}
+
+func (d *decoder) time() time.Time {
+	n := d.varint()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func (d *decoder) optTime() *time.Time {
+	if !d.bool() {
+		return nil
+	}
+	t := d.time()
+	return &t
+}
+
+func decodeJob(b []byte, j *Job) error {
+	if len(b) == 0 || b[0] != recordVersion {
+		return fmt.Errorf("%w: unknown version", errCorrupt)
+	}
+	d := &decoder{b: b[1:]}
+	j.ID = d.string()
+	j.Kind = d.string()
+	j.Category = d.string()
+	j.Args = d.bytes()
+	j.State = State(d.string())
+	j.Attempt = int(d.varint())
+	j.MaxAttempts = int(d.varint())
+	j.Timeout = Duration(d.varint())
+	j.UniqueKey = d.string()
+	j.ConcurrencyKey = d.string()
+	if n := d.uvarint(); n > 0 && n <= uint64(len(d.b)) {
+		j.Errors = make([]AttemptError, n)
+		for i := range j.Errors {
+			j.Errors[i] = AttemptError{Attempt: int(d.varint()), At: d.time(), Error: d.string(), Panic: d.bool()}
+		}
+	} else if n > 0 {
+		d.fail()
+	}
+	j.Result = d.bytes()
+	if d.bool() {
+		p := &Progress{}
+		if raw := d.take(8); len(raw) == 8 {
+			p.Percent = math.Float64frombits(binary.LittleEndian.Uint64(raw))
+		}
+		p.Message = d.string()
+		p.At = d.time()
+		j.Progress = p
+	}
+	j.CreatedAt = d.time()
+	j.RunAt = d.time()
+	j.StartedAt = d.optTime()
+	j.FinishedAt = d.optTime()
+	j.CancelRequested = d.bool()
+	j.Seq = d.uvarint()
+	if d.err == nil && !j.State.Valid() {
+		return fmt.Errorf("%w: state %q", errCorrupt, j.State)
+	}
+	return d.err
+}
