@@ -1,7 +1,6 @@
 package supervision
 
 import (
-	"sort"
 	"sync"
 )
 
@@ -223,15 +222,5 @@ func Walk(nodes []*Node, fn func(n *Node, depth int)) {
 func Roles(nodes []*Node) map[string]int {
 	out := map[string]int{}
 	Walk(nodes, func(n *Node, _ int) { out[n.Role]++ })
-	return out
-}
-
-// sortedKeys is used by tests and printers that want a stable order.
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
