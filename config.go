@@ -51,6 +51,9 @@ type Config struct {
 	// FifoMemory is how many ready jobs a category keeps in memory (default 10,000); the rest
 	// wait in the store and are read back in order.
 	FifoMemory int
+	// Observer, if set, is told of every enqueue, start and finish (for metrics). Its methods
+	// run on the scheduler's hot paths and must be quick.
+	Observer Observer
 	// NoSync skips the disk sync of enqueues. Only for measuring what the sync costs: an
 	// acknowledged job may then be lost in a power failure.
 	NoSync bool
@@ -90,6 +93,19 @@ type PeriodicJob struct {
 	Kind     string
 	Category string
 	Args     []byte // JSON
+}
+
+// Observer receives the events metrics are made of. Methods must be quick and must not block.
+type Observer interface {
+	// JobEnqueued: a new job was stored.
+	JobEnqueued(j *Job)
+	// JobStarted: an attempt began, wait after the job was due (run_at).
+	JobStarted(j *Job, wait time.Duration)
+	// JobFinished: an attempt ended after run; j is in its new state (succeeded, retrying,
+	// dead, cancelled, or queued when shutdown interrupted it).
+	JobFinished(j *Job, run time.Duration)
+	// StoreSynced: the store synced a group commit of writes to disk, in d.
+	StoreSynced(d time.Duration, writes int)
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -93,6 +93,9 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 			continue
 		}
 		s.publish(r.Job)
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.JobEnqueued(r.Job)
+		}
 		if r.Job.State == StateQueued {
 			s.system.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Job: r.Job})
 		} else {

@@ -111,7 +111,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	}()
 
 	s.store, err = persistence.OpenBadger(persistence.BadgerOptions{
-		Dir: s.cfg.Dir, Retention: s.cfg.Retention, Logger: s.log, NoSync: s.cfg.NoSync})
+		Dir: s.cfg.Dir, Retention: s.cfg.Retention, Logger: s.log, NoSync: s.cfg.NoSync, OnSync: s.onSync})
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
@@ -168,6 +168,12 @@ func (s *Scheduler) recoverRunning(ctx context.Context) error {
 		s.log.Info("returned interrupted jobs to their queues", slog.Int("jobs", len(ids)))
 	}
 	return nil
+}
+
+func (s *Scheduler) onSync(d time.Duration, writes int) {
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.StoreSynced(d, writes)
+	}
 }
 
 func (s *Scheduler) setState(st int) {
@@ -308,3 +314,10 @@ func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{h: m.h.WithAttrs(a), min: m.min}
 }
 func (m minLevel) WithGroup(n string) slog.Handler { return minLevel{h: m.h.WithGroup(n), min: m.min} }
+
+// RestartsByRole counts actor restarts per role since Start (for metrics).
+func (s *Scheduler) RestartsByRole() map[string]int { return s.tree.RestartsByRole() }
+
+// TreeVersion increases with every change of the tree; pollers compare it to skip unchanged
+// snapshots.
+func (s *Scheduler) TreeVersion() uint64 { return s.tree.Version() }

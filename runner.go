@@ -38,6 +38,9 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		return "" // cancelled meanwhile, or already taken
 	}
 	s.publish(j)
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.JobStarted(j, now.Sub(j.RunAt))
+	}
 
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -76,6 +79,9 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			s.env.System.Root.Send(s.env.WaiterPID(), &actors.Schedule{ID: fj.ID, RunAt: fj.RunAt})
 		}
 		s.publish(fj)
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.JobFinished(fj, done.Sub(now))
+		}
 	})
 	if out.panicked {
 		return out.err

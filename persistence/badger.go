@@ -24,6 +24,9 @@ type BadgerOptions struct {
 	Logger *slog.Logger
 	// NoSync skips the disk sync of durable writes (benchmarks of the sync's cost only).
 	NoSync bool
+	// OnSync, if set, is told how long each group commit's sync took and how many writes it
+	// covered. It runs on the writer goroutine.
+	OnSync func(d time.Duration, writes int)
 	// MemTableSize in bytes; 0 means 32 MiB. A commit is capped at ~15% of it, so the writer
 	// splits batches well before that.
 	MemTableSize int64
@@ -373,7 +376,12 @@ func (s *Badger) commit(batch []*request) {
 		}
 	}
 	if durable && !s.opt.NoSync && s.opt.Dir != "" {
-		if err := s.db.Sync(); err != nil {
+		began := time.Now()
+		err := s.db.Sync()
+		if s.opt.OnSync != nil && err == nil {
+			s.opt.OnSync(time.Since(began), len(answered))
+		}
+		if err != nil {
 			// Committed but not known to be on disk: nothing durable may be acknowledged.
 			for _, r := range answered {
 				if r.err == nil && r.durable {

@@ -101,7 +101,7 @@ type Job struct {
 	// attempt ends the job as cancelled.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// Seq orders the queued jobs of a category (FIFO); assigned by the store.
-	Seq uint64 `json:"seq,omitempty"`
+	Seq uint64 `json:"-"`
 }
 
 // Clone returns a deep copy that shares nothing mutable with j.

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jobsched/jobsched/internal/daemon"
+	"github.com/jobsched/jobsched/internal/dashboard"
+	"github.com/spf13/cobra"
+)
+
+func newServe() *cobra.Command {
+	var (
+		configFile, listen, data, token, logLevel string
+		workers                                   int
+		insecure                                  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon",
+		Long: `Run the jobsched daemon: the scheduler on an embedded badger store, its HTTP API, the
+dashboard at / and Prometheus metrics at /metrics.
+
+With no arguments it keeps its data in ./jobsched-data and listens on 127.0.0.1:7420 with one
+category, "default". --config reads a YAML file (docs/operations.md gives every key); flags
+override the file. An unknown key or a bad value is an error naming it.
+
+The auth token can also come from the JOBSCHED_AUTH_TOKEN environment variable. A non-loopback
+--listen needs a token, or --insecure-listen.
+
+SIGTERM or SIGINT drains: new jobs are refused (503), /readyz turns "not ready", running jobs get
+shutdown_grace to finish, then are cancelled and kept for the next start; the exit code is 0.
+A second signal exits at once.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := daemon.Defaults()
+			if configFile != "" {
+				var err error
+				if cfg, err = daemon.LoadFile(configFile); err != nil {
+					return usageError{err}
+				}
+			}
+			if env := os.Getenv("JOBSCHED_AUTH_TOKEN"); env != "" && cfg.AuthToken == "" {
+				cfg.AuthToken = env
+			}
+			f := cmd.Flags()
+			if f.Changed("listen") {
+				cfg.Listen = listen
+			}
+			if f.Changed("data") {
+				cfg.Data = data
+			}
+			if f.Changed("auth-token") {
+				cfg.AuthToken = token
+			}
+			if f.Changed("workers") {
+				cfg.Workers = workers
+			}
+			level, err := parseLevel(logLevel)
+			if err != nil {
+				return usageError{err}
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			return serve(cfg, daemon.Options{Logger: log, Insecure: insecure, Dashboard: dashboard.Handler()})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "YAML configuration file")
+	f.StringVar(&listen, "listen", daemon.DefaultListen, "address to listen on")
+	f.StringVar(&data, "data", daemon.DefaultData, "badger data directory")
+	f.StringVar(&token, "auth-token", "", "require this bearer token on the API (or JOBSCHED_AUTH_TOKEN)")
+	f.IntVar(&workers, "workers", 0, "global worker budget (default 64)")
+	f.BoolVar(&insecure, "insecure-listen", false, "allow a non-loopback --listen without an auth token")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return l, fmt.Errorf("--log-level: %w", err)
+	}
+	return l, nil
+}
+
+func serve(cfg daemon.Config, opt daemon.Options) error {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+
+	startCtx, cancelStart := context.WithCancel(context.Background())
+	defer cancelStart()
+	go func() {
+		select {
+		case <-sig:
+			cancelStart() // a signal during recovery aborts the start
+		case <-startCtx.Done():
+		}
+	}()
+	d, err := daemon.Start(startCtx, cfg, opt)
+	cancelStart()
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-d.Done():
+		return fmt.Errorf("http server: %w", err)
+	case s := <-sig:
+		opt.Logger.Info("signal: draining", slog.String("signal", s.String()), slog.Duration("grace", time.Duration(cfg.ShutdownGrace)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownGrace))
+	defer cancel()
+	go func() {
+		<-sig
+		opt.Logger.Warn("second signal: exiting now")
+		os.Exit(1)
+	}()
+	return d.Shutdown(ctx)
+}

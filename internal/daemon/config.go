@@ -1,0 +1,160 @@
+// Package daemon runs jobsched as a server: its YAML configuration, the scheduler with the
+// built-in kinds, the HTTP API, and a graceful lifecycle.
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults of the daemon.
+const (
+	DefaultListen = "127.0.0.1:7420"
+	DefaultData   = "./jobsched-data"
+)
+
+// Duration reads a YAML duration string ("1s").
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: want a duration such as \"30s\"", n.Line)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is the daemon's configuration file (DESIGN.md gives its shape).
+type Config struct {
+	Listen          string           `yaml:"listen"`
+	Data            string           `yaml:"data"`
+	AuthToken       string           `yaml:"auth_token"`
+	Workers         int              `yaml:"workers"`
+	BalanceInterval Duration         `yaml:"balance_interval"`
+	Retention       Duration         `yaml:"retention"`
+	ShutdownGrace   Duration         `yaml:"shutdown_grace"`
+	Categories      []CategoryConfig `yaml:"categories"`
+	Kinds           []KindConfig     `yaml:"kinds"`
+	Periodic        []PeriodicConfig `yaml:"periodic"`
+	Exec            ExecConfig       `yaml:"exec"`
+}
+
+// CategoryConfig is one entry of categories.
+type CategoryConfig struct {
+	Name       string  `yaml:"name"`
+	Priority   int     `yaml:"priority"`
+	MinWorkers int     `yaml:"min_workers"`
+	MaxWorkers int     `yaml:"max_workers"`
+	QueueLimit int     `yaml:"queue_limit"`
+	RateLimit  float64 `yaml:"rate_limit"`
+}
+
+// KindConfig is one entry of kinds.
+type KindConfig struct {
+	Name           string   `yaml:"name"`
+	Timeout        Duration `yaml:"timeout"`
+	MaxAttempts    int      `yaml:"max_attempts"`
+	KeyConcurrency int      `yaml:"key_concurrency"`
+}
+
+// PeriodicConfig is one entry of periodic.
+type PeriodicConfig struct {
+	Name     string         `yaml:"name"`
+	Cron     string         `yaml:"cron"`
+	Kind     string         `yaml:"kind"`
+	Category string         `yaml:"category"`
+	Args     map[string]any `yaml:"args"`
+}
+
+// ExecConfig is the exec section.
+type ExecConfig struct {
+	Allow []string `yaml:"allow"`
+}
+
+// Defaults returns the configuration of a daemon started with no file and no flags.
+func Defaults() Config {
+	return Config{Listen: DefaultListen, Data: DefaultData, ShutdownGrace: Duration(jobsched.DefaultShutdownGrace)}
+}
+
+// LoadFile reads a YAML file over the defaults. Unknown keys and bad values are errors that name
+// the line and the key.
+func LoadFile(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Load(f, path)
+}
+
+// Load reads YAML from r over the defaults; name is used in errors.
+func Load(r io.Reader, name string) (Config, error) {
+	c := Defaults()
+	raw, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return c, fmt.Errorf("config %s: %w", name, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("config %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// SchedulerConfig turns the file's settings into the scheduler's, checking what only the daemon
+// knows; the scheduler checks the rest (jobsched.New), with errors naming the key.
+func (c Config) SchedulerConfig() (jobsched.Config, error) {
+	sc := jobsched.Config{Dir: c.Data, Workers: c.Workers, BalanceInterval: time.Duration(c.BalanceInterval),
+		Retention: time.Duration(c.Retention)}
+	if c.Data == "" {
+		return sc, &jobsched.InvalidError{Field: "data", Reason: "must name a directory"}
+	}
+	if c.ShutdownGrace < 0 {
+		return sc, &jobsched.InvalidError{Field: "shutdown_grace", Reason: "must not be negative"}
+	}
+	for i, cat := range c.Categories {
+		if cat.RateLimit != 0 {
+			return sc, &jobsched.InvalidError{Field: fmt.Sprintf("categories[%d].rate_limit", i), Reason: "rate limits are not implemented yet; remove the key or set 0"}
+		}
+		sc.Categories = append(sc.Categories, jobsched.Category{Name: cat.Name, Priority: cat.Priority,
+			MinWorkers: cat.MinWorkers, MaxWorkers: cat.MaxWorkers, QueueLimit: cat.QueueLimit})
+	}
+	for i, k := range c.Kinds {
+		if k.KeyConcurrency != 0 {
+			return sc, &jobsched.InvalidError{Field: fmt.Sprintf("kinds[%d].key_concurrency", i), Reason: "concurrency limits are not implemented yet; remove the key or set 0"}
+		}
+		sc.Kinds = append(sc.Kinds, jobsched.Kind{Name: k.Name, Timeout: time.Duration(k.Timeout), MaxAttempts: k.MaxAttempts})
+	}
+	for i, p := range c.Periodic {
+		var args []byte
+		if p.Args != nil {
+			b, err := json.Marshal(p.Args)
+			if err != nil {
+				return sc, &jobsched.InvalidError{Field: fmt.Sprintf("periodic[%d].args", i), Reason: err.Error()}
+			}
+			args = b
+		}
+		sc.Periodic = append(sc.Periodic, jobsched.PeriodicJob{Name: p.Name, Cron: p.Cron, Kind: p.Kind, Category: p.Category, Args: args})
+	}
+	for i, a := range c.Exec.Allow {
+		if len(a) == 0 || a[0] != '/' {
+			return sc, &jobsched.InvalidError{Field: fmt.Sprintf("exec.allow[%d]", i), Reason: fmt.Sprintf("%q must be an absolute path", a)}
+		}
+	}
+	return sc, nil
+}

@@ -1,0 +1,121 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/httpapi"
+	"github.com/jobsched/jobsched/internal/kinds"
+	"github.com/jobsched/jobsched/internal/metrics"
+)
+
+// ErrInsecureListen: a non-loopback address without an auth token.
+var ErrInsecureListen = errors.New("refusing to listen on a non-loopback address without auth_token")
+
+// Options are what the serve command adds to the file.
+type Options struct {
+	Logger *slog.Logger
+	// Insecure allows a non-loopback listen address without a token.
+	Insecure bool
+	// Dashboard serves GET /; nil serves none.
+	Dashboard http.Handler
+}
+
+// Daemon is a running server.
+type Daemon struct {
+	cfg   Config
+	log   *slog.Logger
+	sched *jobsched.Scheduler
+	srv   *http.Server
+	ln    net.Listener
+	done  chan error
+}
+
+// Start checks cfg, starts the scheduler (recovery included) and the HTTP server.
+func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := checkListen(cfg.Listen, cfg.AuthToken, opt.Insecure); err != nil {
+		return nil, err
+	}
+	sc, err := cfg.SchedulerConfig()
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New()
+	sc.Logger, sc.Observer = log, m
+	s, err := jobsched.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := kinds.Register(s, cfg.Exec.Allow); err != nil {
+		return nil, err
+	}
+	m.Attach(s)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	api := httpapi.New(s, httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(), Dashboard: opt.Dashboard})
+	d := &Daemon{cfg: cfg, log: log, sched: s, ln: ln, done: make(chan error, 1),
+		srv: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			WriteTimeout: httpapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
+	// Serve at once: /healthz answers and /readyz says "not ready" while recovery runs.
+	go func() { d.done <- d.srv.Serve(ln) }()
+	if err := s.Start(ctx); err != nil {
+		_ = d.srv.Close()
+		<-d.done
+		return nil, err
+	}
+	log.Info("jobsched serving", slog.String("listen", ln.Addr().String()), slog.String("data", cfg.Data))
+	return d, nil
+}
+
+// Addr is the address the server listens on.
+func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// Scheduler is the daemon's scheduler.
+func (d *Daemon) Scheduler() *jobsched.Scheduler { return d.sched }
+
+// Done is closed with the server's error when it stops serving on its own.
+func (d *Daemon) Done() <-chan error { return d.done }
+
+// Shutdown drains: the scheduler stops taking jobs (enqueue answers 503, /readyz "not ready"),
+// running jobs get until ctx ends (the shutdown grace), the HTTP server closes its connections
+// (waiting streams included), and the store closes.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.log.Info("jobsched draining")
+	closeErr := d.sched.Close(ctx)
+	hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.srv.Shutdown(hctx); err != nil {
+		_ = d.srv.Close()
+	}
+	return closeErr
+}
+
+func checkListen(addr, token string, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return &jobsched.InvalidError{Field: "listen", Reason: err.Error()}
+	}
+	if token != "" || insecure {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w (%s): set auth_token, or pass --insecure-listen", ErrInsecureListen, addr)
+}

@@ -1,0 +1,243 @@
+// jobsched dashboard: plain JavaScript, no framework. Live data comes from GET /v1/events
+// (Server-Sent Events, read with fetch so the bearer token can be sent), with reconnect.
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+const state = { token: localStorage.getItem('jobsched-token') || '', history: {}, lastCats: null, restarts: {}, jobId: '' };
+
+$('#token').value = state.token;
+$('#token').addEventListener('change', (e) => {
+  state.token = e.target.value.trim();
+  localStorage.setItem('jobsched-token', state.token);
+  reconnect();
+});
+
+function headers(extra) {
+  const h = Object.assign({}, extra || {});
+  if (state.token) h['Authorization'] = 'Bearer ' + state.token;
+  return h;
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: headers(body ? { 'Content-Type': 'application/json' } : {}) };
+  if (body) opts.body = JSON.stringify(body);
+  const r = await fetch(path, opts);
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((data.error && data.error.message) || ('HTTP ' + r.status));
+  return data;
+}
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === 'class') e.className = v; else if (k.startsWith('on')) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+  }
+  for (const k of kids) if (k !== null && k !== undefined) e.append(k.nodeType ? k : String(k));
+  return e;
+}
+
+// ---- event stream -------------------------------------------------------------------------
+let abort = null;
+function reconnect() { if (abort) abort.abort(); }
+
+async function stream() {
+  for (;;) {
+    abort = new AbortController();
+    try {
+      const r = await fetch('/v1/events', { headers: headers(), signal: abort.signal });
+      if (!r.ok) throw new Error('HTTP ' + r.status + (r.status === 401 ? ' (token?)' : ''));
+      setConn(true, 'live');
+      const reader = r.body.getReader();
+      const dec = new TextDecoder();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          let event = 'message', data = '';
+          for (const line of frame.split('\n')) {
+            if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (data) handle(event, JSON.parse(data));
+        }
+      }
+      setConn(false, 'reconnecting…');
+    } catch (e) {
+      setConn(false, e.name === 'AbortError' ? 'reconnecting…' : 'offline: ' + e.message);
+    }
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+}
+
+function setConn(on, text) {
+  const c = $('#conn');
+  c.textContent = text;
+  c.className = 'badge ' + (on ? 'on' : 'off');
+}
+
+function handle(event, data) {
+  if (event === 'tree') renderTree(data);
+  else if (event === 'categories') renderCats(data.categories);
+  else if (event === 'jobs') { for (const j of data.jobs) if (j.id === state.jobId) renderJob(j); }
+  else if (event === 'resize') logResize(data);
+}
+
+// ---- the tree -----------------------------------------------------------------------------
+function renderTree(root) {
+  let total = 0;
+  const build = (n) => {
+    total += n.restarts;
+    const prev = state.restarts[n.pid];
+    const hit = prev !== undefined && n.restarts > prev;
+    state.restarts[n.pid] = n.restarts;
+    const li = el('li');
+    if (n.role === 'Workers') {
+      const sq = el('span', { class: 'workers', 'aria-label': n.children ? n.children.length + ' workers' : 'no workers' });
+      let wr = 0;
+      for (const w of n.children || []) {
+        total += w.restarts; wr += w.restarts;
+        const p = state.restarts[w.pid];
+        const whit = p !== undefined && w.restarts > p;
+        state.restarts[w.pid] = w.restarts;
+        sq.append(el('span', { class: 'w ' + (whit ? 'hit' : w.status), title: `${w.name}: ${w.status}, restarts ${w.restarts}` }));
+      }
+      li.append(nodeBox(n, hit, `${(n.children || []).length} workers, ${wr} worker restarts`), ' ', sq);
+      return li;
+    }
+    li.append(nodeBox(n, hit));
+    if (n.children && n.children.length) li.append(el('ul', {}, ...n.children.map(build)));
+    return li;
+  };
+  const ul = el('ul', {}, build(root));
+  $('#tree').replaceChildren(ul);
+  $('#restarts').textContent = `(${total} restarts)`;
+}
+
+function nodeBox(n, hit, extra) {
+  return el('span', { class: 'node' + (hit ? ' flash' : ''), 'data-pid': n.pid, 'data-role': n.role },
+    el('span', { class: 'role' }, n.role), el('span', { class: 'name' }, n.name),
+    n.strategy ? el('span', { class: 'name' }, n.strategy) : null,
+    el('span', { class: 'st ' + n.status }, n.status),
+    el('span', { class: 'rs' }, extra || `restarts ${n.restarts}`));
+}
+
+// ---- categories ---------------------------------------------------------------------------
+function renderCats(cats) {
+  const now = Date.now();
+  const sel = $('#enq-cat');
+  if (sel.options.length !== cats.length) sel.replaceChildren(...cats.map((c) => el('option', { value: c.name }, c.name)));
+  const rows = cats.map((c) => {
+    const h = state.history[c.name] || (state.history[c.name] = { at: 0, ok: [], bad: [], last: null });
+    if (now - h.at >= 1000) {
+      const cur = { ok: c.counters.succeeded, bad: c.counters.dead };
+      if (h.last) { h.ok.push(cur.ok - h.last.ok); h.bad.push(cur.bad - h.last.bad); }
+      if (h.ok.length > 300) { h.ok.shift(); h.bad.shift(); }
+      h.last = cur; h.at = now;
+    }
+    const canvas = el('canvas', { class: 'spark', width: '320', height: '64', 'aria-label': 'jobs per second' });
+    spark(canvas, h.ok, h.bad);
+    const rate = h.ok.length ? h.ok[h.ok.length - 1] : 0;
+    const btn = el('button', { onclick: () => api('POST', `/v1/categories/${encodeURIComponent(c.name)}/${c.paused ? 'resume' : 'pause'}`).catch(alert) },
+      c.paused ? 'Resume' : 'Pause');
+    return el('tr', { 'data-category': c.name },
+      el('td', {}, c.name + (c.paused ? ' (paused)' : '')), el('td', { class: 'queued' }, c.queued), el('td', {}, c.scheduled),
+      el('td', {}, c.retrying), el('td', {}, c.running), el('td', { class: 'workers-cell' }, `${c.workers.busy} / ${c.workers.allocated}`),
+      el('td', { class: 'succeeded' }, c.counters.succeeded), el('td', { class: 'dead' }, c.counters.dead),
+      el('td', {}, canvas, ` ${rate}/s`), el('td', {}, btn));
+  });
+  $('#cats tbody').replaceChildren(...rows);
+}
+
+function spark(canvas, ok, bad) {
+  const g = canvas.getContext('2d');
+  const w = canvas.width, h = canvas.height;
+  g.clearRect(0, 0, w, h);
+  const peak = Math.max(1, ...ok, ...bad);
+  const line = (vals, color) => {
+    g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
+    vals.forEach((v, i) => { const x = w - (vals.length - 1 - i) * (w / 300); const y = h - 2 - (v / peak) * (h - 4); i ? g.lineTo(x, y) : g.moveTo(x, y); });
+    g.stroke();
+  };
+  line(ok, '#1a7f37'); line(bad, '#cf222e');
+}
+
+function logResize(r) {
+  const li = el('li', {}, `${new Date(r.At).toLocaleTimeString()} ${r.Category}: ${r.From} → ${r.To} workers`);
+  const log = $('#resizes');
+  log.prepend(li);
+  while (log.children.length > 50) log.lastChild.remove();
+}
+
+// ---- enqueue test jobs ----------------------------------------------------------------------
+$('#enqueue').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const n = Math.max(1, Math.min(100000, parseInt($('#enq-count').value, 10) || 1));
+  const args = { ms: +$('#enq-ms').value, fail_rate: +$('#enq-fail').value, panic_rate: +$('#enq-panic').value };
+  const category = $('#enq-cat').value;
+  const msg = $('#enq-msg');
+  $('#enq-go').disabled = true;
+  try {
+    let sent = 0, last = '';
+    while (sent < n) {
+      const k = Math.min(1000, n - sent);
+      const jobs = Array.from({ length: k }, () => ({ kind: 'sleep', category, args, max_attempts: 3 }));
+      const res = await api('POST', '/v1/jobs/batch', { jobs });
+      sent += k; last = res.jobs[res.jobs.length - 1].id;
+      msg.textContent = `enqueued ${sent} of ${n}`;
+    }
+    msg.textContent = `enqueued ${n} jobs; the last is ${last}`;
+    $('#job-id').value = last;
+  } catch (err) {
+    msg.textContent = 'error: ' + err.message;
+  } finally {
+    $('#enq-go').disabled = false;
+  }
+});
+
+// ---- job view -----------------------------------------------------------------------------
+let poll = null;
+$('#lookup').addEventListener('submit', (e) => { e.preventDefault(); lookup($('#job-id').value.trim()); });
+
+async function lookup(id) {
+  state.jobId = id;
+  clearInterval(poll);
+  if (!id) return;
+  const load = async () => {
+    try { renderJob(await api('GET', '/v1/jobs/' + encodeURIComponent(id))); }
+    catch (err) { $('#job').replaceChildren(el('p', {}, err.message)); clearInterval(poll); }
+  };
+  await load();
+  poll = setInterval(load, 1000);
+}
+
+function renderJob(j) {
+  if (j.id !== state.jobId) return;
+  if (['succeeded', 'dead', 'cancelled'].includes(j.state)) clearInterval(poll);
+  const dl = el('dl', { class: 'job' });
+  const row = (k, v) => { if (v !== undefined && v !== null && v !== '') dl.append(el('dt', {}, k), el('dd', {}, v)); };
+  row('state', el('span', { class: 'state-' + j.state, id: 'job-state' }, j.state));
+  row('kind / category', `${j.kind} / ${j.category}`);
+  row('attempt', `${j.attempt} of ${j.max_attempts}`);
+  if (j.progress) {
+    const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuenow': j.progress.percent, 'aria-valuemin': 0, 'aria-valuemax': 100 },
+      el('div', { style: '' }));
+    bar.firstChild.style.width = j.progress.percent + '%';
+    row('progress', el('span', {}, bar, `${j.progress.percent}% ${j.progress.message || ''}`));
+  }
+  for (const e of j.errors || []) row(`attempt ${e.attempt}`, (e.panic ? 'panic: ' : '') + e.error);
+  if (j.result !== undefined) row('result', JSON.stringify(j.result));
+  row('created', j.created_at);
+  if (j.finished_at) row('finished', j.finished_at);
+  const kids = [dl];
+  if (!['succeeded', 'dead', 'cancelled'].includes(j.state)) {
+    kids.push(el('button', { onclick: () => api('POST', `/v1/jobs/${encodeURIComponent(j.id)}/cancel`).then(renderJob).catch((e) => alert(e.message)) }, 'Cancel job'));
+  }
+  $('#job').replaceChildren(...kids);
+}
+
+stream();

@@ -1,0 +1,89 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jobsched/jobsched"
+)
+
+// decodeSpec reads one job spec from a JSON object field by field, so that every error names
+// its field (prefix is "" or "jobs[3]."), an unknown field included.
+func decodeSpec(raw json.RawMessage, prefix string) (jobsched.JobSpec, error) {
+	var spec jobsched.JobSpec
+	var fields map[string]json.RawMessage
+	if err := strictUnmarshal(raw, &fields); err != nil || fields == nil {
+		field := "body"
+		if prefix != "" {
+			field = prefix[:len(prefix)-1]
+		}
+		return spec, &jobsched.InvalidError{Field: field, Reason: "must be a JSON object"}
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // report the same error for the same body
+	for _, k := range keys {
+		v := fields[k]
+		var err error
+		switch k {
+		case "kind":
+			err = strictUnmarshal(v, &spec.Kind)
+		case "category":
+			err = strictUnmarshal(v, &spec.Category)
+		case "args":
+			spec.Args = append(json.RawMessage(nil), v...)
+		case "delay":
+			err = strictUnmarshal(v, &spec.Delay)
+		case "run_at":
+			var s string
+			if err = strictUnmarshal(v, &s); err == nil {
+				spec.RunAt, err = time.Parse(time.RFC3339Nano, s)
+			}
+		case "max_attempts":
+			err = strictUnmarshal(v, &spec.MaxAttempts)
+			if err == nil && spec.MaxAttempts < 1 {
+				err = fmt.Errorf("must be at least 1, got %d", spec.MaxAttempts)
+			}
+		case "timeout":
+			err = strictUnmarshal(v, &spec.Timeout)
+		case "unique_key":
+			err = strictUnmarshal(v, &spec.UniqueKey)
+		case "concurrency_key":
+			err = strictUnmarshal(v, &spec.ConcurrencyKey)
+		default:
+			return spec, &jobsched.InvalidError{Field: prefix + k, Reason: "unknown field"}
+		}
+		if err != nil {
+			return spec, &jobsched.InvalidError{Field: prefix + k, Reason: cleanJSONError(err)}
+		}
+	}
+	return spec, nil
+}
+
+// strictUnmarshal decodes one JSON value into v; null is refused, as is trailing data.
+func strictUnmarshal(raw []byte, v any) error {
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return fmt.Errorf("must not be null")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after the value")
+	}
+	return nil
+}
+
+func cleanJSONError(err error) string {
+	if te, ok := err.(*json.UnmarshalTypeError); ok {
+		return fmt.Sprintf("want a %s, got a JSON %s", te.Type, te.Value)
+	}
+	return err.Error()
+}
