@@ -56,7 +56,11 @@ func decodeSpec(raw json.RawMessage, prefix string) (jobsched.JobSpec, error) {
 		case "concurrency_key":
 			err = strictUnmarshal(v, &spec.ConcurrencyKey)
 		default:
-			return spec, &jobsched.InvalidError{Field: prefix + k, Reason: "unknown field"}
+			name := k
+			if name == "" {
+				name = `""` // still name it: an empty key is a field too
+			}
+			return spec, &jobsched.InvalidError{Field: prefix + name, Reason: "unknown field"}
 		}
 		if err != nil {
 			return spec, &jobsched.InvalidError{Field: prefix + k, Reason: cleanJSONError(err)}
