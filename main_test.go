@@ -1,6 +1,7 @@
 package jobsched_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -16,3 +17,5 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/dgraph-io/ristretto/v2.(*Cache[...]).processItems"),
 	)
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
