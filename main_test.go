@@ -2,12 +2,17 @@ package jobsched_test
 
 import (
 	"encoding/json"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(envCrashChild); mode != "" {
+		crashChild(mode) // this process is the crash test's child
+		return
+	}
 	goleak.VerifyTestMain(m,
 		// protoactor-go starts one dead-letter throttle goroutine per ActorSystem and never stops it.
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
