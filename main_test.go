@@ -3,6 +3,7 @@ package jobsched_test
 import (
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -10,7 +11,11 @@ import (
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(envCrashChild); mode != "" {
-		crashChild(mode) // this process is the crash test's child
+		// This process is the child of a test that runs processes.
+		if strings.HasPrefix(mode, "backlog-") {
+			backlogChild(mode)
+		}
+		crashChild(mode)
 		return
 	}
 	goleak.VerifyTestMain(m,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // BadgerOptions configures OpenBadger.
@@ -27,7 +28,7 @@ type BadgerOptions struct {
 	// OnSync, if set, is told how long each group commit's sync took and how many writes it
 	// covered. It runs on the writer goroutine.
 	OnSync func(d time.Duration, writes int)
-	// MemTableSize in bytes; 0 means 32 MiB. A commit is capped at ~15% of it, so the writer
+	// MemTableSize in bytes; 0 means 8 MiB. A commit is capped at ~15% of it, so the writer
 	// splits batches well before that.
 	MemTableSize int64
 }
@@ -84,7 +85,7 @@ type delta struct {
 // OpenBadger opens (or creates) the store, counts what it holds and starts the writer.
 func OpenBadger(opt BadgerOptions) (*Badger, error) {
 	if opt.MemTableSize == 0 {
-		opt.MemTableSize = 32 << 20
+		opt.MemTableSize = 8 << 20
 	}
 	bo := badger.DefaultOptions(opt.Dir).
 		WithInMemory(opt.Dir == "").
@@ -98,7 +99,12 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(4).
 		WithValueLogFileSize(64 << 20).
-		WithDetectConflicts(false) // one writer: no conflicts to detect
+		WithDetectConflicts(false). // one writer: no conflicts to detect
+		// Compaction's table builders dominated memory with a 1M-job backlog (each reserves twice
+		// its table size, several at once, plus compression buffers): small tables and no block
+		// compression (records are small binary already) keep the process near 300 MiB.
+		WithBaseTableSize(1 << 20).
+		WithCompression(options.None)
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", opt.Dir, err)
