@@ -57,6 +57,18 @@ func crashChild(mode string) {
 	fmt.Println("ready")
 
 	switch mode {
+	case "fill-disk":
+		// Enqueue until the store refuses; report the refusal. Acked ids are in "acked".
+		for i := 0; ; i++ {
+			j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "work", Args: json.RawMessage(`"` + strings.Repeat("x", 2000) + `"`)})
+			if err != nil {
+				fmt.Println("refused:", err)
+				_ = s.Close(ctx)
+				os.Exit(0)
+			}
+			_, err = acked.WriteString(j.ID + "\n")
+			must(err)
+		}
 	case "poison":
 		// One job that kills the process each time it runs, among ordinary ones.
 		for i := 0; i < 200; i++ {

@@ -27,6 +27,8 @@ var (
 	ErrFinished = errors.New("job already finished")
 	// ErrTooLarge: a batch or payload is over its documented limit.
 	ErrTooLarge = errors.New("too large")
+	// ErrDiskFull: the store's disk is below its free-space reserve; nothing was stored.
+	ErrDiskFull = persistence.ErrDiskFull
 	// ErrTimeout is the cause of a handler context cancelled by the job's timeout.
 	ErrTimeout = errors.New("job timed out")
 	// ErrCancelled is the cause of a handler context cancelled by Cancel.

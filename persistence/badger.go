@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -28,6 +29,11 @@ type BadgerOptions struct {
 	// OnSync, if set, is told how long each group commit's sync took and how many writes it
 	// covered. It runs on the writer goroutine.
 	OnSync func(d time.Duration, writes int)
+	// MinFreeBytes is the free disk space below which new jobs are refused with ErrDiskFull
+	// (0 means 2 × MemTableSize + 64 MiB); below a quarter of it every write is refused. Badger
+	// writes its log through memory-mapped files, and a write to such a file on a full disk kills
+	// the process (SIGBUS) instead of returning an error: the reserve keeps that from happening.
+	MinFreeBytes int64
 	// MemTableSize in bytes; 0 means 8 MiB. A commit is capped at ~15% of it, so the writer
 	// splits batches well before that.
 	MemTableSize int64
@@ -86,6 +92,9 @@ type delta struct {
 func OpenBadger(opt BadgerOptions) (*Badger, error) {
 	if opt.MemTableSize == 0 {
 		opt.MemTableSize = 8 << 20
+	}
+	if opt.MinFreeBytes == 0 {
+		opt.MinFreeBytes = 2*opt.MemTableSize + 64<<20
 	}
 	bo := badger.DefaultOptions(opt.Dir).
 		WithInMemory(opt.Dir == "").
@@ -312,7 +321,13 @@ func (s *Badger) commit(batch []*request) {
 		inTxn = inTxn[:0]
 	}
 
+	free := s.freeBytes()
 	for _, r := range batch {
+		if err := s.checkRoom(r, free); err != nil {
+			r.err = err
+			answered = append(answered, r)
+			continue
+		}
 		writes, err := s.plan(txn, r)
 		if err != nil {
 			r.err = err
@@ -422,6 +437,34 @@ func (s *Badger) commit(batch []*request) {
 		}
 		r.done(r)
 	}
+}
+
+// freeBytes is the free space of the store's disk (-1 when unknown or in memory).
+func (s *Badger) freeBytes() int64 {
+	if s.opt.Dir == "" {
+		return -1
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.opt.Dir, &st); err != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
+
+// checkRoom refuses a write when the disk is below its reserve: inserts below MinFreeBytes,
+// anything below a quarter of it (finishing the jobs already stored needs a little room).
+func (s *Badger) checkRoom(r *request, free int64) error {
+	if free < 0 {
+		return nil
+	}
+	limit := s.opt.MinFreeBytes
+	if r.inserts == nil {
+		limit /= 4
+	}
+	if free < limit {
+		return fmt.Errorf("%w: %d bytes free on the store's disk, %d kept in reserve", ErrDiskFull, free, limit)
+	}
+	return nil
 }
 
 // plan reads what r needs through txn and returns the writes it makes, filling r's results.

@@ -13,6 +13,8 @@ var (
 	ErrClosed = errors.New("store closed")
 	// ErrTooLarge: one write does not fit in one commit; split it.
 	ErrTooLarge = errors.New("write too large for one commit")
+	// ErrDiskFull: the disk is below the store's free-space reserve; the write was refused.
+	ErrDiskFull = errors.New("disk full")
 	// ErrSkip is returned by a Mutator to leave the job as it is; Update returns it unchanged.
 	ErrSkip = errors.New("mutation skipped")
 )

@@ -21,6 +21,7 @@ const (
 	CodeUnavailable  = "unavailable"
 	CodeUnauthorized = "unauthorized"
 	CodeInternal     = "internal"
+	CodeDiskFull     = "disk_full"
 )
 
 // ErrorBody is the JSON of every error answer.
@@ -80,6 +81,8 @@ func classify(err error) (int, ErrorBody) {
 		return http.StatusConflict, e(CodeDuplicate, "unique_key")
 	case errors.Is(err, jobsched.ErrFinished):
 		return http.StatusConflict, e(CodeFinished, "")
+	case errors.Is(err, jobsched.ErrDiskFull):
+		return http.StatusInsufficientStorage, e(CodeDiskFull, "")
 	case errors.Is(err, jobsched.ErrQueueFull):
 		return http.StatusTooManyRequests, e(CodeQueueFull, "category")
 	case errors.Is(err, jobsched.ErrClosed), errors.Is(err, jobsched.ErrNotStarted),
