@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +43,55 @@ func TestLargeBacklog(t *testing.T) {
 	t.Logf("fill: %v", fill)
 	measure := run("backlog-start")
 	t.Logf("start: %v", measure)
+}
+
+// TestSoakDiskUse pushes JOBSCHED_SOAK no-op jobs (e.g. 5000000) through one store with a
+// retention of 2 s and reports the disk used along the way: finished jobs expire and compaction
+// reclaims them, so the disk must level off rather than grow with the total. A measurement.
+func TestSoakDiskUse(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("JOBSCHED_SOAK"))
+	if n == 0 {
+		t.Skip("set JOBSCHED_SOAK=5000000 to measure")
+	}
+	dir := t.TempDir()
+	s, err := jobsched.New(jobsched.Config{Dir: dir, Workers: 100, Retention: 2 * time.Second,
+		Categories: []jobsched.Category{{Name: "default", MinWorkers: 100, QueueLimit: 200_000}}})
+	require.NoError(t, err)
+	require.NoError(t, s.Register("noop", noop))
+	ctx := context.Background()
+	require.NoError(t, s.Start(ctx))
+	defer s.Close(ctx)
+	specs := make([]jobsched.JobSpec, 1000)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "noop", Args: json.RawMessage(`{"to":"someone@example.com","n":12345}`)}
+	}
+	began := time.Now()
+	for sent := 0; sent < n; sent += len(specs) {
+		for {
+			_, err := s.EnqueueBatch(ctx, specs)
+			if err == nil {
+				break
+			}
+			require.ErrorIs(t, err, jobsched.ErrQueueFull)
+			time.Sleep(5 * time.Millisecond)
+		}
+		if (sent+len(specs))%(n/10) == 0 {
+			t.Logf("%8d jobs  %5.1fs  disk %6.1f MiB  rss %5.0f MiB", sent+len(specs), time.Since(began).Seconds(), dirMiB(dir), rssMiB("VmRSS"))
+		}
+	}
+}
+
+func dirMiB(dir string) float64 {
+	var total int64
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				total += st.Blocks * 512 // allocated, not the sparse size
+			}
+		}
+		return nil
+	})
+	return float64(total) / (1 << 20)
 }
 
 // backlogChild is the child's side of TestLargeBacklog.

@@ -34,7 +34,7 @@ type BadgerOptions struct {
 	// writes its log through memory-mapped files, and a write to such a file on a full disk kills
 	// the process (SIGBUS) instead of returning an error: the reserve keeps that from happening.
 	MinFreeBytes int64
-	// MemTableSize in bytes; 0 means 8 MiB. A commit is capped at ~15% of it, so the writer
+	// MemTableSize in bytes; 0 means 16 MiB. A commit is capped at ~15% of it, so the writer
 	// splits batches well before that.
 	MemTableSize int64
 }
@@ -46,6 +46,7 @@ type Badger struct {
 	reqs      chan *request
 	stop      chan struct{}
 	done      chan struct{}
+	maintDone chan struct{}
 	submitMu  sync.RWMutex
 	closeOnce sync.Once
 	closeErr  error
@@ -91,7 +92,7 @@ type delta struct {
 // OpenBadger opens (or creates) the store, counts what it holds and starts the writer.
 func OpenBadger(opt BadgerOptions) (*Badger, error) {
 	if opt.MemTableSize == 0 {
-		opt.MemTableSize = 8 << 20
+		opt.MemTableSize = 16 << 20
 	}
 	if opt.MinFreeBytes == 0 {
 		opt.MinFreeBytes = 2*opt.MemTableSize + 64<<20
@@ -124,6 +125,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		reqs:        make(chan *request, 4096),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
+		maintDone:   make(chan struct{}),
 		maxTxnBytes: db.MaxBatchSize() / 2,
 		maxTxnCount: db.MaxBatchCount() / 2,
 		seqs:        map[string]*atomic.Uint64{},
@@ -134,7 +136,32 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		return nil, err
 	}
 	go s.writer()
+	if opt.Dir != "" {
+		go s.maintain()
+	}
 	return s, nil
+}
+
+// GCInterval is how often the store runs badger's value-log garbage collection. Job records are
+// small and live in the LSM tree, where compaction drops expired and deleted entries; the value
+// log holds only large args and results, and this reclaims its files.
+var GCInterval = 5 * time.Minute
+
+// maintain runs value-log GC until Close.
+func (s *Badger) maintain() {
+	defer close(s.maintDone)
+	t := time.NewTicker(GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			for s.db.RunValueLogGC(0.5) == nil {
+				// one file rewritten; go on while there is more to reclaim
+			}
+		}
+	}
 }
 
 // load counts the unfinished jobs by their index keys (keys only: no record is read) and finds
@@ -778,6 +805,9 @@ func (s *Badger) Close() error {
 		s.submitMu.Unlock()
 		close(s.stop)
 		<-s.done
+		if s.opt.Dir != "" {
+			<-s.maintDone
+		}
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr
