@@ -3,6 +3,7 @@ package jobsched
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"time"
 
@@ -74,6 +75,10 @@ type Category struct {
 	// QueueLimit caps the jobs waiting (queued, scheduled, retrying); past it Enqueue returns
 	// ErrQueueFull (default 1,000,000).
 	QueueLimit int
+	// RateLimit caps the jobs started per second (0: unlimited); RateBurst is how many may start
+	// at once after a quiet spell (default: the rate rounded up, at least 1).
+	RateLimit float64
+	RateBurst int
 }
 
 // Kind holds the defaults of one job kind.
@@ -83,6 +88,9 @@ type Kind struct {
 	Timeout time.Duration
 	// MaxAttempts before a failing job is dead (default 25).
 	MaxAttempts int
+	// KeyConcurrency caps the running jobs of this kind that share a concurrency_key, per
+	// category (0: unlimited). Jobs over the cap wait in order without taking a worker.
+	KeyConcurrency int
 }
 
 // PeriodicJob is a job enqueued on a cron schedule ("*/5 * * * *": minute, hour, day of month,
@@ -181,6 +189,13 @@ func (c Config) withDefaults() (Config, error) {
 			return c, invalid(field+".max_workers", "%d is below min_workers %d", cat.MaxWorkers, cat.MinWorkers)
 		case cat.QueueLimit < 1:
 			return c, invalid(field+".queue_limit", "must be at least 1, got %d", cat.QueueLimit)
+		case cat.RateLimit < 0:
+			return c, invalid(field+".rate_limit", "must not be negative, got %g", cat.RateLimit)
+		case cat.RateBurst < 0:
+			return c, invalid(field+".rate_burst", "must not be negative, got %d", cat.RateBurst)
+		}
+		if cat.RateLimit > 0 && cat.RateBurst == 0 {
+			cat.RateBurst = max(1, int(math.Ceil(cat.RateLimit)))
 		}
 		sumMin += cat.MinWorkers
 		cats[i] = cat
@@ -202,6 +217,9 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		if k.MaxAttempts < 1 {
 			return c, invalid(field+".max_attempts", "must be at least 1, got %d", k.MaxAttempts)
+		}
+		if k.KeyConcurrency < 0 {
+			return c, invalid(field+".key_concurrency", "must not be negative, got %d", k.KeyConcurrency)
 		}
 		if k.Timeout < 0 {
 			return c, invalid(field+".timeout", "must not be negative, got %s", k.Timeout)

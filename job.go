@@ -60,7 +60,7 @@ type JobSpec struct {
 	// UniqueKey: while a job with this key is unfinished, enqueueing another returns that job
 	// and ErrDuplicate.
 	UniqueKey string `json:"unique_key,omitempty"`
-	// ConcurrencyKey groups jobs for per-key limits (recorded; limits are not enforced yet).
+	// ConcurrencyKey groups jobs for the kind's KeyConcurrency limit (e.g. one per customer).
 	ConcurrencyKey string `json:"concurrency_key,omitempty"`
 }
 

@@ -124,12 +124,19 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	}))
 	cats := make([]actors.Category, len(s.cfg.Categories))
 	for i, c := range s.cfg.Categories {
-		cats[i] = actors.Category{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers}
+		cats[i] = actors.Category{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
+			RateLimit: c.RateLimit, RateBurst: c.RateBurst}
+	}
+	keyLimits := map[string]int{}
+	for _, k := range s.cfg.Kinds {
+		if k.KeyConcurrency > 0 {
+			keyLimits[k.Name] = k.KeyConcurrency
+		}
 	}
 	s.env = &actors.Env{
 		System: s.system, Store: s.store, Runner: runner{s}, Clock: s.cfg.clock, Log: s.log,
 		Categories: cats, Stats: s.stats, Budget: s.cfg.Workers, BalanceInterval: s.cfg.BalanceInterval,
-		FifoMemory: s.cfg.FifoMemory, Go: s.goTracked, OnEvent: s.hub.event,
+		FifoMemory: s.cfg.FifoMemory, Go: s.goTracked, OnEvent: s.hub.event, KeyLimits: keyLimits,
 		WorkerIntensity: 10 * s.cfg.Workers,
 	}
 	ready := make(chan struct{})

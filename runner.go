@@ -29,6 +29,10 @@ type outcome struct {
 // and a start or finish must not be abandoned halfway.
 func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	s := r.s
+	if queued.ConcurrencyKey != "" {
+		// However the attempt ends, its concurrency-key slot is free again.
+		defer s.env.System.Root.Send(s.env.FifoPID(queued.Category), &actors.KeyReleased{Kind: queued.Kind, Key: queued.ConcurrencyKey})
+	}
 	now := s.cfg.clock.Now()
 	j, err := s.store.Update(context.Background(), queued.ID, startAttempt(now), false)
 	if err != nil {

@@ -41,6 +41,9 @@ type Category struct {
 	Priority   int
 	MinWorkers int
 	MaxWorkers int
+	// RateLimit is the jobs started per second (0: unlimited), with bursts of RateBurst.
+	RateLimit float64
+	RateBurst int
 }
 
 // CategoryStats are the live figures of a category, written by its actors and read by anyone.
@@ -80,6 +83,9 @@ type Env struct {
 	Go func(f func())
 	// OnEvent, if set, receives the tree's events; it must not block.
 	OnEvent func(Event)
+	// KeyLimits holds, per job kind, how many jobs sharing a concurrency key may run at once
+	// in a category (absent or 0: unlimited).
+	KeyLimits map[string]int
 	// WorkerIntensity is how many worker restarts per second a category tolerates before its
 	// Workers supervisor escalates (handler panics restart workers).
 	WorkerIntensity int

@@ -1,9 +1,13 @@
 package actors
 
 import (
+	"math"
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jobsched/jobsched/persistence"
 	"github.com/jobsched/jobsched/supervision"
+	"golang.org/x/time/rate"
 )
 
 // fifo holds the ready jobs of one category in order and hands them to the WorkerRegistry as
@@ -28,6 +32,14 @@ type fifo struct {
 	dropMin uint64
 	loading bool
 	ready   bool
+
+	// Flow control. limiter paces starts (rate_limit); wakeAt is when a pump is due for it.
+	limiter *rate.Limiter
+	wakeAt  time.Time
+	// keyRunning counts the dispatched, unfinished jobs per kind+concurrency key with a limit;
+	// parked holds, in order, the jobs waiting for a slot of their key (not taking a worker).
+	keyRunning map[string]int
+	parked     map[string][]*persistence.Job
 }
 
 var _ supervision.ReadySignaler = (*fifo)(nil)
@@ -35,7 +47,14 @@ var _ supervision.ReadySignaler = (*fifo)(nil)
 // NewFifo returns the producer of a category's Fifo.
 func NewFifo(env *Env, cat string) actor.Producer {
 	return func() actor.Actor {
-		return &fifo{env: env, cat: cat, stats: env.Stats[cat], ids: map[string]struct{}{}}
+		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], ids: map[string]struct{}{},
+			keyRunning: map[string]int{}, parked: map[string][]*persistence.Job{}}
+		for _, c := range env.Categories {
+			if c.Name == cat && c.RateLimit > 0 {
+				f.limiter = rate.NewLimiter(rate.Limit(c.RateLimit), max(c.RateBurst, 1))
+			}
+		}
+		return f
 	}
 }
 
@@ -53,7 +72,16 @@ func (f *fifo) Receive(ctx actor.Context) {
 	case *Enqueued:
 		f.enqueued(ctx, msg.Job)
 	case *Requeue:
+		if k, limited := f.keyOf(msg.Job); limited {
+			f.keyRunning[k]-- // it did not start after all
+		}
 		f.pushFront(msg.Job)
+		f.pump(ctx)
+	case *KeyReleased:
+		f.release(msg.Kind + "\x00" + msg.Key)
+		f.pump(ctx)
+	case *tick:
+		f.wakeAt = time.Time{}
 		f.pump(ctx)
 	case *Demand:
 		if msg.Reset {
@@ -118,14 +146,29 @@ func (f *fifo) pushFront(j *persistence.Job) {
 	f.stats.InMemory.Store(int64(f.len()))
 }
 
-// pump hands out jobs while workers are free, then refills from the store if it runs low.
+// pump hands out jobs while workers are free (within the rate limit and the concurrency-key
+// limits), then refills from the store if it runs low.
 func (f *fifo) pump(ctx actor.Context) {
 	for f.demand > 0 && !f.paused && f.len() > 0 {
 		j := f.queue[f.head]
+		k, limited := f.keyOf(j)
+		if limited && f.keyRunning[k] >= f.env.KeyLimits[j.Kind] {
+			// Over its key's limit: park it, in order, without taking a worker.
+			f.queue[f.head] = nil
+			f.head++
+			f.parked[k] = append(f.parked[k], j)
+			continue
+		}
+		if !f.allowStart(ctx) {
+			break
+		}
 		f.queue[f.head] = nil
 		f.head++
 		delete(f.ids, j.ID)
 		f.demand--
+		if limited {
+			f.keyRunning[k]++
+		}
 		ctx.Send(f.env.RegistryPID(f.cat), &Dispatch{Job: j})
 	}
 	if f.head > 1024 && f.head*2 > len(f.queue) {
@@ -136,6 +179,55 @@ func (f *fifo) pump(ctx actor.Context) {
 	if f.spilled && !f.loading && f.ready && f.len() < f.env.FifoMemory/2 {
 		f.load(ctx)
 	}
+}
+
+// keyOf returns the concurrency-key slot of a job and whether its kind limits it.
+func (f *fifo) keyOf(j *persistence.Job) (string, bool) {
+	if j.ConcurrencyKey == "" || f.env.KeyLimits[j.Kind] <= 0 {
+		return "", false
+	}
+	return j.Kind + "\x00" + j.ConcurrencyKey, true
+}
+
+// release frees one slot of a key and moves the first job parked on it back to the front.
+func (f *fifo) release(k string) {
+	if f.keyRunning[k] > 0 {
+		f.keyRunning[k]--
+	}
+	if f.keyRunning[k] == 0 {
+		delete(f.keyRunning, k)
+	}
+	if p := f.parked[k]; len(p) > 0 {
+		j := p[0]
+		if len(p) == 1 {
+			delete(f.parked, k)
+		} else {
+			f.parked[k] = p[1:]
+		}
+		delete(f.ids, j.ID) // still in ids while parked; pushFront adds it back
+		f.pushFront(j)
+	}
+}
+
+// allowStart takes a token of the rate limit, or arranges a pump for when one is due.
+func (f *fifo) allowStart(ctx actor.Context) bool {
+	if f.limiter == nil {
+		return true
+	}
+	now := f.env.Clock.Now()
+	r := f.limiter.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if d == 0 {
+		return true
+	}
+	r.CancelAt(now)
+	if f.wakeAt.IsZero() {
+		d = time.Duration(math.Max(float64(d), float64(time.Millisecond)))
+		f.wakeAt = now.Add(d)
+		self := ctx.Self()
+		f.env.Clock.AfterFunc(d, func() { f.env.send(self, &tick{}) })
+	}
+	return false
 }
 
 // load reads queued jobs after the cursor on a goroutine; queuedLoaded brings them back.

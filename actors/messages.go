@@ -60,6 +60,10 @@ type (
 // Backlogged: Fifo → WorkerBalancer: a category got work and has no free worker.
 type Backlogged struct{ Category string }
 
+// KeyReleased: the Runner → Fifo: an attempt of a job with a concurrency key ended (or never
+// started), so the key has one more free slot.
+type KeyReleased struct{ Kind, Key string }
+
 // tick is a timer's message to its own actor.
 type tick struct{}
 

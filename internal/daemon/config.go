@@ -61,6 +61,7 @@ type CategoryConfig struct {
 	MaxWorkers int     `yaml:"max_workers"`
 	QueueLimit int     `yaml:"queue_limit"`
 	RateLimit  float64 `yaml:"rate_limit"`
+	RateBurst  int     `yaml:"rate_burst"`
 }
 
 // KindConfig is one entry of kinds.
@@ -127,18 +128,14 @@ func (c Config) SchedulerConfig() (jobsched.Config, error) {
 	if c.ShutdownGrace < 0 {
 		return sc, &jobsched.InvalidError{Field: "shutdown_grace", Reason: "must not be negative"}
 	}
-	for i, cat := range c.Categories {
-		if cat.RateLimit != 0 {
-			return sc, &jobsched.InvalidError{Field: fmt.Sprintf("categories[%d].rate_limit", i), Reason: "rate limits are not implemented yet; remove the key or set 0"}
-		}
+	for _, cat := range c.Categories {
 		sc.Categories = append(sc.Categories, jobsched.Category{Name: cat.Name, Priority: cat.Priority,
-			MinWorkers: cat.MinWorkers, MaxWorkers: cat.MaxWorkers, QueueLimit: cat.QueueLimit})
+			MinWorkers: cat.MinWorkers, MaxWorkers: cat.MaxWorkers, QueueLimit: cat.QueueLimit,
+			RateLimit: cat.RateLimit, RateBurst: cat.RateBurst})
 	}
-	for i, k := range c.Kinds {
-		if k.KeyConcurrency != 0 {
-			return sc, &jobsched.InvalidError{Field: fmt.Sprintf("kinds[%d].key_concurrency", i), Reason: "concurrency limits are not implemented yet; remove the key or set 0"}
-		}
-		sc.Kinds = append(sc.Kinds, jobsched.Kind{Name: k.Name, Timeout: time.Duration(k.Timeout), MaxAttempts: k.MaxAttempts})
+	for _, k := range c.Kinds {
+		sc.Kinds = append(sc.Kinds, jobsched.Kind{Name: k.Name, Timeout: time.Duration(k.Timeout),
+			MaxAttempts: k.MaxAttempts, KeyConcurrency: k.KeyConcurrency})
 	}
 	for i, p := range c.Periodic {
 		var args []byte

@@ -1,0 +1,198 @@
+package jobsched_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"github.com/stretchr/testify/require"
+)
+
+// sleepFor is a handler that takes d.
+func sleepFor(d time.Duration) jobsched.Handler {
+	return func(ctx context.Context, j *jobsched.Job) (any, error) {
+		select {
+		case <-time.After(d):
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func allocated(s *jobsched.Scheduler, cat string) int {
+	for _, c := range s.Categories() {
+		if c.Name == cat {
+			return c.Allocated
+		}
+	}
+	return -1
+}
+
+func TestFloodRaisesWorkersThenTheyFallBackWhileAQuietCategoryKeepsItsMinimum(t *testing.T) {
+	s := start(t, jobsched.Config{Workers: 12, BalanceInterval: 50 * time.Millisecond, Categories: []jobsched.Category{
+		{Name: "hot", MinWorkers: 1, MaxWorkers: 12}, {Name: "quiet", MinWorkers: 1, MaxWorkers: 12}}},
+		map[string]jobsched.Handler{"work": sleepFor(5 * time.Millisecond)})
+	ctx := context.Background()
+	require.Equal(t, 1, allocated(s, "hot"))
+	specs := make([]jobsched.JobSpec, 1500)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "work", Category: "hot"}
+	}
+	jobs, err := s.EnqueueBatch(ctx, specs)
+	require.NoError(t, err)
+	// The hot category's workers rise toward the budget less the quiet one's minimum...
+	peak := 0
+	require.Eventually(t, func() bool {
+		peak = max(peak, allocated(s, "hot"))
+		return peak >= 10
+	}, 10*time.Second, 5*time.Millisecond, "hot category got %d workers", peak)
+	require.GreaterOrEqual(t, allocated(s, "quiet"), 1, "the quiet category keeps its minimum")
+	// ...the quiet category still gets its job done during the flood...
+	q, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "work", Category: "quiet"})
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, q.ID).State)
+	// ...and once the flood is drained the hot category falls back to its minimum.
+	for _, j := range jobs {
+		waitJob(t, s, j.ID)
+	}
+	require.Eventually(t, func() bool { return allocated(s, "hot") == 1 }, 10*time.Second, 10*time.Millisecond)
+	for _, c := range s.Categories() {
+		require.Equal(t, 1, c.Allocated, c.Name)
+		if c.Name == "hot" {
+			require.GreaterOrEqual(t, c.Resizes, 2, "resizes are counted (and sent as events)")
+		}
+	}
+}
+
+func TestResizeEventsAreObservable(t *testing.T) {
+	s := start(t, jobsched.Config{Workers: 8, BalanceInterval: 20 * time.Millisecond}, map[string]jobsched.Handler{"work": sleepFor(2 * time.Millisecond)})
+	events, stop := s.Subscribe(10_000)
+	defer stop()
+	specs := make([]jobsched.JobSpec, 300)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "work"}
+	}
+	_, err := s.EnqueueBatch(context.Background(), specs)
+	require.NoError(t, err)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Resize != nil && ev.Resize.To > ev.Resize.From {
+				require.Equal(t, "default", ev.Resize.Category)
+				return
+			}
+		case <-deadline:
+			t.Fatal("no resize event")
+		}
+	}
+}
+
+func TestRateLimitPacesStarts(t *testing.T) {
+	var mu sync.Mutex
+	var starts []time.Time
+	s := start(t, jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "default", MinWorkers: 4, RateLimit: 20, RateBurst: 1}}},
+		map[string]jobsched.Handler{"tick": func(ctx context.Context, j *jobsched.Job) (any, error) {
+			mu.Lock()
+			starts = append(starts, time.Now())
+			mu.Unlock()
+			return nil, nil
+		}})
+	specs := make([]jobsched.JobSpec, 11)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "tick"}
+	}
+	jobs, err := s.EnqueueBatch(context.Background(), specs)
+	require.NoError(t, err)
+	for _, j := range jobs {
+		waitJob(t, s, j.ID)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// 11 starts at 20/s with a burst of 1 need at least 10 intervals of 50 ms. (A lower bound
+	// only: a slow machine can only be slower.)
+	require.GreaterOrEqual(t, starts[len(starts)-1].Sub(starts[0]), 450*time.Millisecond)
+}
+
+func TestConcurrencyKeyLimitsRunningJobsPerKeyAndParkedJobsTakeNoWorker(t *testing.T) {
+	var mu sync.Mutex
+	running := map[string]int{}
+	peak := map[string]int{}
+	var order []int
+	var freeRan atomic.Int64
+	var keyedDone atomic.Int64
+	s := start(t, jobsched.Config{Workers: 3, Kinds: []jobsched.Kind{{Name: "per-customer", KeyConcurrency: 1}},
+		Categories: []jobsched.Category{{Name: "default", MinWorkers: 3, MaxWorkers: 3}}},
+		map[string]jobsched.Handler{
+			"per-customer": func(ctx context.Context, j *jobsched.Job) (any, error) {
+				mu.Lock()
+				running[j.ConcurrencyKey]++
+				peak[j.ConcurrencyKey] = max(peak[j.ConcurrencyKey], running[j.ConcurrencyKey])
+				if j.ConcurrencyKey == "a" {
+					var n int
+					_ = jsonUnmarshal(j.Args, &n)
+					order = append(order, n)
+				}
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+				mu.Lock()
+				running[j.ConcurrencyKey]--
+				mu.Unlock()
+				keyedDone.Add(1)
+				return nil, nil
+			},
+			"free": func(ctx context.Context, j *jobsched.Job) (any, error) {
+				freeRan.Store(keyedDone.Load())
+				return nil, nil
+			},
+		})
+	ctx := context.Background()
+	var specs []jobsched.JobSpec
+	for i := 0; i < 10; i++ {
+		specs = append(specs, jobsched.JobSpec{Kind: "per-customer", ConcurrencyKey: "a", Args: jobsched.Args(i)})
+	}
+	for i := 0; i < 4; i++ {
+		specs = append(specs, jobsched.JobSpec{Kind: "per-customer", ConcurrencyKey: "b"})
+	}
+	specs = append(specs, jobsched.JobSpec{Kind: "free"})
+	jobs, err := s.EnqueueBatch(ctx, specs)
+	require.NoError(t, err)
+	for _, j := range jobs {
+		require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, peak["a"], "one job of key a at a time")
+	require.Equal(t, 1, peak["b"])
+	require.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, order, "jobs of a key run in order")
+	// The parked jobs of "a" took no worker: the free job, enqueued last, ran long before
+	// the 14 keyed jobs were done.
+	require.Less(t, freeRan.Load(), int64(8))
+}
+
+func TestEveryCategoryWithAMinimumProgressesUnderAHotOne(t *testing.T) {
+	cats := []jobsched.Category{{Name: "hot", Priority: 10, MinWorkers: 1}, {Name: "low1", MinWorkers: 1}, {Name: "low2", MinWorkers: 1}, {Name: "low3", MinWorkers: 1}}
+	s := start(t, jobsched.Config{Workers: 16, BalanceInterval: 50 * time.Millisecond, Categories: cats},
+		map[string]jobsched.Handler{"work": sleepFor(2 * time.Millisecond)})
+	ctx := context.Background()
+	for _, c := range cats {
+		specs := make([]jobsched.JobSpec, 3000)
+		for i := range specs {
+			specs[i] = jobsched.JobSpec{Kind: "work", Category: c.Name}
+		}
+		_, err := s.EnqueueBatch(ctx, specs)
+		require.NoError(t, err)
+	}
+	time.Sleep(2 * time.Second)
+	done := map[string]int{}
+	for _, c := range s.Categories() {
+		done[c.Name] = c.Counts[jobsched.StateSucceeded]
+		require.Greater(t, done[c.Name], 0, "%s starved", c.Name)
+	}
+	require.Greater(t, done["hot"], done["low1"], "priority 10 gets more")
+	t.Logf("jobs done in 2 s, 16 workers: %v", done)
+}
