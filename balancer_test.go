@@ -2,12 +2,15 @@ package jobsched_test
 
 import (
 	"context"
+	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/plot"
 	"github.com/stretchr/testify/require"
 )
 
@@ -195,4 +198,90 @@ func TestEveryCategoryWithAMinimumProgressesUnderAHotOne(t *testing.T) {
 	}
 	require.Greater(t, done["hot"], done["low1"], "priority 10 gets more")
 	t.Logf("jobs done in 2 s, 16 workers: %v", done)
+}
+
+func TestFloodLevelsAtTheQueueLimitAndTheSchedulerStaysResponsive(t *testing.T) {
+	const limit = 2000
+	s := start(t, jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "default", MinWorkers: 4, QueueLimit: limit}}},
+		map[string]jobsched.Handler{"work": sleepFor(time.Millisecond)})
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var accepted, refused atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 32; g++ { // like the seed's flood(): enqueue far faster than 4 workers drain
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				_, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "work"})
+				switch {
+				case err == nil:
+					accepted.Add(1)
+				case errors.Is(err, jobsched.ErrQueueFull):
+					refused.Add(1)
+				case ctx.Err() != nil:
+				default:
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	peak := 0
+	for ctx.Err() == nil {
+		c := s.Categories()[0]
+		waiting := c.Counts[jobsched.StateQueued] + c.Counts[jobsched.StateScheduled] + c.Counts[jobsched.StateRetrying]
+		peak = max(peak, waiting)
+		require.LessOrEqual(t, waiting, limit, "the queue never grows past its limit")
+		_, _, err := s.List(context.Background(), jobsched.ListOptions{Limit: 1}) // the API answers
+		require.NoError(t, err)
+		time.Sleep(10 * time.Millisecond)
+	}
+	wg.Wait()
+	require.Greater(t, refused.Load(), int64(0), "the flood was refused in part")
+	require.GreaterOrEqual(t, peak, limit*9/10, "the queue levelled at its limit")
+	require.LessOrEqual(t, s.Categories()[0].InMemory, jobsched.DefaultFifoMemory)
+	t.Logf("flood: %d accepted, %d refused with ErrQueueFull, queue peak %d (limit %d)", accepted.Load(), refused.Load(), peak, limit)
+}
+
+// TestBalancerPlot records the workers of each category during a real flood and draws them:
+// JOBSCHED_PLOT=docs/balancer.png go test -run TestBalancerPlot . (a document, not a check).
+func TestBalancerPlot(t *testing.T) {
+	out := os.Getenv("JOBSCHED_PLOT")
+	if out == "" {
+		t.Skip("set JOBSCHED_PLOT=path.png to draw the plot")
+	}
+	cats := []jobsched.Category{{Name: "email", Priority: 3, MinWorkers: 2}, {Name: "sms", Priority: 1, MinWorkers: 2}, {Name: "reports", Priority: 1, MinWorkers: 2}}
+	s := start(t, jobsched.Config{Workers: 24, BalanceInterval: 100 * time.Millisecond, Categories: cats},
+		map[string]jobsched.Handler{"work": sleepFor(20 * time.Millisecond)})
+	ctx := context.Background()
+	flood := func(cat string, n int) {
+		specs := make([]jobsched.JobSpec, n)
+		for i := range specs {
+			specs[i] = jobsched.JobSpec{Kind: "work", Category: cat}
+		}
+		_, err := s.EnqueueBatch(ctx, specs)
+		require.NoError(t, err)
+	}
+	series := make([]plot.Series, len(cats)*2)
+	began := time.Now()
+	for tick := 0; time.Since(began) < 12*time.Second; tick++ {
+		switch tick {
+		case 10:
+			flood("email", 4000) // at 0.5 s
+		case 60:
+			flood("sms", 2000) // at 3 s
+		}
+		at := time.Since(began).Seconds()
+		for i, c := range s.Categories() {
+			series[i].Name = c.Name + " workers"
+			series[i].X = append(series[i].X, at)
+			series[i].Y = append(series[i].Y, float64(c.Allocated))
+			series[len(cats)+i].Name = c.Name + " queued / 100"
+			series[len(cats)+i].X = append(series[len(cats)+i].X, at)
+			series[len(cats)+i].Y = append(series[len(cats)+i].Y, float64(c.Counts[jobsched.StateQueued])/100)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, plot.Lines(out, "Workers per category during a flood (budget 24; email priority 3)", "seconds", "workers", series))
 }
