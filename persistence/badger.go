@@ -60,6 +60,12 @@ type Badger struct {
 	seqMu sync.Mutex
 	seqs  map[string]*atomic.Uint64
 
+	// Owned by the writer goroutine: the records of unfinished jobs it wrote (bounded), so a
+	// start or finish need not read the record back from the LSM tree; and the records planned
+	// in the open transaction, which become cached only once it commits.
+	cache   map[string]*Job
+	overlay map[string]*Job
+
 	countsMu sync.Mutex
 	counts   map[string]StateCounts
 
@@ -129,6 +135,8 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		maxTxnBytes: db.MaxBatchSize() / 2,
 		maxTxnCount: db.MaxBatchCount() / 2,
 		seqs:        map[string]*atomic.Uint64{},
+		cache:       map[string]*Job{},
+		overlay:     map[string]*Job{},
 		counts:      map[string]StateCounts{},
 	}
 	if err := s.load(); err != nil {
@@ -332,12 +340,15 @@ func (s *Badger) commit(batch []*request) {
 	flush := func() {
 		if len(inTxn) == 0 {
 			txn.Discard()
+			clear(s.overlay)
 			return
 		}
 		err := txn.Commit()
 		if err == nil {
 			s.commits.Add(1)
+			s.remember()
 		}
+		clear(s.overlay)
 		for _, r := range inTxn {
 			if err != nil {
 				r.err = fmt.Errorf("commit: %w", err)
@@ -374,6 +385,7 @@ func (s *Badger) commit(batch []*request) {
 		}
 		if txnBytes+nb > s.maxTxnBytes || txnCount+nc > s.maxTxnCount {
 			// The plan read through txn; a fresh txn must re-plan against what is committed.
+			s.forget(r)
 			flush()
 			txn = s.db.NewTransaction(true)
 			txnBytes, txnCount = 0, 0
@@ -401,6 +413,7 @@ func (s *Badger) commit(batch []*request) {
 			// Cannot happen within our limits; the txn holds a partial request, so nothing in it
 			// may be committed.
 			txn.Discard()
+			clear(s.overlay)
 			for _, q := range append(inTxn, r) {
 				q.err = fmt.Errorf("write: %w", err)
 				q.insertRes, q.job = nil, nil
@@ -501,13 +514,13 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if r.inserts != nil {
 		return s.planInsert(txn, r)
 	}
-	old, err := s.readJob(txn, r.id)
+	old, err := s.lookup(txn, r.id)
 	if err != nil {
 		return nil, err
 	}
 	j := old.Clone()
 	if err := r.fn(j); err != nil {
-		r.job = old
+		r.job = old.Clone()
 		return nil, err
 	}
 	if j.ID != old.ID {
@@ -520,11 +533,51 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.job = j
+	s.overlay[j.ID] = j
+	r.job = j.Clone() // the caller's copy: the cached one is never handed out
 	if old.State != j.State {
 		r.deltas = append(r.deltas, delta{j.Category, old.State, j.State})
 	}
 	return writes, nil
+}
+
+// cacheSize bounds the writer's cache of unfinished jobs (about 300 bytes each, plus args).
+const cacheSize = 1 << 16
+
+// lookup reads a job as the open transaction sees it: planned in it, cached, or stored.
+func (s *Badger) lookup(txn *badger.Txn, id string) (*Job, error) {
+	if j, ok := s.overlay[id]; ok {
+		return j, nil
+	}
+	if j, ok := s.cache[id]; ok {
+		return j, nil
+	}
+	return s.readJob(txn, id)
+}
+
+// remember moves the committed transaction's records into the cache: unfinished jobs in (while
+// there is room), finished ones out.
+func (s *Badger) remember() {
+	for id, j := range s.overlay {
+		if j.State.Finished() {
+			delete(s.cache, id)
+			continue
+		}
+		if _, ok := s.cache[id]; ok || len(s.cache) < cacheSize {
+			s.cache[id] = j
+		}
+	}
+}
+
+// forget drops from the overlay what r planned (it will be planned again in a new txn).
+func (s *Badger) forget(r *request) {
+	if r.inserts != nil {
+		for _, j := range r.inserts {
+			delete(s.overlay, j.ID)
+		}
+		return
+	}
+	delete(s.overlay, r.id)
 }
 
 func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error) {
@@ -534,7 +587,7 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 	for i, j := range r.inserts {
 		if j.UniqueKey != "" {
 			if holder := claimed[j.UniqueKey]; holder != nil {
-				res[i] = InsertResult{Job: holder, Duplicate: true}
+				res[i] = InsertResult{Job: holder.Clone(), Duplicate: true}
 				continue
 			}
 			holder, err := s.uniqueHolder(txn, j.UniqueKey)
@@ -551,7 +604,8 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 			return nil, err
 		}
 		writes = append(writes, w...)
-		res[i] = InsertResult{Job: j}
+		s.overlay[j.ID] = j
+		res[i] = InsertResult{Job: j.Clone()}
 		if j.UniqueKey != "" {
 			claimed[j.UniqueKey] = j
 		}

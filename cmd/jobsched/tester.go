@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jobsched/jobsched/tester"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func newTester() *cobra.Command {
+	var (
+		o          tester.Options
+		cats, dur  string
+		asJSON     bool
+		chaosEvery time.Duration
+		cpuProfile string
+	)
+	cmd := &cobra.Command{
+		Use:   "tester",
+		Short: "Drive a scheduler with load, check that nothing is lost, report throughput and latency",
+		Long: `The load generator. It enqueues sleep jobs, tracks every acknowledged job until it has
+finished, and reports enqueued, succeeded, dead, cancelled, lost (acknowledged but not finished by
+the deadline) and duplicates (ran again after a crash), the enqueue and completion rates, and the
+latency from enqueue to start and to finish. It exits 1 if any job was lost.
+
+Targets:
+  --addr URL               a running daemon
+  --embedded --data DIR    a scheduler in this process
+  --spawn --data DIR       a daemon it starts itself (this binary, a free loopback port)
+  --spawn --chaos kill     ... and kills with SIGKILL about every --chaos-every, restarting it
+
+Examples:
+  jobsched tester --embedded --data /tmp/t --jobs 100000 --batch 1000 --workers 100
+  jobsched tester --spawn --data /tmp/t --jobs 100000 --batch 100 --chaos kill --chaos-every 3s
+  jobsched tester --addr http://127.0.0.1:7420 --rate 500 --jobs 5000 --json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.Categories, err = tester.ParseCategories(cats); err != nil {
+				return usageError{err}
+			}
+			if o.Duration, err = tester.ParseDist(dur); err != nil {
+				return usageError{err}
+			}
+			o.ChaosEvery = chaosEvery
+			if o.Spawn {
+				if o.Binary, err = os.Executable(); err != nil {
+					return err
+				}
+			}
+			if o.Token == "" {
+				o.Token = os.Getenv("JOBSCHED_TOKEN")
+			}
+			o.Progress = cmd.ErrOrStderr()
+			o.Interactive = term.IsTerminal(int(os.Stderr.Fd()))
+			o.Logf = func(f string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), f+"\n", a...) }
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			rep, err := tester.Run(ctx, o)
+			if rep != nil {
+				if asJSON {
+					if perr := printJSON(cmd.OutOrStdout(), rep); perr != nil {
+						return perr
+					}
+				} else {
+					rep.Text(cmd.OutOrStdout())
+				}
+			}
+			if err != nil && !errors.Is(err, tester.ErrLost) && rep == nil {
+				return usageErrorIfConfig(err)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", "", "a running daemon, e.g. http://127.0.0.1:7420")
+	f.StringVar(&o.Token, "token", "", "bearer token of the daemon (or JOBSCHED_TOKEN)")
+	f.BoolVar(&o.Embedded, "embedded", false, "run a scheduler in this process on --data")
+	f.BoolVar(&o.Spawn, "spawn", false, "start a daemon on --data and stop it at the end")
+	f.StringVar(&o.Data, "data", "", "data directory of an embedded or spawned scheduler")
+	f.IntVar(&o.Workers, "workers", 100, "worker budget of an embedded or spawned scheduler")
+	f.IntVar(&o.Jobs, "jobs", 10000, "jobs to enqueue")
+	f.Float64Var(&o.Rate, "rate", 0, "jobs per second offered (0: as fast as possible)")
+	f.IntVar(&o.Batch, "batch", 1, "jobs per enqueue call")
+	f.IntVar(&o.Concurrency, "concurrency", 16, "concurrent enqueue clients")
+	f.StringVar(&cats, "categories", "default", "categories and their share of the jobs, e.g. a:3,b:1")
+	f.StringVar(&dur, "duration-ms", "0", "job duration in ms: a number, or exp:MEAN")
+	f.Float64Var(&o.FailRate, "fail-rate", 0, "probability that an attempt fails")
+	f.Float64Var(&o.PanicRate, "panic-rate", 0, "probability that an attempt panics (restarts a worker)")
+	f.IntVar(&o.MaxAttempts, "max-attempts", 3, "attempts per job")
+	f.Uint64Var(&o.Seed, "seed", 0, "random seed (0: random)")
+	f.StringVar(&o.Chaos, "chaos", "", `"kill": SIGKILL the spawned daemon at random moments`)
+	f.DurationVar(&chaosEvery, "chaos-every", 3*time.Second, "mean time between chaos kills")
+	f.DurationVar(&o.Deadline, "deadline", 2*time.Minute, "a job not finished this long after the last enqueue is lost")
+	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	_ = f.MarkHidden("cpuprofile")
+	return cmd
+}
+
+// usageErrorIfConfig makes errors about the options exit 2.
+func usageErrorIfConfig(err error) error {
+	if strings.Contains(err.Error(), "--") {
+		return usageError{err}
+	}
+	return err
+}

@@ -1,0 +1,417 @@
+// Package tester is jobsched's load generator: it drives an embedded scheduler or a daemon with
+// sleep jobs, tracks every acknowledged job until it has finished, and reports what was lost,
+// what ran twice, throughput and latency. "jobsched tester" is its command line.
+package tester
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/jobsched/jobsched"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/time/rate"
+)
+
+// Options of a run. Zero values get the defaults of the command line.
+type Options struct {
+	// Target: Addr of a running daemon, or Embedded (a scheduler in this process on Data), or
+	// Spawn (start Binary as a daemon on Data, stopped at the end).
+	Addr     string
+	Token    string
+	Embedded bool
+	Spawn    bool
+	Binary   string
+	Data     string
+	Workers  int // worker budget of an embedded or spawned scheduler
+
+	Jobs        int
+	Rate        float64 // jobs/s offered; 0 = as fast as possible
+	Batch       int
+	Concurrency int
+	Categories  []CategoryWeight
+	Duration    Dist
+	FailRate    float64
+	PanicRate   float64
+	MaxAttempts int
+	Seed        uint64
+
+	// Chaos "kill" (with Spawn): SIGKILL the daemon about every ChaosEvery and restart it.
+	Chaos      string
+	ChaosEvery time.Duration
+	// Deadline: a job not finished this long after the last enqueue is lost.
+	Deadline time.Duration
+
+	// Progress, if set, shows a progress bar (a terminal) or plain lines.
+	Progress    io.Writer
+	Interactive bool
+	Logf        func(format string, a ...any)
+}
+
+// Percentiles of a latency, in milliseconds.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Target          string      `json:"target"`
+	Enqueued        int         `json:"enqueued"`
+	Succeeded       int         `json:"succeeded"`
+	Dead            int         `json:"dead"`
+	Cancelled       int         `json:"cancelled"`
+	Lost            int         `json:"lost"`
+	Duplicates      int         `json:"duplicates"`
+	EnqueuePerS     float64     `json:"enqueue_per_s"`
+	CompletePerS    float64     `json:"complete_per_s"`
+	StartLatencyMS  Percentiles `json:"start_latency_ms"`
+	FinishLatencyMS Percentiles `json:"finish_latency_ms"`
+	Kills           int         `json:"kills"`
+	ElapsedS        float64     `json:"elapsed_s"`
+	LostIDs         []string    `json:"lost_ids,omitempty"`
+}
+
+// ErrLost is returned by Run (with the report) when an acknowledged job was lost.
+var ErrLost = errors.New("acknowledged jobs were lost")
+
+func (o *Options) defaults() error {
+	if o.Jobs <= 0 {
+		o.Jobs = 10_000
+	}
+	if o.Batch <= 0 {
+		o.Batch = 1
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.Workers <= 0 {
+		o.Workers = 100
+	}
+	if len(o.Categories) == 0 {
+		o.Categories = []CategoryWeight{{Name: jobsched.DefaultCategory, Weight: 1}}
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 3
+	}
+	if o.Deadline <= 0 {
+		o.Deadline = 2 * time.Minute
+	}
+	if o.ChaosEvery <= 0 {
+		o.ChaosEvery = 3 * time.Second
+	}
+	if o.Seed == 0 {
+		o.Seed = rand.Uint64()
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	switch {
+	case o.FailRate < 0 || o.FailRate > 1 || o.PanicRate < 0 || o.PanicRate+o.FailRate > 1:
+		return fmt.Errorf("--fail-rate and --panic-rate must be within 0..1 together")
+	case o.Chaos != "" && o.Chaos != "kill":
+		return fmt.Errorf("--chaos: only \"kill\" is known, got %q", o.Chaos)
+	case o.Chaos != "" && !o.Spawn:
+		return fmt.Errorf("--chaos needs --spawn: the tester must own the daemon to kill it")
+	case (o.Embedded || o.Spawn) && o.Data == "":
+		return fmt.Errorf("--data is needed with --embedded and --spawn")
+	case o.Embedded && o.Spawn:
+		return fmt.Errorf("--embedded and --spawn exclude each other")
+	case !o.Embedded && !o.Spawn && o.Addr == "":
+		return fmt.Errorf("give --addr, --embedded or --spawn")
+	}
+	return nil
+}
+
+// Run runs the load and checks it. It returns the report, and ErrLost if any acknowledged job
+// was lost.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	var t target
+	rep := &Report{}
+	switch {
+	case o.Embedded:
+		e, err := newEmbedded(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		t, rep.Target = e, "embedded"
+	case o.Spawn:
+		r := newRemote(o)
+		if err := r.spawn(ctx); err != nil {
+			return nil, err
+		}
+		t, rep.Target = r, "spawned daemon"
+		if o.Chaos == "kill" {
+			r.chaos(ctx, o.ChaosEvery, o.Seed, o.Logf)
+		}
+	default:
+		t, rep.Target = newRemote(o), "daemon at "+o.Addr
+	}
+	began := time.Now()
+	acked, enqueueDur, err := enqueueAll(ctx, t, o)
+	if err != nil {
+		_ = t.close(context.Background())
+		return nil, err
+	}
+	rep.Enqueued = len(acked)
+	rep.EnqueuePerS = float64(len(acked)) / enqueueDur.Seconds()
+
+	// Wait for the backlog to drain (or the deadline); then stop the chaos and wait again, so the
+	// check reads a daemon that stays up.
+	waitDrained(ctx, t, o, len(acked), o.Deadline)
+	if r, ok := t.(*remote); ok && r.stopped != nil {
+		close(r.stopped)
+		r.wg.Wait()
+		r.stopped = nil
+		rep.Kills = r.kills
+		waitDrained(ctx, t, o, len(acked), o.Deadline)
+	}
+	if err := check(ctx, t, acked, rep); err != nil {
+		_ = t.close(context.Background())
+		return nil, err
+	}
+	rep.ElapsedS = time.Since(began).Seconds()
+	closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := t.close(closeCtx); err != nil {
+		return rep, err
+	}
+	if rep.Lost > 0 {
+		return rep, fmt.Errorf("%d of %d: %w", rep.Lost, rep.Enqueued, ErrLost)
+	}
+	return rep, nil
+}
+
+// enqueueAll offers the jobs from o.Concurrency clients and returns the acknowledged ids.
+func enqueueAll(ctx context.Context, t target, o Options) (map[string]bool, time.Duration, error) {
+	var limiter *rate.Limiter
+	if o.Rate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(o.Rate), max(o.Batch, 1))
+	}
+	var next atomic.Int64
+	var mu sync.Mutex
+	acked := make(map[string]bool, o.Jobs)
+	bar := newBar(o, "enqueue")
+	errc := make(chan error, o.Concurrency)
+	began := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < o.Concurrency; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				first := int(next.Add(int64(o.Batch))) - o.Batch
+				if first >= o.Jobs || ctx.Err() != nil {
+					return
+				}
+				n := min(o.Batch, o.Jobs-first)
+				specs := makeSpecs(o, first, n)
+				if limiter != nil {
+					if err := limiter.WaitN(ctx, n); err != nil {
+						return
+					}
+				}
+				for {
+					jobs, err := t.enqueue(ctx, specs)
+					if err == nil {
+						mu.Lock()
+						for _, j := range jobs {
+							acked[j.ID] = true
+						}
+						mu.Unlock()
+						bar.add(n)
+						break
+					}
+					if ctx.Err() != nil {
+						return
+					}
+					if !retryable(err) && !errors.Is(err, jobsched.ErrQueueFull) {
+						errc <- fmt.Errorf("enqueue: %w", err)
+						return
+					}
+					time.Sleep(20 * time.Millisecond) // the daemon is restarting, or the queue is full
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	bar.finish()
+	close(errc)
+	if err := <-errc; err != nil {
+		return nil, 0, err
+	}
+	return acked, time.Since(began), ctx.Err()
+}
+
+// makeSpecs builds jobs first..first+n-1; the same seed gives the same jobs.
+func makeSpecs(o Options, first, n int) []jobsched.JobSpec {
+	specs := make([]jobsched.JobSpec, n)
+	for i := range specs {
+		r := rand.New(rand.NewPCG(o.Seed, uint64(first+i)))
+		args, _ := json.Marshal(map[string]any{"ms": o.Duration.draw(r), "fail_rate": o.FailRate,
+			"panic_rate": o.PanicRate, "seed": o.Seed + uint64(first+i) + 1})
+		specs[i] = jobsched.JobSpec{Kind: "sleep", Category: pick(o.Categories, r), Args: args, MaxAttempts: o.MaxAttempts}
+	}
+	return specs
+}
+
+// waitDrained polls until nothing is unfinished (with every job enqueued) or the deadline.
+func waitDrained(ctx context.Context, t target, o Options, total int, deadline time.Duration) {
+	bar := newBar(o, "finish")
+	defer bar.finish()
+	end := time.Now().Add(deadline)
+	done := 0
+	for time.Now().Before(end) && ctx.Err() == nil {
+		n, err := t.unfinished(ctx)
+		if err == nil {
+			if d := total - n; d > done {
+				bar.add(d - done)
+				done = d
+			}
+			if n == 0 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// check reads every job and compares it with what was acknowledged.
+func check(ctx context.Context, t target, acked map[string]bool, rep *Report) error {
+	start := hdrhistogram.New(1, 10*60*1000*1000, 3) // µs, up to 10 minutes
+	finish := hdrhistogram.New(1, 60*60*1000*1000, 3)
+	seen := 0
+	var firstCreated, lastFinished time.Time
+	err := t.scan(ctx, func(j *jobsched.Job) bool {
+		if !acked[j.ID] {
+			return true
+		}
+		seen++
+		delete(acked, j.ID)
+		switch j.State {
+		case jobsched.StateSucceeded:
+			rep.Succeeded++
+		case jobsched.StateDead:
+			rep.Dead++
+		case jobsched.StateCancelled:
+			rep.Cancelled++
+		default:
+			rep.Lost++ // acknowledged, not finished within the deadline
+			rep.LostIDs = append(rep.LostIDs, j.ID)
+			return true
+		}
+		for _, e := range j.Errors {
+			if strings.HasPrefix(e.Error, "interrupted") {
+				rep.Duplicates++ // it ran again after the process died under it
+				break
+			}
+		}
+		if firstCreated.IsZero() || j.CreatedAt.Before(firstCreated) {
+			firstCreated = j.CreatedAt
+		}
+		if j.FinishedAt != nil {
+			if j.FinishedAt.After(lastFinished) {
+				lastFinished = *j.FinishedAt
+			}
+			_ = finish.RecordValue(max(j.FinishedAt.Sub(j.CreatedAt).Microseconds(), 1))
+		}
+		if j.Attempt == 1 && j.StartedAt != nil {
+			_ = start.RecordValue(max(j.StartedAt.Sub(j.CreatedAt).Microseconds(), 1))
+		}
+		return len(acked) > 0
+	})
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	for id := range acked {
+		rep.Lost++ // acknowledged, and not in the store at all
+		rep.LostIDs = append(rep.LostIDs, id)
+	}
+	if len(rep.LostIDs) > 20 {
+		rep.LostIDs = rep.LostIDs[:20]
+	}
+	if !lastFinished.IsZero() {
+		rep.CompletePerS = float64(rep.Succeeded+rep.Dead+rep.Cancelled) / lastFinished.Sub(firstCreated).Seconds()
+	}
+	rep.StartLatencyMS = percentiles(start)
+	rep.FinishLatencyMS = percentiles(finish)
+	return nil
+}
+
+func percentiles(h *hdrhistogram.Histogram) Percentiles {
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	return Percentiles{P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
+		P99: ms(h.ValueAtQuantile(99)), Max: ms(h.Max())}
+}
+
+// Text writes the report for a person.
+func (r *Report) Text(w io.Writer) {
+	fmt.Fprintf(w, "target      %s\n", r.Target)
+	fmt.Fprintf(w, "enqueued    %d  (%.0f/s)\n", r.Enqueued, r.EnqueuePerS)
+	fmt.Fprintf(w, "finished    succeeded %d, dead %d, cancelled %d  (%.0f/s)\n", r.Succeeded, r.Dead, r.Cancelled, r.CompletePerS)
+	fmt.Fprintf(w, "lost        %d\n", r.Lost)
+	fmt.Fprintf(w, "duplicates  %d  (ran again after a crash)\n", r.Duplicates)
+	if r.Kills > 0 {
+		fmt.Fprintf(w, "chaos       %d kills (SIGKILL)\n", r.Kills)
+	}
+	p := func(name string, q Percentiles) {
+		fmt.Fprintf(w, "%s p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", name, q.P50, q.P90, q.P99, q.Max)
+	}
+	p("enqueue→start ", r.StartLatencyMS)
+	p("enqueue→finish", r.FinishLatencyMS)
+	fmt.Fprintf(w, "elapsed     %.1f s\n", r.ElapsedS)
+}
+
+// bar is a progress bar on a terminal, or a line every second otherwise.
+type bar struct {
+	pb    *progressbar.ProgressBar
+	w     io.Writer
+	name  string
+	n     atomic.Int64
+	total int
+	last  atomic.Int64
+}
+
+func newBar(o Options, name string) *bar {
+	b := &bar{w: o.Progress, name: name, total: o.Jobs}
+	if o.Progress != nil && o.Interactive {
+		b.pb = progressbar.NewOptions(o.Jobs, progressbar.OptionSetWriter(o.Progress), progressbar.OptionSetDescription(name),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("jobs"),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	}
+	return b
+}
+
+func (b *bar) add(n int) {
+	v := b.n.Add(int64(n))
+	switch {
+	case b.pb != nil:
+		_ = b.pb.Add(n)
+	case b.w != nil:
+		now := time.Now().Unix()
+		if old := b.last.Load(); now > old && b.last.CompareAndSwap(old, now) {
+			fmt.Fprintf(b.w, "%s: %d/%d\n", b.name, v, b.total)
+		}
+	}
+}
+
+func (b *bar) finish() {
+	if b.pb != nil {
+		_ = b.pb.Finish()
+	} else if b.w != nil {
+		fmt.Fprintf(b.w, "%s: %d/%d done\n", b.name, b.n.Load(), b.total)
+	}
+}
