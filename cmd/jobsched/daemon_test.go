@@ -487,3 +487,28 @@ func TestCLIEnqueueAndStatus(t *testing.T) {
 	require.Equal(t, 1, err.(*exec.ExitError).ExitCode())
 	require.Contains(t, string(out), "not_found")
 }
+
+func TestTesterSpawnsAndKillsTheDaemonAndLosesNothing(t *testing.T) {
+	out, err := exec.Command(binary, "tester", "--spawn", "--data", t.TempDir(), "--jobs", "3000", "--batch", "50",
+		"--concurrency", "4", "--workers", "32", "--duration-ms", "exp:2", "--chaos", "kill", "--chaos-every", "800ms", "--json").Output()
+	require.NoError(t, err, string(out))
+	var rep struct {
+		Enqueued, Succeeded, Lost, Kills, Duplicates int
+	}
+	require.NoError(t, json.Unmarshal(out, &rep), string(out))
+	require.Equal(t, 3000, rep.Enqueued)
+	require.Zero(t, rep.Lost)
+	require.Equal(t, 3000, rep.Succeeded)
+	t.Logf("tester under chaos: %s", out)
+}
+
+func TestTesterAgainstARunningDaemon(t *testing.T) {
+	d := startDaemon(t, "", "")
+	out, err := exec.Command(binary, "tester", "--addr", d.addr, "--jobs", "500", "--rate", "500", "--duration-ms", "1").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "lost        0")
+	require.Contains(t, string(out), "enqueue→start")
+	out, err = exec.Command(binary, "tester", "--jobs", "5").CombinedOutput()
+	require.Error(t, err)
+	require.Equal(t, 2, err.(*exec.ExitError).ExitCode(), string(out))
+}
