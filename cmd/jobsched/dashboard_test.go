@@ -71,7 +71,7 @@ categories:
 	// text reads an element's text ("" if it is not there yet).
 	text := func(sel string) (string, error) {
 		js, _ := json.Marshal(sel)
-		return chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(` + string(js) + `) || {}).textContent || ""`))
+		return chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector(`+string(js)+`) || {}).textContent || ""`))
 	}
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 	// waitText polls an element's text until ok says yes.
