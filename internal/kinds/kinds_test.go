@@ -1,0 +1,129 @@
+package kinds
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"github.com/stretchr/testify/require"
+)
+
+func job(kind, args string, attempt int) *jobsched.Job {
+	return &jobsched.Job{ID: "01a20c9e-10ad-74b2-b1c7-dd52de5e1d6a", Kind: kind, Args: json.RawMessage(args), Attempt: attempt}
+}
+
+func TestSleep(t *testing.T) {
+	ctx := context.Background()
+	res, err := Sleep(ctx, job("sleep", `{"ms":1}`, 1))
+	require.NoError(t, err)
+	require.Equal(t, map[string]float64{"slept_ms": 1}, res)
+	_, err = Sleep(ctx, job("sleep", `{"fail_rate":1}`, 1))
+	require.ErrorContains(t, err, "planned failure")
+	require.PanicsWithValue(t, "sleep: planned panic (panic_rate 1)", func() { _, _ = Sleep(ctx, job("sleep", `{"panic_rate":1}`, 1)) })
+	_, err = Sleep(ctx, job("sleep", `{"ms":-1}`, 1))
+	require.Error(t, err)
+	_, err = Sleep(ctx, job("sleep", `{"msec":1}`, 1))
+	require.ErrorContains(t, err, "msec", "unknown args are refused by name")
+
+	// With a seed, the outcome of an attempt is the same every time.
+	outcome := func(attempt int) bool {
+		_, err := Sleep(ctx, job("sleep", `{"fail_rate":0.5,"seed":7}`, attempt))
+		return err == nil
+	}
+	for a := 1; a <= 20; a++ {
+		require.Equal(t, outcome(a), outcome(a), "attempt %d", a)
+	}
+
+	cctx, cancel := context.WithCancelCause(ctx)
+	cancel(jobsched.ErrCancelled)
+	_, err = Sleep(cctx, job("sleep", `{"ms":60000}`, 1))
+	require.ErrorIs(t, err, jobsched.ErrCancelled)
+}
+
+func TestExecRunsOnlyAllowListedCommands(t *testing.T) {
+	ctx := context.Background()
+	run := Exec([]string{"/bin/sh", "/bin/echo"})
+	_, err := run(ctx, job("exec", `{"argv":["/usr/bin/env"]}`, 1))
+	require.ErrorIs(t, err, ErrNotAllowed)
+	_, err = Exec(nil)(ctx, job("exec", `{"argv":["/bin/echo","hi"]}`, 1))
+	require.ErrorIs(t, err, ErrNotAllowed, "off unless allow-listed")
+	_, err = run(ctx, job("exec", `{"argv":["echo","hi"]}`, 1))
+	require.ErrorIs(t, err, ErrNotAllowed, "a bare name is not a path on the list")
+
+	res, err := run(ctx, job("exec", `{"argv":["/bin/sh","-c","read x; echo \"$x $GREETING\"; echo oops >&2"],"stdin":"hello","env":{"GREETING":"world"}}`, 1))
+	require.NoError(t, err)
+	require.Equal(t, ExecResult{Stdout: "hello world\n", Stderr: "oops\n"}, res)
+	_, err = run(ctx, job("exec", `{"argv":["/bin/sh","-c","echo broken >&2; exit 3"]}`, 1))
+	require.ErrorContains(t, err, "exit code 3: broken")
+	// A shell string is not split: the whole string is one argument.
+	res, err = run(ctx, job("exec", `{"argv":["/bin/echo","a; rm -rf /"]}`, 1))
+	require.NoError(t, err)
+	require.Equal(t, "a; rm -rf /\n", res.(ExecResult).Stdout)
+	// Output is bounded.
+	res, err = run(ctx, job("exec", `{"argv":["/bin/sh","-c","head -c 200000 /dev/zero"]}`, 1))
+	require.NoError(t, err)
+	require.Len(t, res.(ExecResult).Stdout, MaxOutputBytes)
+}
+
+func TestExecKillsItsProcessGroupOnCancel(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	run := Exec([]string{"/bin/sh"})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := run(ctx, job("exec", `{"argv":["/bin/sh","-c","sleep 30 & echo $! > `+pidFile+`; wait"]}`, 1))
+		done <- err
+	}()
+	var child int
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(pidFile)
+		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && child > 0
+	}, 10*time.Second, 10*time.Millisecond)
+	cancel(jobsched.ErrTimeout)
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, jobsched.ErrTimeout)
+	case <-time.After(10 * time.Second):
+		t.Fatal("exec did not return after cancel")
+	}
+	require.Eventually(t, func() bool {
+		return errors.Is(syscall.Kill(child, 0), syscall.ESRCH)
+	}, 5*time.Second, 10*time.Millisecond, "the grandchild (sleep) was killed with the group")
+}
+
+func TestHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte("upstream down"))
+			return
+		}
+		_, _ = w.Write([]byte(r.Method + " " + r.Header.Get("X-Token") + " " + string(body)))
+	}))
+	defer srv.Close()
+	run := HTTP(srv.Client())
+	ctx := context.Background()
+	res, err := run(ctx, job("http", `{"url":"`+srv.URL+`/hook","headers":{"X-Token":"t1"},"body":"ping"}`, 1))
+	require.NoError(t, err)
+	require.Equal(t, HTTPResult{Status: 200, Body: "POST t1 ping"}, res)
+	res, err = run(ctx, job("http", `{"method":"GET","url":"`+srv.URL+`/x"}`, 1))
+	require.NoError(t, err)
+	require.Equal(t, 200, res.(HTTPResult).Status)
+	_, err = run(ctx, job("http", `{"url":"`+srv.URL+`/fail"}`, 1))
+	require.ErrorContains(t, err, "status 502: upstream down")
+	_, err = run(ctx, job("http", `{"url":"ftp://example"}`, 1))
+	require.ErrorContains(t, err, "url")
+}
