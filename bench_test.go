@@ -121,3 +121,38 @@ func BenchmarkThroughput(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "jobs/s")
 	b.ReportMetric(float64(s.StoreStats().Syncs)/float64(n), "syncs/job")
 }
+
+// BenchmarkDispatchLatency measures one job at a time from Enqueue to its handler's start: the
+// durable insert plus the hops Dispatcher → Fifo → WorkerRegistry → Worker → the start write.
+// "nosync" leaves out the disk sync, leaving the actor hops and the store's writer.
+func BenchmarkDispatchLatency(b *testing.B) {
+	for _, noSync := range []bool{false, true} {
+		name := "durable"
+		if noSync {
+			name = "nosync"
+		}
+		b.Run(name, func(b *testing.B) {
+			started := make(chan struct{})
+			s, err := jobsched.New(jobsched.Config{Dir: b.TempDir(), Workers: 4, NoSync: noSync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = s.Register("ping", func(context.Context, *jobsched.Job) (any, error) {
+				started <- struct{}{}
+				return nil, nil
+			})
+			ctx := context.Background()
+			if err := s.Start(ctx); err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close(ctx)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "ping"}); err != nil {
+					b.Fatal(err)
+				}
+				<-started
+			}
+		})
+	}
+}
