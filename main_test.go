@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/jobsched/jobsched/internal/leaktest"
 )
 
 func TestMain(m *testing.M) {
@@ -18,14 +18,7 @@ func TestMain(m *testing.M) {
 		crashChild(mode)
 		return
 	}
-	goleak.VerifyTestMain(m,
-		// protoactor-go starts one dead-letter throttle goroutine per ActorSystem and never stops it.
-		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
-		// badger's process-wide caches start goroutines once.
-		goleak.IgnoreAnyFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
-		goleak.IgnoreTopFunction("github.com/dgraph-io/ristretto/v2.(*defaultPolicy[...]).processItems"),
-		goleak.IgnoreTopFunction("github.com/dgraph-io/ristretto/v2.(*Cache[...]).processItems"),
-	)
+	leaktest.VerifyTestMain(m)
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -8,16 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobsched/jobsched/internal/leaktest"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
-		goleak.IgnoreTopFunction("github.com/dgraph-io/ristretto/v2.(*defaultPolicy[...]).processItems"),
-		goleak.IgnoreTopFunction("github.com/dgraph-io/ristretto/v2.(*Cache[...]).processItems"),
-	)
+	leaktest.VerifyTestMain(m)
 }
 
 // storeSuite is the contract every Store must meet; a second store later runs the same suite.

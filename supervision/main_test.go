@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"go.uber.org/goleak"
+	"github.com/jobsched/jobsched/internal/leaktest"
 )
 
 func quietLogger(*actor.ActorSystem) *slog.Logger {
@@ -15,5 +15,5 @@ func quietLogger(*actor.ActorSystem) *slog.Logger {
 
 func TestMain(m *testing.M) {
 	// protoactor-go starts one dead-letter throttle goroutine per ActorSystem that nothing stops.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
+	leaktest.VerifyTestMain(m)
 }

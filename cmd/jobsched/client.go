@@ -165,39 +165,24 @@ if this command is interrupted meanwhile, the daemon cancels the job.
 }
 
 func newStatus() *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "status ID",
-		Short: "Show a job",
-		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			ctx, cancel := cf.ctx()
-			defer cancel()
-			j, err := cf.client().Get(ctx, a[0])
-			if err != nil {
-				return err
-			}
-			if cf.json {
-				return printJSON(cmd.OutOrStdout(), j)
-			}
-			printJob(cmd.OutOrStdout(), j)
-			return nil
-		},
-	}
-	cf.bind(cmd)
-	return cmd
+	return jobCommand("status ID", "Show a job", (*client.Client).Get)
 }
 
 func newCancel() *cobra.Command {
+	return jobCommand("cancel ID", "Cancel a job (a running one has its context cancelled)", (*client.Client).Cancel)
+}
+
+// jobCommand is a command that takes a job id, calls the API and prints the job.
+func jobCommand(use, short string, call func(*client.Client, context.Context, string) (*jobsched.Job, error)) *cobra.Command {
 	var cf clientFlags
 	cmd := &cobra.Command{
-		Use:   "cancel ID",
-		Short: "Cancel a job (a running one has its context cancelled)",
+		Use:   use,
+		Short: short,
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx, cancel := cf.ctx()
 			defer cancel()
-			j, err := cf.client().Cancel(ctx, a[0])
+			j, err := call(cf.client(), ctx, a[0])
 			if err != nil {
 				return err
 			}
