@@ -51,3 +51,34 @@ func TestAFifoCrashRestartsWhatDependsOnItAndLosesNoJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
 }
+
+type echo struct{}
+
+func (echo) Receive(ctx actor.Context) {
+	if s, ok := ctx.Message().(string); ok {
+		ctx.Respond("echo " + s)
+	}
+}
+
+// An embedding program can put its own actor under the scheduler's root: it is supervised, and
+// the tree snapshot shows it.
+func TestAddActorPutsAnEmbeddersActorUnderTheTree(t *testing.T) {
+	s := start(t, jobsched.Config{}, nil)
+	require.NoError(t, s.AddActor(supervision.ChildSpec{Name: "mine", Role: "MyActor", Producer: func() actor.Actor { return echo{} }}))
+	pid := actor.NewPID(s.ActorSystem().Address(), actors.RootName+"/mine")
+	require.Eventually(t, func() bool {
+		res, err := s.ActorSystem().Root.RequestFuture(pid, "hi", time.Second).Result()
+		return err == nil && res == "echo hi"
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, 1, supervision.Roles(s.Tree())["MyActor"])
+	require.Error(t, s.AddActor(supervision.ChildSpec{}), "a child needs a name and a producer")
+}
+
+func TestCloseBeforeStartAndStartTwice(t *testing.T) {
+	s, err := jobsched.New(jobsched.Config{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close(context.Background()))
+	require.ErrorIs(t, s.Start(context.Background()), jobsched.ErrStarted)
+	_, err = s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "k"})
+	require.ErrorIs(t, err, jobsched.ErrClosed)
+}
