@@ -88,6 +88,7 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 		}
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
+	ready := make([]*Job, 0, len(res))
 	for _, r := range res {
 		if r.Duplicate {
 			continue
@@ -97,10 +98,13 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 			s.cfg.Observer.JobEnqueued(r.Job)
 		}
 		if r.Job.State == StateQueued {
-			s.system.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Job: r.Job})
+			ready = append(ready, r.Job)
 		} else {
 			s.system.Root.Send(s.env.WaiterPID(), &actors.Schedule{ID: r.Job.ID, RunAt: r.Job.RunAt})
 		}
+	}
+	if len(ready) > 0 {
+		s.system.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Jobs: ready}) // one message per batch
 	}
 	return res, nil
 }

@@ -36,7 +36,7 @@ func TestAFifoCrashRestartsWhatDependsOnItAndLosesNoJob(t *testing.T) {
 	require.NoError(t, err)
 	// A message the Fifo cannot handle (a nil job) makes it panic.
 	fifo := actor.NewPID(s.ActorSystem().Address(), actors.RootName+"/categories/default/fifo")
-	s.ActorSystem().Root.Send(fifo, &actors.Enqueued{})
+	s.ActorSystem().Root.Send(fifo, &actors.Enqueued{Jobs: []*jobsched.Job{nil}})
 	for _, j := range jobs {
 		require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
 	}

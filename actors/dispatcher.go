@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jobsched/jobsched/persistence"
 )
 
 // dispatcher is the entry point of ready jobs: it routes each to its category's Fifo.
@@ -24,13 +25,42 @@ func NewDispatcher(env *Env) actor.Producer {
 }
 
 func (d *dispatcher) Receive(ctx actor.Context) {
-	if msg, ok := ctx.Message().(*Enqueued); ok {
-		if !d.known[msg.Job.Category] {
-			// The scheduler validates categories before storing, so this is a bug; the job stays
-			// stored and runs after a restart with that category configured.
-			d.env.Log.Error("dispatcher: job of an unknown category", slog.String("job", msg.Job.ID), slog.String("category", msg.Job.Category))
-			return
-		}
-		ctx.Send(d.env.FifoPID(msg.Job.Category), msg)
+	msg, ok := ctx.Message().(*Enqueued)
+	if !ok {
+		return
 	}
+	if len(msg.Jobs) > 0 && allIn(msg.Jobs, msg.Jobs[0].Category) {
+		d.route(ctx, msg.Jobs[0].Category, msg)
+		return
+	}
+	byCat := map[string][]*persistence.Job{}
+	var order []string
+	for _, j := range msg.Jobs {
+		if _, seen := byCat[j.Category]; !seen {
+			order = append(order, j.Category)
+		}
+		byCat[j.Category] = append(byCat[j.Category], j)
+	}
+	for _, cat := range order {
+		d.route(ctx, cat, &Enqueued{Jobs: byCat[cat]})
+	}
+}
+
+func (d *dispatcher) route(ctx actor.Context, cat string, msg *Enqueued) {
+	if !d.known[cat] {
+		// The scheduler validates categories before storing, so this is a bug; the jobs stay
+		// stored and run after a restart with that category configured.
+		d.env.Log.Error("dispatcher: jobs of an unknown category", slog.String("category", cat), slog.Int("jobs", len(msg.Jobs)))
+		return
+	}
+	ctx.Send(d.env.FifoPID(cat), msg)
+}
+
+func allIn(jobs []*persistence.Job, cat string) bool {
+	for _, j := range jobs {
+		if j.Category != cat {
+			return false
+		}
+	}
+	return true
 }

@@ -70,7 +70,10 @@ func (f *fifo) Receive(ctx actor.Context) {
 	case *queuedLoaded:
 		f.loaded(ctx, msg)
 	case *Enqueued:
-		f.enqueued(ctx, msg.Job)
+		for _, j := range msg.Jobs {
+			f.enqueued(j)
+		}
+		f.pump(ctx)
 	case *Requeue:
 		if k, limited := f.keyOf(msg.Job); limited {
 			f.keyRunning[k]-- // it did not start after all
@@ -101,7 +104,8 @@ func (f *fifo) Receive(ctx actor.Context) {
 
 func (f *fifo) len() int { return len(f.queue) - f.head }
 
-func (f *fifo) enqueued(ctx actor.Context, j *persistence.Job) {
+// enqueued takes one ready job; the caller pumps.
+func (f *fifo) enqueued(j *persistence.Job) {
 	if _, dup := f.ids[j.ID]; dup {
 		return
 	}
@@ -115,7 +119,6 @@ func (f *fifo) enqueued(ctx actor.Context, j *persistence.Job) {
 		if f.loading && (f.dropMin == 0 || j.Seq < f.dropMin) {
 			f.dropMin = j.Seq
 		}
-		f.pump(ctx)
 		return
 	}
 	wasEmpty := f.len() == 0
@@ -123,7 +126,6 @@ func (f *fifo) enqueued(ctx actor.Context, j *persistence.Job) {
 	if wasEmpty && f.demand == 0 && !f.paused {
 		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
 	}
-	f.pump(ctx)
 }
 
 func (f *fifo) push(j *persistence.Job) {

@@ -7,8 +7,9 @@ import (
 	"github.com/jobsched/jobsched/persistence"
 )
 
-// Enqueued: a job is ready (stored as queued). Scheduler or Waiter → Dispatcher → Fifo.
-type Enqueued struct{ Job *persistence.Job }
+// Enqueued: jobs are ready (stored as queued), in order. Scheduler or Waiter → Dispatcher →
+// Fifo; a batch travels as one message (the Dispatcher splits it by category).
+type Enqueued struct{ Jobs []*persistence.Job }
 
 // Schedule: a job waits for its run_at (scheduled or retrying). → Waiter.
 type Schedule struct {

@@ -92,7 +92,7 @@ func (w *waiter) due(ctx actor.Context) {
 		it := heap.Pop(&w.h).(waitItem)
 		w.env.Store.UpdateAsync(it.id, Promote(now), false, func(j *persistence.Job, err error) {
 			if err == nil {
-				w.env.send(w.env.DispatcherPID(), &Enqueued{Job: j})
+				w.env.send(w.env.DispatcherPID(), &Enqueued{Jobs: []*persistence.Job{j}})
 			}
 		})
 	}
