@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"testing"
-	"time"
 
 	"github.com/jobsched/jobsched/internal/leaktest"
 	"github.com/stretchr/testify/require"
@@ -71,5 +70,4 @@ func TestOptionsAreChecked(t *testing.T) {
 		_, err := Run(context.Background(), o)
 		require.Error(t, err, "%+v", o)
 	}
-	_ = time.Second
 }

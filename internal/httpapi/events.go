@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -109,16 +108,4 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-}
-
-// contextWithTimeout is context.WithTimeout; detach keeps ctx's values without its end, for
-// work that must finish after the caller left (cancelling its job).
-func contextWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, d)
-}
-
-func detach(ctx context.Context) context.Context {
-	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	_ = cancel // released by its timeout
-	return c
 }

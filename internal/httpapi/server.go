@@ -2,6 +2,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -175,15 +176,17 @@ func (a *API) enqueue(w http.ResponseWriter, r *http.Request) {
 // waitFor answers with the finished job, or with the job as it is (202) when wait runs out. If
 // the caller leaves first, the job is cancelled: nobody wants its result any more.
 func (a *API) waitFor(w http.ResponseWriter, r *http.Request, job *jobsched.Job, wait time.Duration) {
-	ctx, cancel := contextWithTimeout(r.Context(), wait)
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
 	done, err := a.s.Wait(ctx, job.ID)
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusCreated, done)
 	case r.Context().Err() != nil:
-		// The client disconnected.
-		if _, err := a.s.Cancel(detach(r.Context()), job.ID); err != nil && !errors.Is(err, jobsched.ErrFinished) {
+		// The client disconnected: cancel on a context of our own, the request's is done.
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+		defer ccancel()
+		if _, err := a.s.Cancel(cctx, job.ID); err != nil && !errors.Is(err, jobsched.ErrFinished) {
 			a.log.Warn("cancel job of a departed caller", slog.String("job", job.ID), slog.Any("err", err))
 		}
 	case errors.Is(err, ctx.Err()):
