@@ -848,9 +848,6 @@ func (s *Badger) Stats() Stats {
 	return Stats{Commits: s.commits.Load(), Syncs: s.syncs.Load(), Writes: s.writes.Load(), Jobs: s.jobs.Load()}
 }
 
-// DB exposes the badger handle for maintenance (value-log GC) and tests.
-func (s *Badger) DB() *badger.DB { return s.db }
-
 // Close implements Store.
 func (s *Badger) Close() error {
 	s.closeOnce.Do(func() {
