@@ -512,3 +512,23 @@ func TestTesterAgainstARunningDaemon(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, 2, err.(*exec.ExitError).ExitCode(), string(out))
 }
+
+func TestDaemonSecondSignalExitsAtOnce(t *testing.T) {
+	d := startDaemon(t, "", "shutdown_grace: 60s\n")
+	c := d.client()
+	j, err := c.Enqueue(context.Background(), jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":60000}`)}, 0)
+	require.NoError(t, err)
+	waitState(t, c, j.ID, jobsched.StateRunning)
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool { return strings.Contains(d.logs.String(), "draining") }, 5*time.Second, 5*time.Millisecond)
+	began := time.Now()
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second signal did not end the drain")
+	}
+	require.Less(t, time.Since(began), 10*time.Second)
+	require.Equal(t, 1, d.cmd.ProcessState.ExitCode(), "cut short: exit 1")
+	require.Contains(t, d.logs.String(), "second signal")
+}
