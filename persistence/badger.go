@@ -85,6 +85,7 @@ type request struct {
 	// results, filled by the writer
 	insertRes []InsertResult
 	job       *Job
+	planned   []*Job // the records this request writes, for the overlay once they are in the txn
 	err       error
 	deltas    []delta
 	done      func(r *request)
@@ -385,7 +386,6 @@ func (s *Badger) commit(batch []*request) {
 		}
 		if txnBytes+nb > s.maxTxnBytes || txnCount+nc > s.maxTxnCount {
 			// The plan read through txn; a fresh txn must re-plan against what is committed.
-			s.forget(r)
 			flush()
 			txn = s.db.NewTransaction(true)
 			txnBytes, txnCount = 0, 0
@@ -427,6 +427,10 @@ func (s *Badger) commit(batch []*request) {
 		txnBytes += nb
 		txnCount += nc
 		inTxn = append(inTxn, r)
+		// Only now, with its writes in the txn, may later requests of the txn see what r wrote.
+		for _, j := range r.planned {
+			s.overlay[j.ID] = j
+		}
 	}
 	flush()
 
@@ -510,7 +514,7 @@ func (s *Badger) checkRoom(r *request, free int64) error {
 // plan reads what r needs through txn and returns the writes it makes, filling r's results.
 // It writes nothing.
 func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
-	r.deltas = r.deltas[:0]
+	r.deltas, r.planned = r.deltas[:0], r.planned[:0]
 	if r.inserts != nil {
 		return s.planInsert(txn, r)
 	}
@@ -533,7 +537,7 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.overlay[j.ID] = j
+	r.planned = append(r.planned, j)
 	r.job = j.Clone() // the caller's copy: the cached one is never handed out
 	if old.State != j.State {
 		r.deltas = append(r.deltas, delta{j.Category, old.State, j.State})
@@ -569,17 +573,6 @@ func (s *Badger) remember() {
 	}
 }
 
-// forget drops from the overlay what r planned (it will be planned again in a new txn).
-func (s *Badger) forget(r *request) {
-	if r.inserts != nil {
-		for _, j := range r.inserts {
-			delete(s.overlay, j.ID)
-		}
-		return
-	}
-	delete(s.overlay, r.id)
-}
-
 func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	var writes []pendingWrite
 	res := make([]InsertResult, len(r.inserts))
@@ -604,7 +597,7 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 			return nil, err
 		}
 		writes = append(writes, w...)
-		s.overlay[j.ID] = j
+		r.planned = append(r.planned, j)
 		res[i] = InsertResult{Job: j.Clone()}
 		if j.UniqueKey != "" {
 			claimed[j.UniqueKey] = j
