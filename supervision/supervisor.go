@@ -98,6 +98,9 @@ func (s *supervisor) Receive(ctx actor.Context) {
 	case *ChildReady:
 		s.childReady(ctx, msg)
 	case *AddChild:
+		if s.closing {
+			return // stopping or restarting: a new child would outlive the stop (or be started twice)
+		}
 		s.spec.Children = append(s.spec.Children, msg.Child)
 		s.children = append(s.children, &child{spec: msg.Child})
 		if s.starting == len(s.children)-1 {
