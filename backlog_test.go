@@ -113,8 +113,9 @@ func backlogChild(mode string) {
 		must(s.Pause("default"))
 		began = time.Now()
 		specs := make([]jobsched.JobSpec, 1000)
+		delay, _ := time.ParseDuration(os.Getenv("JOBSCHED_BACKLOG_DELAY")) // e.g. 1h: a scheduled backlog
 		for i := range specs {
-			specs[i] = jobsched.JobSpec{Kind: "noop", Args: json.RawMessage(`{"to":"someone@example.com","n":12345}`)}
+			specs[i] = jobsched.JobSpec{Kind: "noop", Delay: jobsched.Duration(delay), Args: json.RawMessage(`{"to":"someone@example.com","n":12345}`)}
 		}
 		for sent := 0; sent < n; sent += len(specs) {
 			_, err := s.EnqueueBatch(ctx, specs)
@@ -129,6 +130,7 @@ func backlogChild(mode string) {
 		res["startup_seconds"] = startup.Seconds()
 		res["rss_mib_at_ready"] = rssMiB("VmRSS")
 		res["queued_at_ready"] = float64(s.Categories()[0].Counts[jobsched.StateQueued])
+		res["scheduled_at_ready"] = float64(s.Categories()[0].Counts[jobsched.StateScheduled])
 		res["in_memory_at_ready"] = float64(s.Categories()[0].InMemory)
 		// Drain for 10 s: the Fifo reads the queue back from the store as workers take jobs.
 		began = time.Now()

@@ -162,7 +162,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 
 func (s *Scheduler) recoverRunning(ctx context.Context) error {
 	var ids []string
-	if err := s.store.Running(ctx, func(j *Job) error { ids = append(ids, j.ID); return nil }); err != nil {
+	if err := s.store.Running(ctx, func(id string) error { ids = append(ids, id); return nil }); err != nil {
 		return err
 	}
 	now := s.cfg.clock.Now()

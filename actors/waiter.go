@@ -54,8 +54,8 @@ func (w *waiter) Receive(ctx actor.Context) {
 			c, cancel := loadCtx()
 			defer cancel()
 			var items []waitItem
-			err := w.env.Store.Waiting(c, func(j *persistence.Job) error {
-				items = append(items, waitItem{at: j.RunAt, id: j.ID})
+			err := w.env.Store.Waiting(c, func(id string, at time.Time) error {
+				items = append(items, waitItem{at: at, id: id})
 				return nil
 			})
 			w.env.send(self, &waitingLoaded{items: items, err: err})

@@ -193,27 +193,24 @@ func (s *Badger) load() error {
 			s.count(cat)[StateQueued]++
 		}
 		for _, p := range []string{prefixScheduled, prefixRunning} {
-			it2 := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte(p)})
+			it2 := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(p)})
 			for it2.Rewind(); it2.Valid(); it2.Next() {
-				j, err := s.readJob(txn, idFromIndexKey(it2.Item().Key()))
+				var st State
+				var cat string
+				err := it2.Item().Value(func(v []byte) (err error) {
+					st, cat, err = parseIndexValue(v)
+					return err
+				})
 				if err != nil {
 					it2.Close()
 					return fmt.Errorf("index %q: %w", it2.Item().Key(), err)
 				}
-				s.count(j.Category)[j.State]++
+				s.count(cat)[st]++
 			}
 			it2.Close()
 		}
 		return nil
 	})
-}
-
-// idFromIndexKey extracts the id of an s/ or r/ key.
-func idFromIndexKey(k []byte) string {
-	if bytes.HasPrefix(k, []byte(prefixScheduled)) {
-		return string(k[len(prefixScheduled)+8:])
-	}
-	return string(k[len(prefixRunning):])
 }
 
 // count returns the counts of a category; the caller holds countsMu or owns s alone.
@@ -780,17 +777,24 @@ func (s *Badger) Queued(ctx context.Context, category string, afterSeq uint64, l
 	return out, err
 }
 
-// Waiting implements Store.
-func (s *Badger) Waiting(ctx context.Context, fn func(*Job) error) error {
-	return s.scanIndex(ctx, prefixScheduled, fn)
+// Waiting implements Store. It reads the s/ keys only.
+func (s *Badger) Waiting(ctx context.Context, fn func(id string, runAt time.Time) error) error {
+	return s.scanKeys(ctx, prefixScheduled, func(k []byte) error {
+		at, id, err := parseScheduledKey(k)
+		if err != nil {
+			return err
+		}
+		return fn(id, at)
+	})
 }
 
-// Running implements Store.
-func (s *Badger) Running(ctx context.Context, fn func(*Job) error) error {
-	return s.scanIndex(ctx, prefixRunning, fn)
+// Running implements Store. It reads the r/ keys only.
+func (s *Badger) Running(ctx context.Context, fn func(id string) error) error {
+	return s.scanKeys(ctx, prefixRunning, func(k []byte) error { return fn(string(k[len(prefixRunning):])) })
 }
 
-func (s *Badger) scanIndex(ctx context.Context, prefix string, fn func(*Job) error) error {
+// scanKeys calls fn with every key under prefix, in order, without reading values.
+func (s *Badger) scanKeys(ctx context.Context, prefix string, fn func(key []byte) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -801,11 +805,7 @@ func (s *Badger) scanIndex(ctx context.Context, prefix string, fn func(*Job) err
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			j, err := s.readJob(txn, idFromIndexKey(it.Item().Key()))
-			if err != nil {
-				return err
-			}
-			if err := fn(j); err != nil {
+			if err := fn(it.Item().KeyCopy(nil)); err != nil {
 				return err
 			}
 		}

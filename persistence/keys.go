@@ -1,7 +1,9 @@
 package persistence
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
 	"time"
 )
 
@@ -10,12 +12,14 @@ import (
 //
 //	j/<id>                          the job record (JSON); ids are UUIDv7, so j/ sorts by creation
 //	q/<category>\x00<seq:8 BE>      queued jobs of a category in FIFO order; value = id
-//	s/<run_at unix ns:8 BE><id>     scheduled and retrying jobs in time order; value = empty
-//	r/<id>                          running jobs (returned to their queue at start-up)
+//	s/<run_at unix ns:8 BE><id>     scheduled and retrying jobs in time order; value = state/category
+//	r/<id>                          running jobs (returned to their queue at start-up); value = state/category
 //	u/<unique_key>                  the unfinished job holding a unique key; value = id
 //
-// Category names never contain 0x00 (the scheduler validates them), so a category's q/ prefix
-// never matches another's. Finished jobs carry only j/, written with the retention TTL.
+// Category names never contain 0x00 or '/' (the scheduler validates them), so a category's q/
+// prefix never matches another's, and "state/category" splits at its first '/'. Start-up counts
+// the unfinished jobs and reads the waiting and running ones from the index keys and values
+// alone, never decoding a record. Finished jobs carry only j/, written with the retention TTL.
 const (
 	prefixJob       = "j/"
 	prefixQueued    = "q/"
@@ -60,12 +64,33 @@ func indexKeys(j *Job) []indexEntry {
 	case StateQueued:
 		out = append(out, indexEntry{queueKey(j.Category, j.Seq), []byte(j.ID)})
 	case StateScheduled, StateRetrying:
-		out = append(out, indexEntry{scheduledKey(j.RunAt, j.ID), nil})
+		out = append(out, indexEntry{scheduledKey(j.RunAt, j.ID), indexValue(j)})
 	case StateRunning:
-		out = append(out, indexEntry{runningKey(j.ID), nil})
+		out = append(out, indexEntry{runningKey(j.ID), indexValue(j)})
 	}
 	if j.UniqueKey != "" && !j.State.Finished() {
 		out = append(out, indexEntry{uniqueKey(j.UniqueKey), []byte(j.ID)})
 	}
 	return out
+}
+
+// indexValue is the value of a job's s/ or r/ key: "state/category".
+func indexValue(j *Job) []byte { return []byte(string(j.State) + "/" + j.Category) }
+
+// parseIndexValue splits the value of an s/ or r/ key.
+func parseIndexValue(v []byte) (State, string, error) {
+	i := bytes.IndexByte(v, '/')
+	if i < 0 || !State(v[:i]).Valid() {
+		return "", "", fmt.Errorf("corrupt index value %q", v)
+	}
+	return State(v[:i]), string(v[i+1:]), nil
+}
+
+// parseScheduledKey splits an s/ key into its run_at and id.
+func parseScheduledKey(k []byte) (time.Time, string, error) {
+	k = k[len(prefixScheduled):]
+	if len(k) <= 8 {
+		return time.Time{}, "", fmt.Errorf("corrupt scheduled key %q", k)
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))).UTC(), string(k[8:]), nil
 }

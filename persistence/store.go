@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Errors a caller of a Store branches on.
@@ -78,10 +79,11 @@ type Store interface {
 	// Queued returns up to limit queued jobs of a category with Seq > afterSeq, in FIFO order.
 	// Sequence numbers start at 1: afterSeq 0 reads from the start.
 	Queued(ctx context.Context, category string, afterSeq uint64, limit int) ([]*Job, error)
-	// Waiting calls fn for every scheduled or retrying job, in run_at order.
-	Waiting(ctx context.Context, fn func(*Job) error) error
-	// Running calls fn for every job stored as running.
-	Running(ctx context.Context, fn func(*Job) error) error
+	// Waiting calls fn with the id and run_at of every scheduled or retrying job, in run_at
+	// order (from the index alone: no record is read).
+	Waiting(ctx context.Context, fn func(id string, runAt time.Time) error) error
+	// Running calls fn with the id of every job stored as running (from the index alone).
+	Running(ctx context.Context, fn func(id string) error) error
 	// Backlog is the number of a category's jobs waiting to run: queued, scheduled, retrying.
 	Backlog(category string) int
 	// Counts returns a copy of the per-category state counts.

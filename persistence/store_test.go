@@ -55,17 +55,18 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 		q, _ := s.Queued(ctx, "c", 0, 10)
 		require.Empty(t, q, "a running job leaves the queue")
 		var running []string
-		require.NoError(t, s.Running(ctx, func(j *Job) error { running = append(running, j.ID); return nil }))
+		require.NoError(t, s.Running(ctx, func(id string) error { running = append(running, id); return nil }))
 		require.Equal(t, []string{"j"}, running)
 		later := now.Add(time.Hour)
 		_, err = s.Update(ctx, "j", func(j *Job) error { j.State, j.RunAt = StateRetrying, later; return nil }, true)
 		require.NoError(t, err)
-		var waiting []*Job
-		require.NoError(t, s.Waiting(ctx, func(j *Job) error { waiting = append(waiting, j); return nil }))
-		require.Len(t, waiting, 1)
-		require.True(t, waiting[0].RunAt.Equal(later))
+		var waiting []string
+		var at time.Time
+		require.NoError(t, s.Waiting(ctx, func(id string, runAt time.Time) error { waiting, at = append(waiting, id), runAt; return nil }))
+		require.Equal(t, []string{"j"}, waiting)
+		require.True(t, at.Equal(later))
 		running = nil
-		require.NoError(t, s.Running(ctx, func(j *Job) error { running = append(running, j.ID); return nil }))
+		require.NoError(t, s.Running(ctx, func(id string) error { running = append(running, id); return nil }))
 		require.Empty(t, running)
 		_, err = s.Update(ctx, "j", func(j *Job) error { return ErrSkip }, false)
 		require.ErrorIs(t, err, ErrSkip)
@@ -90,7 +91,7 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 		_, err := s.Insert(ctx, jobs)
 		require.NoError(t, err)
 		var order []string
-		require.NoError(t, s.Waiting(ctx, func(j *Job) error { order = append(order, j.ID); return nil }))
+		require.NoError(t, s.Waiting(ctx, func(id string, _ time.Time) error { order = append(order, id); return nil }))
 		require.Equal(t, []string{"w1", "w2", "w0"}, order)
 	})
 
