@@ -7,11 +7,11 @@ import (
 )
 
 // Event is a change observers (the dashboard's event stream) may show: a job changed state
-// (Job set), the balancer resized a category (Resize set), or the tree changed (Tree true).
+// (Job set) or the balancer resized a category (Resize set). The tree's changes are read with
+// TreeVersion and Tree.
 type Event struct {
 	Job    *Job          `json:"job,omitempty"`
 	Resize *actors.Event `json:"resize,omitempty"`
-	Tree   bool          `json:"tree,omitempty"`
 }
 
 // hub hands job changes to Wait callers and events to subscribers. Its methods never block: an
@@ -73,12 +73,6 @@ func (h *hub) event(ev actors.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.broadcast(Event{Resize: &ev})
-}
-
-func (h *hub) treeChanged() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.broadcast(Event{Tree: true})
 }
 
 // broadcast sends to every subscriber that has room; the caller holds mu.

@@ -141,7 +141,6 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	}
 	ready := make(chan struct{})
 	var once sync.Once
-	s.tree.OnChange(s.hub.treeChanged)
 	spec := actors.Spec(s.env, s.tree, func() { once.Do(func() { close(ready) }) })
 	if s.root, err = s.system.Root.SpawnNamed(supervision.Props(spec), actors.RootName); err != nil {
 		return fmt.Errorf("start: spawn the tree: %w", err)

@@ -69,7 +69,7 @@ type Badger struct {
 	countsMu sync.Mutex
 	counts   map[string]StateCounts
 
-	commits, syncs, writes, jobs atomic.Uint64
+	commits, syncs, writes atomic.Uint64
 }
 
 var _ Store = (*Badger)(nil)
@@ -474,7 +474,6 @@ func (s *Badger) commit(batch []*request) {
 	for _, r := range answered {
 		if r.err == nil {
 			s.writes.Add(1)
-			s.jobs.Add(uint64(max(len(r.inserts), 1)))
 		}
 		r.done(r)
 	}
@@ -838,7 +837,7 @@ func (s *Badger) Backlog(category string) int {
 
 // Stats implements Store.
 func (s *Badger) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Syncs: s.syncs.Load(), Writes: s.writes.Load(), Jobs: s.jobs.Load()}
+	return Stats{Commits: s.commits.Load(), Syncs: s.syncs.Load(), Writes: s.writes.Load()}
 }
 
 // Close implements Store.

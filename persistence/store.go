@@ -56,7 +56,6 @@ type Stats struct {
 	Commits uint64 // committed transactions
 	Syncs   uint64 // disk syncs (fsync of the write-ahead log)
 	Writes  uint64 // requests (inserts or updates) committed
-	Jobs    uint64 // job records written
 }
 
 // Store is the durable home of every job. All writes go through one writer that groups the

@@ -31,7 +31,6 @@ type Tree struct {
 	roots    []string
 	byRole   map[string]int
 	version  uint64
-	onChange func()
 }
 
 type treeEntry struct {
@@ -45,21 +44,10 @@ func NewTree() *Tree {
 	return &Tree{nodes: map[string]*treeEntry{}, byRole: map[string]int{}}
 }
 
-// OnChange sets a function called (outside the tree's lock, on a supervisor's goroutine, so it
-// must not block) after every change.
-func (t *Tree) OnChange(f func()) {
-	t.mu.Lock()
-	t.onChange = f
-	t.mu.Unlock()
-}
-
+// changed counts a change and releases the lock its caller holds.
 func (t *Tree) changed() {
 	t.version++
-	f := t.onChange
 	t.mu.Unlock()
-	if f != nil {
-		f()
-	}
 }
 
 // add records an actor under parent ("" for a root).
