@@ -26,11 +26,11 @@ type Node struct {
 // Tree records the live supervision tree. Supervisors write it as things happen; readers take a
 // Snapshot. It is safe for concurrent use.
 type Tree struct {
-	mu       sync.Mutex
-	nodes    map[string]*treeEntry
-	roots    []string
-	byRole   map[string]int
-	version  uint64
+	mu      sync.Mutex
+	nodes   map[string]*treeEntry
+	roots   []string
+	byRole  map[string]int
+	version uint64
 }
 
 type treeEntry struct {
