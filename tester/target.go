@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/jobsched/jobsched"
 	"github.com/jobsched/jobsched/internal/client"
+	"github.com/jobsched/jobsched/internal/daemon"
 	"github.com/jobsched/jobsched/internal/kinds"
 )
 
@@ -168,8 +168,6 @@ func (r *remote) scan(ctx context.Context, fn func(*jobsched.Job) bool) error {
 	}
 }
 
-var servingRE = regexp.MustCompile(`msg="jobsched serving" listen=(\S+)`)
-
 // spawn starts the daemon binary on a free loopback port and the data dir, and waits until it
 // is ready.
 func (r *remote) spawn(ctx context.Context) error {
@@ -197,8 +195,8 @@ func (r *remote) spawn(ctx context.Context) error {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+			if a, ok := daemon.ServingAddr(sc.Text()); ok {
+				addr <- a
 			}
 		}
 		_ = cmd.Wait()
@@ -253,11 +251,19 @@ func (r *remote) chaos(ctx context.Context, every time.Duration, seed uint64, lo
 	}()
 }
 
-func (r *remote) close(ctx context.Context) error {
+// stopChaos ends the kills (if any) and waits for a restart in progress; it returns the number
+// of kills. The daemon is up afterwards.
+func (r *remote) stopChaos() int {
 	if r.stopped != nil {
 		close(r.stopped)
 		r.wg.Wait()
+		r.stopped = nil
 	}
+	return r.kills
+}
+
+func (r *remote) close(ctx context.Context) error {
+	r.stopChaos()
 	r.mu.RLock()
 	proc, exited := r.proc, r.exited
 	r.mu.RUnlock()

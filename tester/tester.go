@@ -85,7 +85,13 @@ type Report struct {
 // ErrLost is returned by Run (with the report) when an acknowledged job was lost.
 var ErrLost = errors.New("acknowledged jobs were lost")
 
+// ErrOptions marks an error in the Options (the command line): nothing was run.
+var ErrOptions = errors.New("bad tester options")
+
 func (o *Options) defaults() error {
+	if err := o.check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrOptions, err)
+	}
 	if o.Jobs <= 0 {
 		o.Jobs = 10_000
 	}
@@ -116,6 +122,11 @@ func (o *Options) defaults() error {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
+	return nil
+}
+
+// check reports the first thing wrong with the options.
+func (o *Options) check() error {
 	switch {
 	case o.FailRate < 0 || o.FailRate > 1 || o.PanicRate < 0 || o.PanicRate+o.FailRate > 1:
 		return fmt.Errorf("--fail-rate and --panic-rate must be within 0..1 together")
@@ -173,10 +184,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// check reads a daemon that stays up.
 	waitDrained(ctx, t, o, len(acked), o.Deadline)
 	if r, ok := t.(*remote); ok && r.stopped != nil {
-		close(r.stopped)
-		r.wg.Wait()
-		r.stopped = nil
-		rep.Kills = r.kills
+		rep.Kills = r.stopChaos()
 		waitDrained(ctx, t, o, len(acked), o.Deadline)
 	}
 	if err := check(ctx, t, acked, rep); err != nil {

@@ -68,6 +68,6 @@ func TestOptionsAreChecked(t *testing.T) {
 		{Embedded: true, Data: "d", FailRate: 1.5}, // bad rate
 	} {
 		_, err := Run(context.Background(), o)
-		require.Error(t, err, "%+v", o)
+		require.ErrorIs(t, err, ErrOptions, "%+v", o)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/jobsched/jobsched"
 	"github.com/jobsched/jobsched/internal/client"
+	"github.com/jobsched/jobsched/internal/daemon"
 	"github.com/stretchr/testify/require"
 )
 
@@ -74,8 +74,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var servingRE = regexp.MustCompile(`msg="jobsched serving" listen=(\S+)`)
-
 // startDaemon runs "jobsched serve" on a free loopback port and data (a temp dir if ""), with
 // the YAML config given (if any), and waits until it is ready.
 func startDaemon(t *testing.T, data, config string, extra ...string) *proc {
@@ -104,9 +102,9 @@ func startDaemon(t *testing.T, data, config string, extra ...string) *proc {
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+			if a, ok := daemon.ServingAddr(sc.Text()); ok {
 				select {
-				case addr <- m[1]:
+				case addr <- a:
 				default:
 				}
 			}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strings"
 	"syscall"
 	"time"
 
@@ -86,8 +85,8 @@ Examples:
 					rep.Text(cmd.OutOrStdout())
 				}
 			}
-			if err != nil && !errors.Is(err, tester.ErrLost) && rep == nil {
-				return usageErrorIfConfig(err)
+			if errors.Is(err, tester.ErrOptions) {
+				return usageError{err}
 			}
 			return err
 		},
@@ -116,12 +115,4 @@ Examples:
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
-}
-
-// usageErrorIfConfig makes errors about the options exit 2.
-func usageErrorIfConfig(err error) error {
-	if strings.Contains(err.Error(), "--") {
-		return usageError{err}
-	}
-	return err
 }

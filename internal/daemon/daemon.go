@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/jobsched/jobsched"
@@ -76,8 +77,24 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 		<-d.done
 		return nil, err
 	}
-	log.Info("jobsched serving", slog.String("listen", ln.Addr().String()), slog.String("data", cfg.Data))
+	log.Info(servingMsg, slog.String("listen", ln.Addr().String()), slog.String("data", cfg.Data))
 	return d, nil
+}
+
+// servingMsg starts the log line that says where the daemon listens; ServingAddr reads it.
+const servingMsg = "jobsched serving"
+
+var servingRE = regexp.MustCompile(`msg="` + servingMsg + `" listen=(\S+)`)
+
+// ServingAddr finds the listen address in the daemon's "jobsched serving" log line (text
+// format), for programs that start the daemon on port 0 and must learn its port: the tester's
+// --spawn and the tests.
+func ServingAddr(line string) (string, bool) {
+	m := servingRE.FindStringSubmatch(line)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 // Addr is the address the server listens on.
