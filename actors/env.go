@@ -57,10 +57,11 @@ type CategoryStats struct {
 
 // Event is something the tree did that observers (dashboard, metrics) may show.
 type Event struct {
-	Type     string // "resize"
-	Category string
-	From, To int
-	At       time.Time
+	Type     string    `json:"type"` // "resize"
+	Category string    `json:"category"`
+	From     int       `json:"from"`
+	To       int       `json:"to"`
+	At       time.Time `json:"at"`
 }
 
 // Env is what the actors need from the scheduler that wires them.

@@ -116,6 +116,7 @@ categories:
 		alloc, _ := strconv.Atoi(strings.TrimSpace(parts[len(parts)-1]))
 		return alloc > 1
 	}, "email got more workers")
+	waitText("#resizes", func(s string) bool { return strings.Contains(s, "email: 1 → ") }, "the balancer's resize is listed")
 	shot("dashboard.png")
 	waitText(`tr[data-category="email"] .succeeded`, func(s string) bool { return s == "500" }, "all 500 succeeded")
 

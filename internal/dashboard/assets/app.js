@@ -167,7 +167,7 @@ function spark(canvas, ok, bad) {
 }
 
 function logResize(r) {
-  const li = el('li', {}, `${new Date(r.At).toLocaleTimeString()} ${r.Category}: ${r.From} → ${r.To} workers`);
+  const li = el('li', {}, `${new Date(r.at).toLocaleTimeString()} ${r.category}: ${r.from} → ${r.to} workers`);
   const log = $('#resizes');
   log.prepend(li);
   while (log.children.length > 50) log.lastChild.remove();
