@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobsched/jobsched"
 	"github.com/jobsched/jobsched/internal/client"
+	"github.com/jobsched/jobsched/internal/httpapi"
 	"github.com/jobsched/jobsched/supervision"
 	"github.com/spf13/cobra"
 )
@@ -45,6 +46,21 @@ func (f *clientFlags) ctx() (context.Context, context.CancelFunc) {
 func addClientCommands(root *cobra.Command) {
 	root.AddCommand(newEnqueue(), newStatus(), newCancel(), newJobs(), newCategories(),
 		newPause(false), newPause(true), newTree())
+}
+
+// show calls the API with the command's timeout and prints the answer: JSON with --json,
+// otherwise text (which may also turn the answer into the command's error).
+func show[T any](cmd *cobra.Command, cf *clientFlags, call func(*client.Client, context.Context) (T, error), text func(io.Writer, T) error) error {
+	ctx, cancel := cf.ctx()
+	defer cancel()
+	v, err := call(cf.client(), ctx)
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(cmd.OutOrStdout(), v)
+	}
+	return text(cmd.OutOrStdout(), v)
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -134,20 +150,15 @@ if this command is interrupted meanwhile, the daemon cancels the job.
 			if wait > 0 && cf.timeout < wait+10*time.Second {
 				cf.timeout = wait + 10*time.Second
 			}
-			ctx, cancel := cf.ctx()
-			defer cancel()
-			j, err := cf.client().Enqueue(ctx, spec, wait)
-			if err != nil {
-				return err
-			}
-			if cf.json {
-				return printJSON(cmd.OutOrStdout(), j)
-			}
-			printJob(cmd.OutOrStdout(), j)
-			if j.State == jobsched.StateDead {
-				return fmt.Errorf("job %s is dead", j.ID)
-			}
-			return nil
+			return show(cmd, &cf, func(c *client.Client, ctx context.Context) (*jobsched.Job, error) {
+				return c.Enqueue(ctx, spec, wait)
+			}, func(w io.Writer, j *jobsched.Job) error {
+				printJob(w, j)
+				if j.State == jobsched.StateDead {
+					return fmt.Errorf("job %s is dead", j.ID)
+				}
+				return nil
+			})
 		},
 	}
 	cf.bind(cmd)
@@ -180,17 +191,9 @@ func jobCommand(use, short string, call func(*client.Client, context.Context, st
 		Short: short,
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			ctx, cancel := cf.ctx()
-			defer cancel()
-			j, err := call(cf.client(), ctx, a[0])
-			if err != nil {
-				return err
-			}
-			if cf.json {
-				return printJSON(cmd.OutOrStdout(), j)
-			}
-			printJob(cmd.OutOrStdout(), j)
-			return nil
+			return show(cmd, &cf, func(c *client.Client, ctx context.Context) (*jobsched.Job, error) {
+				return call(c, ctx, a[0])
+			}, func(w io.Writer, j *jobsched.Job) error { printJob(w, j); return nil })
 		},
 	}
 	cf.bind(cmd)
@@ -207,26 +210,23 @@ func newJobs() *cobra.Command {
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opt.State = jobsched.State(state)
-			ctx, cancel := cf.ctx()
-			defer cancel()
-			page, err := cf.client().List(ctx, opt)
-			if err != nil {
-				return err
-			}
-			if cf.json {
-				return printJSON(cmd.OutOrStdout(), page)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tCATEGORY\tSTATE\tATTEMPT\tCREATED\tLAST ERROR")
-			for _, j := range page.Jobs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", j.ID, j.Kind, j.Category, j.State, j.Attempt, j.MaxAttempts,
-					j.CreatedAt.Format(time.DateTime), trimLine(j.LastError(), 60))
-			}
-			tw.Flush()
-			if page.NextCursor != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "more: --cursor %s\n", page.NextCursor)
-			}
-			return nil
+			return show(cmd, &cf, func(c *client.Client, ctx context.Context) (*httpapi.JobList, error) {
+				return c.List(ctx, opt)
+			}, func(w io.Writer, page *httpapi.JobList) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tKIND\tCATEGORY\tSTATE\tATTEMPT\tCREATED\tLAST ERROR")
+				for _, j := range page.Jobs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", j.ID, j.Kind, j.Category, j.State, j.Attempt, j.MaxAttempts,
+						j.CreatedAt.Format(time.DateTime), trimLine(j.LastError(), 60))
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if page.NextCursor != "" {
+					fmt.Fprintf(w, "more: --cursor %s\n", page.NextCursor)
+				}
+				return nil
+			})
 		},
 	}
 	cf.bind(cmd)
@@ -253,23 +253,16 @@ func newCategories() *cobra.Command {
 		Short: "Show the categories: queues, workers, counters",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := cf.ctx()
-			defer cancel()
-			cats, err := cf.client().Categories(ctx)
-			if err != nil {
-				return err
-			}
-			if cf.json {
-				return printJSON(cmd.OutOrStdout(), cats)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPRIORITY\tQUEUED\tSCHEDULED\tRETRYING\tRUNNING\tWORKERS (busy/allocated)\tSUCCEEDED\tDEAD\tPAUSED")
-			for _, c := range cats {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%d\t%v\n", c.Name, c.Priority, c.Queued, c.Scheduled,
-					c.Retrying, c.Running, c.Workers.Busy, c.Workers.Allocated, c.Counters[jobsched.StateSucceeded],
-					c.Counters[jobsched.StateDead], c.Paused)
-			}
-			return tw.Flush()
+			return show(cmd, &cf, (*client.Client).Categories, func(w io.Writer, cats []httpapi.CategoryJSON) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tPRIORITY\tQUEUED\tSCHEDULED\tRETRYING\tRUNNING\tWORKERS (busy/allocated)\tSUCCEEDED\tDEAD\tPAUSED")
+				for _, c := range cats {
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%d\t%v\n", c.Name, c.Priority, c.Queued, c.Scheduled,
+						c.Retrying, c.Running, c.Workers.Busy, c.Workers.Allocated, c.Counters[jobsched.StateSucceeded],
+						c.Counters[jobsched.StateDead], c.Paused)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cf.bind(cmd)
@@ -285,17 +278,12 @@ func newPause(resume bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			ctx, cancel := cf.ctx()
-			defer cancel()
-			c, err := cf.client().Pause(ctx, a[0], resume)
-			if err != nil {
+			return show(cmd, &cf, func(c *client.Client, ctx context.Context) (*httpapi.CategoryJSON, error) {
+				return c.Pause(ctx, a[0], resume)
+			}, func(w io.Writer, c *httpapi.CategoryJSON) error {
+				_, err := fmt.Fprintf(w, "%s: paused=%v queued=%d\n", c.Name, c.Paused, c.Queued)
 				return err
-			}
-			if cf.json {
-				return printJSON(cmd.OutOrStdout(), c)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: paused=%v queued=%d\n", c.Name, c.Paused, c.Queued)
-			return nil
+			})
 		},
 	}
 	cf.bind(cmd)
@@ -309,23 +297,16 @@ func newTree() *cobra.Command {
 		Short: "Show the live supervision tree",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := cf.ctx()
-			defer cancel()
-			root, err := cf.client().Tree(ctx)
-			if err != nil {
-				return err
-			}
-			if cf.json {
-				return printJSON(cmd.OutOrStdout(), root)
-			}
-			supervision.Walk([]*supervision.Node{root}, func(n *supervision.Node, depth int) {
-				extra := ""
-				if n.Strategy != "" {
-					extra = " (" + n.Strategy + ")"
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s%s %s%s  %s  restarts=%d\n", strings.Repeat("  ", depth), n.Role, n.Name, extra, n.Status, n.Restarts)
+			return show(cmd, &cf, (*client.Client).Tree, func(w io.Writer, root *supervision.Node) error {
+				supervision.Walk([]*supervision.Node{root}, func(n *supervision.Node, depth int) {
+					extra := ""
+					if n.Strategy != "" {
+						extra = " (" + n.Strategy + ")"
+					}
+					fmt.Fprintf(w, "%s%s %s%s  %s  restarts=%d\n", strings.Repeat("  ", depth), n.Role, n.Name, extra, n.Status, n.Restarts)
+				})
+				return nil
 			})
-			return nil
 		},
 	}
 	cf.bind(cmd)
