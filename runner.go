@@ -29,7 +29,7 @@ type outcome struct {
 // and a start or finish must not be abandoned halfway.
 func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	s := r.s
-	if queued.ConcurrencyKey != "" {
+	if queued.ConcurrencyKey != "" && s.env.KeyLimits[queued.Kind] > 0 {
 		// However the attempt ends, its concurrency-key slot is free again.
 		defer s.env.System.Root.Send(s.env.FifoPID(queued.Category), &actors.KeyReleased{Kind: queued.Kind, Key: queued.ConcurrencyKey})
 	}
