@@ -425,3 +425,80 @@ func TestRequestedStopOfTheRootIsNotAGiveUp(t *testing.T) {
 		})
 	}
 }
+
+// A failure while a restart is under way joins it: the children due to restart end (in reverse
+// order) before any starts again, and each child starts once per round.
+func TestFailureDuringARestartJoinsIt(t *testing.T) {
+	ev := newEvents()
+	spec := Spec{Strategy: OneForAll, Intensity: 5, Period: time.Minute, Children: []ChildSpec{
+		rec(ev, "a", Permanent),
+		{Name: "b", Role: "Gated", Producer: func() actor.Actor { return &gated{name: "b", ev: ev} }},
+		rec(ev, "c", Permanent),
+	}}
+	f := startWith(t, spec, func(f *fixture) {
+		ev.waitFor(t, 0, "start:b")
+		f.sys.Root.Send(f.pid("b"), &readyNow{})
+	})
+	ev.waitFor(t, 0, "start:c")
+
+	m := ev.mark()
+	f.sys.Root.Send(f.pid("a"), &crash{})
+	ev.waitFor(t, m, "restarting:c", "restarting:b", "restarting:a", "start:a", "start:b")
+	// b is starting (not ready yet) when a fails again.
+	m2 := ev.mark()
+	require.Equal(t, StatusRunning, nodeStatus(f, "a"))
+	f.sys.Root.Send(f.pid("a"), &crash{})
+	require.Eventually(t, func() bool { return nodeStatus(f, "a") == StatusRestarting }, 5*time.Second, time.Millisecond,
+		"the supervisor has seen the failure")
+	f.sys.Root.Send(f.pid("b"), &readyNow{})
+	ev.waitFor(t, m2, "restarting:b", "restarting:a", "start:a", "start:b")
+	f.sys.Root.Send(f.pid("b"), &readyNow{})
+	got := ev.waitFor(t, m, "start:c")
+	require.Equal(t, []string{"restarting:c", "restarting:b", "restarting:a", "start:a", "start:b",
+		"restarting:b", "restarting:a", "start:a", "start:b", "start:c"}, got)
+	require.Eventually(t, func() bool { return nodeStatus(f, "c") == StatusRunning }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, 2, restarts(f, "a"))
+	require.Equal(t, 2, restarts(f, "b"))
+	require.Equal(t, 1, restarts(f, "c"))
+}
+
+type ping struct{}
+
+// echoer answers *ping with its incarnation's number.
+type echoer struct{ n int }
+
+func (e *echoer) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*ping); ok {
+		ctx.Respond(e.n)
+	}
+}
+
+// Messages that reach a child between the end of its incarnation and the start of the next are
+// handed to the next one, with their sender: a restarted child keeps its mailbox.
+func TestMessagesToAParkedChildReachItsNextIncarnation(t *testing.T) {
+	ev := newEvents()
+	var incarnations atomic.Int32
+	spec := Spec{Strategy: RestForOne, Intensity: 5, Period: time.Minute, Children: []ChildSpec{
+		{Name: "b", Role: "Gated", Producer: func() actor.Actor { return &gated{name: "b", ev: ev} }},
+		{Name: "c", Role: "Echo", Producer: func() actor.Actor { return &echoer{n: int(incarnations.Add(1))} }},
+	}}
+	f := startWith(t, spec, func(f *fixture) {
+		ev.waitFor(t, 0, "start:b")
+		f.sys.Root.Send(f.pid("b"), &readyNow{})
+	})
+	n, err := f.sys.Root.RequestFuture(f.pid("c"), &ping{}, 5*time.Second).Result()
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	m := ev.mark()
+	f.sys.Root.Send(f.pid("b"), &crash{})
+	ev.waitFor(t, m, "restarting:b", "start:b") // c ended before b did; b waits to be told it is ready
+	answer := f.sys.Root.RequestFuture(f.pid("c"), &ping{}, 5*time.Second)
+	barrier(t, f, f.sup())
+	require.Equal(t, StatusRestarting, nodeStatus(f, "c"))
+	require.Equal(t, int32(1), incarnations.Load(), "c started again before b was ready")
+	f.sys.Root.Send(f.pid("b"), &readyNow{})
+	n, err = answer.Result()
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "the next incarnation answers")
+}
