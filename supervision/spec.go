@@ -111,7 +111,7 @@ func (s Spec) Validate() error {
 	seen := map[string]bool{}
 	for i, c := range s.Children {
 		if err := c.validate(); err != nil {
-			return fmt.Errorf("supervision: child %d: %w", i, err)
+			return fmt.Errorf("supervision: child %d (%q): %w", i, c.Name, err)
 		}
 		if seen[c.Name] {
 			return fmt.Errorf("supervision: two children named %q", c.Name)
@@ -123,12 +123,12 @@ func (s Spec) Validate() error {
 
 func (c ChildSpec) validate() error {
 	if c.Name == "" || c.Producer == nil {
-		return fmt.Errorf("child %q needs a name and a producer", c.Name)
+		return errors.New("needs a name and a producer")
 	}
 	switch c.Restart {
 	case "", Permanent, Transient, Temporary:
 	default:
-		return fmt.Errorf("child %q: unknown restart type %q", c.Name, c.Restart)
+		return fmt.Errorf("unknown restart type %q", c.Restart)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package supervision
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -169,11 +170,12 @@ func (s *supervisor) addChild(ctx actor.Context, cs ChildSpec) {
 	err := cs.validate()
 	for _, c := range s.children {
 		if err == nil && c.spec.Name == cs.Name {
-			err = fmt.Errorf("child %q: name taken", cs.Name)
+			err = errors.New("name taken")
 		}
 	}
 	if err != nil {
-		ctx.Logger().Warn("supervision: AddChild ignored", slog.String("supervisor", s.self.Id), slog.Any("error", err))
+		ctx.Logger().Warn("supervision: AddChild ignored", slog.String("supervisor", s.self.Id),
+			slog.String("child", cs.Name), slog.Any("error", err))
 		return
 	}
 	s.children = append(s.children, &child{spec: cs, restart: true})
