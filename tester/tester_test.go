@@ -66,6 +66,9 @@ func TestOptionsAreChecked(t *testing.T) {
 		{Addr: "http://x", Chaos: "kill"},        // chaos without spawn
 		{Spawn: true, Data: "d", Chaos: "flood"}, // unknown chaos
 		{Embedded: true, Data: "d", FailRate: 1.5}, // bad rate
+		{Addr: "http://x", Backlog: 10},            // backlog without owning the store
+		{Embedded: true, Data: "d", Backlog: -1},   // negative backlog
+		{Embedded: true, Data: "d", Jobs: -5},      // negative jobs
 	} {
 		_, err := Run(context.Background(), o)
 		require.ErrorIs(t, err, ErrOptions, "%+v", o)
