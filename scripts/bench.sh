@@ -66,7 +66,7 @@ one() {
     echo "   FAILED, see $out/$name.$rep.log" >&2
   fi
   jq -c '{completed: .complete_per_s, enqueued: .enqueue_per_s, p99_ms: .start_latency_ms.p99, startup_s, rss_anon_max_mib, lost}' \
-    "$out/$name.$rep.json" 2>/dev/null >&2 || true
+    "$out/$name.$rep.json" >&2 2>/dev/null || true
   rm -rf "$data"
 }
 
