@@ -354,4 +354,3 @@ func replaceSection(doc []byte, section string) ([]byte, error) {
 	out.Write(rest)
 	return out.Bytes(), nil
 }
-
