@@ -18,6 +18,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/persistence"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/time/rate"
 )
@@ -93,9 +94,14 @@ type Report struct {
 	StartupS float64 `json:"startup_s,omitempty"`
 	// RssAnonStartMiB just after the start-up, RssAnonMaxMiB the peak over the run (sampled every
 	// 50 ms): of the tester's own process when embedded, of the daemon when spawned.
-	RssAnonStartMiB float64  `json:"rss_anon_start_mib,omitempty"`
-	RssAnonMaxMiB   float64  `json:"rss_anon_max_mib,omitempty"`
-	LostIDs         []string `json:"lost_ids,omitempty"`
+	RssAnonStartMiB float64 `json:"rss_anon_start_mib,omitempty"`
+	RssAnonMaxMiB   float64 `json:"rss_anon_max_mib,omitempty"`
+	// Store figures of an embedded run, from the start-up to the drain: commits, disk syncs and
+	// write requests (an insert of a batch is one request; a start or a finish is one each).
+	StoreCommits uint64   `json:"store_commits,omitempty"`
+	StoreSyncs   uint64   `json:"store_syncs,omitempty"`
+	StoreWrites  uint64   `json:"store_writes,omitempty"`
+	LostIDs      []string `json:"lost_ids,omitempty"`
 }
 
 // ErrLost is returned by Run (with the report) when an acknowledged job was lost.
@@ -201,6 +207,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.StartupS = t.startup().Seconds()
 	rss := sampleRss(t.pid(), 50*time.Millisecond)
 	rep.RssAnonStartMiB = mib(rss.peak.Load())
+	var stats0 persistence.Stats
+	if e, ok := t.(*embedded); ok {
+		stats0 = e.s.StoreStats()
+	}
 	began := time.Now()
 	acked, enqueueDur, err := enqueueAll(ctx, t, o)
 	if err != nil {
@@ -221,6 +231,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		drained, left = waitDrained(ctx, t, o, len(acked)+o.Backlog, o.Deadline)
 	}
 	rep.RssAnonMaxMiB = rss.stop()
+	if e, ok := t.(*embedded); ok {
+		st := e.s.StoreStats()
+		rep.StoreCommits, rep.StoreSyncs, rep.StoreWrites = st.Commits-stats0.Commits, st.Syncs-stats0.Syncs, st.Writes-stats0.Writes
+	}
 	if err := check(ctx, t, acked, rep); err != nil {
 		_ = t.close(context.Background())
 		return nil, err
@@ -457,6 +471,9 @@ func (r *Report) Text(w io.Writer) {
 	p("enqueue→finish", r.FinishLatencyMS)
 	if r.Backlog > 0 {
 		fmt.Fprintf(w, "backlog     %d queued before the start, %d unfinished at the end\n", r.Backlog, r.BacklogUnfinished)
+	}
+	if r.StoreCommits > 0 {
+		fmt.Fprintf(w, "store       %d commits, %d syncs, %d write requests\n", r.StoreCommits, r.StoreSyncs, r.StoreWrites)
 	}
 	if r.StartupS > 0 {
 		fmt.Fprintf(w, "start-up    %.3f s\n", r.StartupS)
