@@ -27,6 +27,7 @@ func TestSectionFromASitting(t *testing.T) {
 	}
 	writeReport(t, in, "backlog-0.1.json", tester.Report{CompletePerS: 50_000})
 	writeReport(t, in, "backlog-1000000.1.json", tester.Report{CompletePerS: 40_000, StartupS: 0.8, RssAnonMaxMiB: 150})
+	writeReport(t, in, "backlog-10000.1.json", tester.Report{CompletePerS: 48_000, EnqueuePerS: 1000, StartupS: 0.1, RssAnonMaxMiB: 60})
 	writeReport(t, in, "spread-1000.1.json", tester.Report{CompletePerS: 30_000})
 	writeReport(t, in, "rate-500.1.json", tester.Report{StartLatencyMS: tester.Percentiles{P99: 0.7}})
 	writeReport(t, in, "rss-1000000.1.json", tester.Report{StartupS: 1.5, RssAnonStartMiB: 120, RssAnonMaxMiB: 180, Backlog: 1_000_000, BacklogUnfinished: 3})
@@ -47,7 +48,9 @@ func TestSectionFromASitting(t *testing.T) {
 	require.Contains(t, s, "- mode: QUICK")
 	require.Contains(t, s, "| embedded burst of 100,000 | **100,000** (90,000–120,000) | **200,000** (180,000–240,000) | ≥ 100,000 ✓; 5.0× River, ≥ 4× ✓ |")
 	require.Contains(t, s, "| River tuned (FetchCooldown 1 ms, poll 5 ms), PostgreSQL, same sitting | **20,000** |")
-	require.Contains(t, s, "| 1,000,000 | 0.80 s | — | **40,000** | -20% ✗ | 150 MiB |")
+	require.Contains(t, s, "| 0 | 0.00 s | — | **50,000** | 0 MiB |")
+	require.Contains(t, s, "| 1,000,000 | 0.80 s | — | **40,000** -20% ✗ | 150 MiB |")
+	require.Contains(t, s, "| 10,000 | 0.10 s | **1,000** | **48,000** -4% ✓ | 60 MiB |", "within 10% of the empty queue")
 	require.Contains(t, s, "| 1,000 | 1,000 | — | **30,000** |")
 	require.Contains(t, s, "**0.70 ms**")
 	require.Contains(t, s, "p99 ≤ 1 ms ✓")
