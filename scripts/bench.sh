@@ -75,7 +75,7 @@ for rep in $(seq 1 "$reps"); do
   for n in $bursts; do one "burst-$n" "$rep" --embedded --jobs "$n" $fast; done
   one "daemon-$daemon" "$rep" --spawn --jobs "$daemon" $fast --concurrency 4
   for r in 500 10000; do
-    one "rate-$r" "$rep" --embedded --rate "$r" --jobs $((r * rate_secs)) --batch 1 --concurrency 64 --workers 100 --max-attempts 1
+    one "rate-$r" "$rep" --embedded --rate "$r" --jobs $((r * rate_secs)) --batch 1 --concurrency 256 --workers 100 --max-attempts 1
   done
   for b in $backlogs; do one "backlog-$b" "$rep" --embedded --backlog "$b" --jobs "$burst_on_top" $fast; done
   for c in $spreads; do
