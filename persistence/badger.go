@@ -29,10 +29,29 @@ type BadgerOptions struct {
 	// writes its log through memory-mapped files, and a write to such a file on a full disk kills
 	// the process (SIGBUS) instead of returning an error: the reserve keeps that from happening.
 	MinFreeBytes int64
-	// MemTableSize in bytes; 0 means 16 MiB. A commit is capped at ~15% of it, so the writer
-	// splits batches well before that.
+	// MemTableSize in bytes; 0 means DefaultMemTableSize. Badger caps a commit at 15% of it
+	// (bytes) and at 15% of it / 96 (keys): the writer splits group commits below 90% of that,
+	// and one write (an Insert of a whole batch) over it fails with ErrTooLarge.
 	MemTableSize int64
+	// CacheBytes bounds the writer's cache of unfinished jobs; 0 means DefaultCacheBytes, < 0
+	// turns the cache off.
+	CacheBytes int64
+
+	// Test seams (package tests only): called before each commit and each sync; an error
+	// stands for the commit or sync failing.
+	commitHook, syncHook func() error
 }
+
+// Defaults of BadgerOptions.
+const (
+	// DefaultMemTableSize is badger's memtable size: 32 MiB, so one commit holds 4.8 MB or
+	// 52,428 keys (90% of that is used), enough for a batch of 10,000 small jobs with unique
+	// keys (jobsched's default batch limit). Badger keeps two memtables.
+	DefaultMemTableSize = 32 << 20
+	// DefaultCacheBytes is the budget of the writer's cache of unfinished jobs (their records
+	// as held in memory, args included): 32 MiB.
+	DefaultCacheBytes = 32 << 20
+)
 
 // Badger is the badger/v4 Store.
 type Badger struct {
@@ -47,9 +66,15 @@ type Badger struct {
 	closeErr  error
 	closed    atomic.Bool
 
-	// The limits of one commit we keep to: half of badger's own, so ErrTxnTooBig never happens.
-	maxTxnBytes int64
-	maxTxnCount int64
+	// The limits of one commit we keep to: 90% of badger's own, weighed as badger weighs
+	// (weigh), so ErrTxnTooBig never happens.
+	maxTxnBytes   int64
+	maxTxnCount   int64
+	maxValueBytes int64 // badger's limit of one value (its value-log file size)
+	valThreshold  int64 // values from this size on go to the value log
+
+	// failed holds the sticky error (wrapping ErrStoreFailed) once a commit or sync failed.
+	failed atomic.Pointer[error]
 
 	// seqs hands out each category's FIFO sequence numbers (the last one given).
 	seqMu sync.Mutex
@@ -58,7 +83,7 @@ type Badger struct {
 	// Owned by the writer goroutine: the records of unfinished jobs it wrote (bounded), so a
 	// start or finish need not read the record back from the LSM tree; and the records planned
 	// in the open transaction, which become cached only once it commits.
-	cache   map[string]*Job
+	cache   writerCache
 	overlay map[string]*Job
 
 	countsMu sync.Mutex
@@ -69,32 +94,13 @@ type Badger struct {
 
 var _ Store = (*Badger)(nil)
 
-// request is one caller's write: an insert of jobs or an update of one job.
-type request struct {
-	inserts []*Job
-	encoded [][]byte // the inserts' records
-	id      string
-	fn      Mutator
-	durable bool
-
-	// results, filled by the writer
-	insertRes []InsertResult
-	job       *Job
-	planned   []*Job // the records this request writes, for the overlay once they are in the txn
-	err       error
-	deltas    []delta
-	done      func(r *request)
-}
-
-type delta struct {
-	category string
-	from, to State
-}
-
 // OpenBadger opens (or creates) the store, counts what it holds and starts the writer.
 func OpenBadger(opt BadgerOptions) (*Badger, error) {
 	if opt.MemTableSize == 0 {
-		opt.MemTableSize = 16 << 20
+		opt.MemTableSize = DefaultMemTableSize
+	}
+	if opt.CacheBytes == 0 {
+		opt.CacheBytes = DefaultCacheBytes
 	}
 	if opt.MinFreeBytes == 0 {
 		opt.MinFreeBytes = 2*opt.MemTableSize + 64<<20
@@ -128,12 +134,14 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 		maintDone:   make(chan struct{}),
-		maxTxnBytes: db.MaxBatchSize() / 2,
-		maxTxnCount: db.MaxBatchCount() / 2,
-		seqs:        map[string]*atomic.Uint64{},
-		cache:       map[string]*Job{},
-		overlay:     map[string]*Job{},
-		counts:      map[string]StateCounts{},
+		maxTxnBytes:   db.MaxBatchSize() * 9 / 10,
+		maxTxnCount:   db.MaxBatchCount() * 9 / 10,
+		maxValueBytes: db.Opts().ValueLogFileSize,
+		valThreshold:  db.Opts().ValueThreshold,
+		seqs:          map[string]*atomic.Uint64{},
+		cache:         newWriterCache(opt.CacheBytes),
+		overlay:       map[string]*Job{},
+		counts:        map[string]StateCounts{},
 	}
 	if err := s.load(); err != nil {
 		_ = db.Close() // the load error is the one to report

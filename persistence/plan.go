@@ -131,3 +131,30 @@ func (s *Badger) jobWrites(old, j *Job, val []byte) ([]pendingWrite, error) {
 	}
 	return writes, nil
 }
+
+// maxKeyBytes is badger's limit of one key.
+const maxKeyBytes = 65000
+
+// weigh returns the bytes and keys writes add to a transaction, counted as badger counts them
+// (Txn.checkSize: key, value or value pointer, two meta bytes, ten for the version), or
+// ErrTooLarge when they can never fit in one commit.
+func (s *Badger) weigh(writes []pendingWrite) (nb, nc int64, err error) {
+	for _, w := range writes {
+		if len(w.key) > maxKeyBytes {
+			return 0, 0, fmt.Errorf("%w: a key of %d bytes (limit %d)", ErrTooLarge, len(w.key), maxKeyBytes)
+		}
+		v := int64(len(w.value))
+		if v > s.maxValueBytes {
+			return 0, 0, fmt.Errorf("%w: a record of %d bytes (limit %d)", ErrTooLarge, v, s.maxValueBytes)
+		}
+		if v >= s.valThreshold {
+			v = 12 // a pointer into the value log
+		}
+		nb += int64(len(w.key)) + v + 2 + 10
+		nc++
+	}
+	if nb > s.maxTxnBytes || nc > s.maxTxnCount {
+		return 0, 0, fmt.Errorf("%w: %d bytes in %d keys (limit %d bytes, %d keys in one commit)", ErrTooLarge, nb, nc, s.maxTxnBytes, s.maxTxnCount)
+	}
+	return nb, nc, nil
+}

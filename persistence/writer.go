@@ -1,75 +1,11 @@
 package persistence
 
 import (
-	"context"
 	"fmt"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
-
-// submit hands a request to the writer.
-// It holds submitMu shared while sending, and Close takes it alone before stopping the
-// writer, so no request is sent after the writer's last drain.
-func (s *Badger) submit(r *request) {
-	s.submitMu.RLock()
-	if s.closed.Load() {
-		s.submitMu.RUnlock()
-		r.err = ErrClosed
-		r.done(r)
-		return
-	}
-	s.reqs <- r
-	s.submitMu.RUnlock()
-}
-
-// wait submits r and waits for its result or ctx. A request whose caller left still completes.
-func (s *Badger) wait(ctx context.Context, r *request) error {
-	ch := make(chan struct{})
-	r.done = func(*request) { close(ch) }
-	s.submit(r)
-	select {
-	case <-ch:
-		return r.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Insert implements Store. The records are numbered and encoded here, on the caller's goroutine,
-// so that concurrent callers share that work instead of queueing it on the writer.
-func (s *Badger) Insert(ctx context.Context, jobs []*Job) ([]InsertResult, error) {
-	r := &request{inserts: make([]*Job, len(jobs)), encoded: make([][]byte, len(jobs)), durable: true}
-	for i, in := range jobs {
-		j := in.Clone()
-		if j.State == StateQueued {
-			j.Seq = s.takeSeq(j.Category)
-		}
-		r.inserts[i], r.encoded[i] = j, encodeJob(j)
-	}
-	if err := s.wait(ctx, r); err != nil {
-		return nil, err
-	}
-	return r.insertRes, nil
-}
-
-// Update implements Store.
-func (s *Badger) Update(ctx context.Context, id string, fn Mutator, durable bool) (*Job, error) {
-	r := &request{id: id, fn: fn, durable: durable}
-	if err := s.wait(ctx, r); err != nil {
-		return r.job, err
-	}
-	return r.job, nil
-}
-
-// UpdateAsync implements Store.
-func (s *Badger) UpdateAsync(id string, fn Mutator, durable bool, done func(*Job, error)) {
-	s.submit(&request{id: id, fn: fn, durable: durable, done: func(r *request) {
-		if done != nil {
-			done(r.job, r.err)
-		}
-	}})
-}
 
 // writer is the one goroutine that writes: it takes every request waiting, commits them in as
 // few transactions as fit, syncs once, then answers them all.
@@ -112,136 +48,210 @@ type pendingWrite struct {
 	del        bool
 }
 
-// commit writes a batch of requests. Each request is all or nothing; a request that fails its
-// checks writes nothing and does not disturb the others.
+// commit writes a batch of requests, syncs once and answers them all. Each request is all or
+// nothing; a request that fails its checks writes nothing and does not disturb the others.
+// Once the store has failed, nothing more is written and every request is told so.
 func (s *Badger) commit(batch []*request) {
-	txn := s.db.NewTransaction(true)
-	var inTxn []*request // requests whose writes are in txn
-	var txnBytes, txnCount int64
-	var answered []*request
+	g := &group{s: s, txn: s.db.NewTransaction(true)}
+	free := s.freeBytes()
+	for _, r := range batch {
+		if err := s.Err(); err != nil {
+			g.refuse(r, err)
+			continue
+		}
+		g.add(r, free)
+	}
+	g.flush()
+	s.syncGroup(g.answered)
+	s.applyCounts(g.answered)
+	for _, r := range g.answered {
+		if r.err == nil {
+			s.writes.Add(1)
+		}
+		r.done(r)
+	}
+}
 
-	flush := func() {
-		if len(inTxn) == 0 {
-			txn.Discard()
-			clear(s.overlay)
+// group is one run of commit: the open transaction, the requests in it, and the requests
+// already dealt with (committed or refused), in the order they are answered.
+type group struct {
+	s            *Badger
+	txn          *badger.Txn
+	in           []*request // requests whose writes are in txn
+	bytes, count int64      // their weight, as badger counts it
+	answered     []*request
+}
+
+// refuse answers r with err; r writes nothing.
+func (g *group) refuse(r *request, err error) {
+	r.err = err
+	g.answered = append(g.answered, r)
+}
+
+// add plans r and puts its writes in the open transaction, committing the transaction first
+// when r does not fit in what is left of it.
+func (g *group) add(r *request, free int64) {
+	s := g.s
+	if err := s.checkRoom(r, free); err != nil {
+		g.refuse(r, err)
+		return
+	}
+	writes, err := s.plan(g.txn, r)
+	if err != nil {
+		g.refuse(r, err)
+		return
+	}
+	nb, nc, err := s.weigh(writes)
+	if err != nil {
+		r.insertRes, r.job = nil, nil
+		g.refuse(r, err)
+		return
+	}
+	if g.bytes+nb > s.maxTxnBytes || g.count+nc > s.maxTxnCount {
+		g.flush()
+		g.txn = s.db.NewTransaction(true)
+		if err := s.Err(); err != nil {
+			r.insertRes, r.job = nil, nil
+			g.refuse(r, err)
 			return
 		}
-		err := txn.Commit()
+		// The plan read through the old txn; the fresh one must re-plan against what is committed.
+		if writes, err = s.plan(g.txn, r); err != nil {
+			g.refuse(r, err)
+			return
+		}
+	}
+	if err := setAll(g.txn, writes); err != nil {
+		g.abort(r, err)
+		return
+	}
+	g.bytes += nb
+	g.count += nc
+	g.in = append(g.in, r)
+	// Only now, with its writes in the txn, may later requests of the txn see what r wrote.
+	for _, j := range r.planned {
+		s.overlay[j.ID] = j
+	}
+}
+
+// setAll puts writes in txn.
+func setAll(txn *badger.Txn, writes []pendingWrite) error {
+	for _, w := range writes {
+		var err error
+		if w.del {
+			err = txn.Delete(w.key)
+		} else {
+			e := badger.NewEntry(w.key, w.value)
+			if w.ttl > 0 {
+				e = e.WithTTL(w.ttl)
+			}
+			err = txn.SetEntry(e)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abort throws the open transaction away after r's writes failed half way in it (weigh makes
+// that unreachable): nothing in it may be committed, so every request in it fails. Nothing was
+// written, so the store is sound and the requests may be retried.
+func (g *group) abort(r *request, err error) {
+	g.txn.Discard()
+	clear(g.s.overlay)
+	for _, q := range append(g.in, r) {
+		q.insertRes, q.job = nil, nil
+		g.refuse(q, fmt.Errorf("write: %w", err))
+	}
+	g.in = g.in[:0]
+	g.txn = g.s.db.NewTransaction(true)
+	g.bytes, g.count = 0, 0
+}
+
+// flush commits the open transaction (or discards it when empty); the caller opens the next one.
+// A commit that fails leaves the store
+// in a state nobody knows: the store fails, and the requests in the transaction are told so.
+func (g *group) flush() {
+	s := g.s
+	if len(g.in) == 0 {
+		g.txn.Discard()
+	} else {
+		err := s.commitTxn(g.txn)
 		if err == nil {
 			s.commits.Add(1)
 			s.remember()
+		} else {
+			s.fail(fmt.Errorf("%w: commit: %w", ErrStoreFailed, err))
 		}
-		clear(s.overlay)
-		for _, r := range inTxn {
+		for _, r := range g.in {
 			if err != nil {
-				r.err = fmt.Errorf("commit: %w", err)
-				r.insertRes, r.job = nil, nil
+				r.err, r.insertRes, r.job = s.Err(), nil, nil
 			}
-			answered = append(answered, r)
+			g.answered = append(g.answered, r)
 		}
-		inTxn = inTxn[:0]
 	}
+	clear(s.overlay)
+	g.in = g.in[:0]
+	g.txn = nil
+	g.bytes, g.count = 0, 0
+}
 
-	free := s.freeBytes()
-	for _, r := range batch {
-		if err := s.checkRoom(r, free); err != nil {
-			r.err = err
-			answered = append(answered, r)
-			continue
-		}
-		writes, err := s.plan(txn, r)
-		if err != nil {
-			r.err = err
-			answered = append(answered, r)
-			continue
-		}
-		var nb, nc int64
-		for _, w := range writes {
-			nb += int64(len(w.key)+len(w.value)) + 64
-			nc++
-		}
-		if nb > s.maxTxnBytes || nc > s.maxTxnCount {
-			r.err = fmt.Errorf("%w: %d bytes in %d keys (limit %d bytes, %d keys)", ErrTooLarge, nb, nc, s.maxTxnBytes, s.maxTxnCount)
-			r.insertRes, r.job = nil, nil
-			answered = append(answered, r)
-			continue
-		}
-		if txnBytes+nb > s.maxTxnBytes || txnCount+nc > s.maxTxnCount {
-			// The plan read through txn; a fresh txn must re-plan against what is committed.
-			flush()
-			txn = s.db.NewTransaction(true)
-			txnBytes, txnCount = 0, 0
-			if writes, err = s.plan(txn, r); err != nil {
-				r.err = err
-				answered = append(answered, r)
-				continue
-			}
-		}
-		for _, w := range writes {
-			if w.del {
-				err = txn.Delete(w.key)
-			} else {
-				e := badger.NewEntry(w.key, w.value)
-				if w.ttl > 0 {
-					e = e.WithTTL(w.ttl)
-				}
-				err = txn.SetEntry(e)
-			}
-			if err != nil {
-				break
-			}
-		}
-		if err != nil {
-			// Cannot happen within our limits; the txn holds a partial request, so nothing in it
-			// may be committed.
+// commitTxn commits txn (the test hook may fail it first).
+func (s *Badger) commitTxn(txn *badger.Txn) error {
+	if s.opt.commitHook != nil {
+		if err := s.opt.commitHook(); err != nil {
 			txn.Discard()
-			clear(s.overlay)
-			for _, q := range append(inTxn, r) {
-				q.err = fmt.Errorf("write: %w", err)
-				q.insertRes, q.job = nil, nil
-				answered = append(answered, q)
-			}
-			inTxn = inTxn[:0]
-			txn = s.db.NewTransaction(true)
-			txnBytes, txnCount = 0, 0
-			continue
-		}
-		txnBytes += nb
-		txnCount += nc
-		inTxn = append(inTxn, r)
-		// Only now, with its writes in the txn, may later requests of the txn see what r wrote.
-		for _, j := range r.planned {
-			s.overlay[j.ID] = j
+			return err
 		}
 	}
-	flush()
+	return txn.Commit()
+}
 
+// syncGroup syncs the write-ahead log once for the answered requests, if one of them is durable.
+// A sync that fails leaves unknown what is on disk: the store fails, and every request that was
+// committed is told it failed (it may still be found after a restart), never acknowledged.
+func (s *Badger) syncGroup(answered []*request) {
 	durable := false
 	for _, r := range answered {
 		if r.err == nil && r.durable {
 			durable = true
 		}
 	}
-	if durable && !s.opt.NoSync && s.opt.Dir != "" {
-		began := time.Now()
-		err := s.db.Sync()
-		if s.opt.OnSync != nil && err == nil {
-			s.opt.OnSync(time.Since(began), len(answered))
-		}
-		if err != nil {
-			// Committed but not known to be on disk: nothing durable may be acknowledged.
-			for _, r := range answered {
-				if r.err == nil && r.durable {
-					r.err = fmt.Errorf("sync: %w", err)
-					r.insertRes, r.job = nil, nil
-				}
+	if !durable || s.opt.NoSync || s.opt.Dir == "" {
+		return
+	}
+	began := time.Now()
+	err := s.syncLog()
+	if err != nil {
+		s.fail(fmt.Errorf("%w: sync after commit: %w", ErrStoreFailed, err))
+		for _, r := range answered {
+			if r.err == nil {
+				r.err, r.insertRes, r.job = s.Err(), nil, nil
 			}
-		} else {
-			s.syncs.Add(1)
+		}
+		return
+	}
+	s.syncs.Add(1)
+	if s.opt.OnSync != nil {
+		s.opt.OnSync(time.Since(began), len(answered))
+	}
+}
+
+// syncLog syncs badger's logs to disk (the test hook may fail it first).
+func (s *Badger) syncLog() error {
+	if s.opt.syncHook != nil {
+		if err := s.opt.syncHook(); err != nil {
+			return err
 		}
 	}
+	return s.db.Sync()
+}
 
+// applyCounts moves the state counts of the requests that succeeded.
+func (s *Badger) applyCounts(answered []*request) {
 	s.countsMu.Lock()
+	defer s.countsMu.Unlock()
 	for _, r := range answered {
 		if r.err != nil {
 			continue
@@ -253,13 +263,5 @@ func (s *Badger) commit(batch []*request) {
 			}
 			c[d.to]++
 		}
-	}
-	s.countsMu.Unlock()
-
-	for _, r := range answered {
-		if r.err == nil {
-			s.writes.Add(1)
-		}
-		r.done(r)
 	}
 }
