@@ -128,12 +128,12 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		return nil, fmt.Errorf("open badger at %q: %w", opt.Dir, err)
 	}
 	s := &Badger{
-		db:          db,
-		opt:         opt,
-		reqs:        make(chan *request, 4096),
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
-		maintDone:   make(chan struct{}),
+		db:            db,
+		opt:           opt,
+		reqs:          make(chan *request, 4096),
+		stop:          make(chan struct{}),
+		done:          make(chan struct{}),
+		maintDone:     make(chan struct{}),
 		maxTxnBytes:   db.MaxBatchSize() * 9 / 10,
 		maxTxnCount:   db.MaxBatchCount() * 9 / 10,
 		maxValueBytes: db.Opts().ValueLogFileSize,
