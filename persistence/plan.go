@@ -137,7 +137,7 @@ const maxKeyBytes = 65000
 
 // weigh returns the bytes and keys writes add to a transaction, counted as badger counts them
 // (Txn.checkSize: key, value or value pointer, two meta bytes, ten for the version), or
-// ErrTooLarge when they can never fit in one commit.
+// ErrTooLarge when they can never fit in one commit (with their weight when that is why).
 func (s *Badger) weigh(writes []pendingWrite) (nb, nc int64, err error) {
 	for _, w := range writes {
 		if len(w.key) > maxKeyBytes {
@@ -154,7 +154,7 @@ func (s *Badger) weigh(writes []pendingWrite) (nb, nc int64, err error) {
 		nc++
 	}
 	if nb > s.maxTxnBytes || nc > s.maxTxnCount {
-		return 0, 0, fmt.Errorf("%w: %d bytes in %d keys (limit %d bytes, %d keys in one commit)", ErrTooLarge, nb, nc, s.maxTxnBytes, s.maxTxnCount)
+		return nb, nc, fmt.Errorf("%w: %d bytes in %d keys (limit %d bytes, %d keys in one commit)", ErrTooLarge, nb, nc, s.maxTxnBytes, s.maxTxnCount)
 	}
 	return nb, nc, nil
 }

@@ -104,6 +104,11 @@ func (g *group) add(r *request, free int64) {
 	nb, nc, err := s.weigh(writes)
 	if err != nil {
 		r.insertRes, r.job = nil, nil
+		if n := len(r.inserts); n > 1 && nb > 0 {
+			// 2% less than the average says: jobs differ a little (their Seq, for one).
+			fit := min(int64(n)*s.maxTxnBytes/nb, int64(n)*s.maxTxnCount/nc) * 98 / 100
+			err = fmt.Errorf("%d jobs: %w; split the batch (about %d such jobs fit in one)", n, err, fit)
+		}
 		g.refuse(r, err)
 		return
 	}
