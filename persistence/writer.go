@@ -125,6 +125,11 @@ func (g *group) add(r *request, free int64) {
 			g.refuse(r, err)
 			return
 		}
+		if nb, nc, err = s.weigh(writes); err != nil {
+			r.insertRes, r.job = nil, nil
+			g.refuse(r, err)
+			return
+		}
 	}
 	if err := setAll(g.txn, writes); err != nil {
 		g.abort(r, err)
