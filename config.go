@@ -55,6 +55,11 @@ type Config struct {
 	// Observer, if set, is told of every enqueue, start and finish (for metrics). Its methods
 	// run on the scheduler's hot paths and must be quick.
 	Observer Observer
+	// RefuseUnknownKinds makes Enqueue refuse a job whose kind has no registered handler
+	// (*InvalidError naming "kind"). It is off by default so that a program may enqueue jobs
+	// for other nodes of a shared store, or for handlers it registers on its next start; the
+	// daemon turns it on, since there a job that can never run is bad input.
+	RefuseUnknownKinds bool
 	// NoSync skips the disk sync of enqueues. Only for measuring what the sync costs: an
 	// acknowledged job may then be lost in a power failure.
 	NoSync bool
