@@ -44,7 +44,7 @@ func newEmbedded(ctx context.Context, o Options) (*embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := kinds.Register(s, nil); err != nil {
+	if err := kinds.Register(s, kinds.Options{}); err != nil {
 		return nil, err
 	}
 	if err := s.Start(ctx); err != nil {
