@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jobsched/jobsched"
@@ -57,7 +59,11 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := kinds.Register(s, cfg.Exec.Allow); err != nil {
+	if err := kinds.Register(s, kinds.Options{ExecAllow: cfg.Exec.Allow, ExecEnv: cfg.Exec.Env,
+		ExecDirRoots: cfg.Exec.DirRoots, HTTPAllowHosts: cfg.HTTP.AllowHosts}); err != nil {
+		return nil, err
+	}
+	if err := checkPeriodicKinds(sc.Periodic, s.HandledKinds()); err != nil {
 		return nil, err
 	}
 	m.Attach(s)
@@ -65,7 +71,12 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	api := httpapi.New(s, httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(), Dashboard: opt.Dashboard})
+	api, err := httpapi.New(s, httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(),
+		Dashboard: opt.Dashboard, ListenAddr: ln.Addr().String(), AllowedHosts: cfg.AllowedHosts})
+	if err != nil {
+		_ = ln.Close()
+		return nil, &jobsched.InvalidError{Field: "allowed_hosts", Reason: err.Error()}
+	}
 	d := &Daemon{cfg: cfg, log: log, sched: s, ln: ln, done: make(chan error, 1),
 		srv: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 			WriteTimeout: httpapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
@@ -135,4 +146,16 @@ func checkListen(addr, token string, insecure bool) error {
 		return nil
 	}
 	return fmt.Errorf("%w (%s): set auth_token, or pass --insecure-listen", ErrInsecureListen, addr)
+}
+
+// checkPeriodicKinds refuses at start a periodic job whose kind has no handler: it could never
+// run, and every tick would be refused.
+func checkPeriodicKinds(periodic []jobsched.PeriodicJob, handled []string) error {
+	for i, p := range periodic {
+		if !slices.Contains(handled, p.Kind) {
+			return &jobsched.InvalidError{Field: fmt.Sprintf("periodic[%d].kind", i),
+				Reason: fmt.Sprintf("no handler for kind %q (the daemon has %s)", p.Kind, strings.Join(handled, ", "))}
+		}
+	}
+	return nil
 }

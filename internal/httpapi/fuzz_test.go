@@ -36,12 +36,15 @@ func FuzzEnqueueBody(f *testing.F) {
 		require.NoError(f, s.Close(ctx))
 	})
 	require.NoError(f, s.Pause("default"))
-	api := New(s, Options{})
+	api, err := New(s, Options{})
+	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, path := range []string{"/v1/jobs", "/v1/jobs/batch"} {
 			before := s.Categories()[0].Counts[jobsched.StateQueued] + s.Categories()[0].Counts[jobsched.StateScheduled]
 			rec := httptest.NewRecorder()
-			api.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
+			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			api.ServeHTTP(rec, req)
 			switch rec.Code {
 			case http.StatusCreated, http.StatusConflict:
 			case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
