@@ -71,7 +71,9 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // JobEnqueued implements jobsched.Observer.
-func (m *Metrics) JobEnqueued(j *jobsched.Job) { m.enqueued.WithLabelValues(j.Category, m.kind(j)).Inc() }
+func (m *Metrics) JobEnqueued(j *jobsched.Job) {
+	m.enqueued.WithLabelValues(j.Category, m.kind(j)).Inc()
+}
 
 // kind is j's kind label: its kind if registered, else OtherKind.
 func (m *Metrics) kind(j *jobsched.Job) string {
