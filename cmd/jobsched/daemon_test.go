@@ -145,11 +145,15 @@ func (d *proc) stop() int {
 
 func (d *proc) client() *client.Client { return client.New(d.addr, "") }
 
-// call makes a raw request and returns the status, headers and body.
+// call makes a raw request and returns the status, headers and body. A body is sent as
+// application/json unless hdr sets another Content-Type.
 func call(t *testing.T, method, url, body string, hdr ...string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -412,6 +416,7 @@ func TestDaemonWaitCancelsTheJobWhenTheCallerLeaves(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "POST", d.addr+"/v1/jobs?wait=30s", strings.NewReader(`{"kind":"sleep","args":{"ms":20000}}`))
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
 	errc := make(chan error, 1)
 	go func() {
 		_, err := http.DefaultClient.Do(req)
