@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -309,4 +312,22 @@ func TestDaemonBoundsStreamsAndBodiesInFlight(t *testing.T) {
 	}
 	wg.Wait()
 	require.Equal(t, 201, probe(), "the budget is given back when the bodies are done")
+}
+
+// A bad security setting stops the start with an error naming its key.
+func TestDaemonRefusesBadSecurityConfig(t *testing.T) {
+	for _, tc := range []struct{ yaml, key string }{
+		{"exec:\n  env: [\"LD PRELOAD\"]\n", "exec.env[0]"},
+		{"exec:\n  dir_roots: [relative/dir]\n", "exec.dir_roots[0]"},
+		{"http:\n  allow_hosts: [\"10.0.0.0/8\", \"http://x/\"]\n", "http.allow_hosts[1]"},
+		{"allowed_hosts: [\"a b\"]\n", "allowed_hosts[0]"},
+		{"periodic:\n  - cron: \"@every 1s\"\n    kind: no-such-kind\n", "periodic[0].kind"},
+		{"http:\n  allow_host: [x]\n", "allow_host"},
+	} {
+		f := filepath.Join(t.TempDir(), "sec.yaml")
+		require.NoError(t, os.WriteFile(f, []byte(tc.yaml), 0o600))
+		out, err := exec.Command(binary, "serve", "--listen", "127.0.0.1:0", "--config", f, "--data", t.TempDir()).CombinedOutput()
+		require.Error(t, err, tc.yaml)
+		require.Contains(t, string(out), tc.key, tc.yaml)
+	}
 }
