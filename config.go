@@ -236,7 +236,7 @@ func (c Config) withDefaults() (Config, error) {
 	seenP := map[string]bool{}
 	for i, p := range c.Periodic {
 		field := fmt.Sprintf("periodic[%d]", i)
-		if _, err := cronParser.Parse(p.Cron); err != nil {
+		if _, err := parseCron(p.Cron); err != nil {
 			return c, invalid(field+".cron", "%q: %v", p.Cron, err)
 		}
 		if p.Kind == "" {
@@ -265,6 +265,17 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// parseCron parses a cron expression; robfig/cron panics on some inputs ("TZ=", found by
+// FuzzCron), so a panic is returned as an error.
+func parseCron(expr string) (s cron.Schedule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("cannot parse: %v", p)
+		}
+	}()
+	return cronParser.Parse(expr)
+}
 
 // DefaultBackoff waits 2^(attempt-1) seconds (1s, 2s, 4s, ...) capped at one hour, each ±20%
 // at random so that jobs that failed together do not retry together.

@@ -22,7 +22,9 @@ func FuzzEnqueueBody(f *testing.F) {
 		`{"kind":"k","run_at":"2030-01-01T00:00:00Z"}`, `{"kind":"k","delay":"-1s"}`, `{"kind":"k","delay":1}`,
 		`{"kind":""}`, `{"kind":null}`, `{"kind":"k","max_attempts":-5}`, `{"kind":"k","max_attempts":1e99}`,
 		`{"kind":"k","category":"\u0000"}`, `{"kind":"k","args":`, `[]`, `null`, `"x"`, ``, `{"kind":"k"} {"kind":"k"}`,
-		`{"jobs":[{"kind":"k"},{"kind":""}]}`, `{"jobs":null}`, `{"kind":"k","kind":"k2"}`, `{"kind":"k","extra":1}`,
+		`{"jobs":[{"kind":"k"},{"kind":""}]}`, `{"jobs":null}`, `{"jobs":[]}`, `{"jobs":[null]}`, `{"jobs":{}}`,
+		`{"jobs":[{"kind":"k","unique_key":"u"},{"kind":"k","unique_key":"u"}]}`, `{"jobs":[{"kind":"k"}],"extra":1}`,
+		`{"jobs":[[{"kind":"k"}]]}`, `{"jobs":[{"kind":"k","args":{"a":1}},{"kind":"k","delay":"1h"}]}`, `{"kind":"k","kind":"k2"}`, `{"kind":"k","extra":1}`,
 	} {
 		f.Add(seed)
 	}
