@@ -107,7 +107,11 @@ type remote struct {
 	wg      sync.WaitGroup
 }
 
-func newRemote(o Options) *remote { return &remote{c: client.New(o.Addr, o.Token), opt: o} }
+func newRemote(o Options) *remote {
+	c := client.New(o.Addr, o.Token)
+	c.SetRootCAs(o.RootCAs)
+	return &remote{c: c, opt: o}
+}
 
 func (r *remote) client() *client.Client {
 	r.mu.RLock()

@@ -103,6 +103,11 @@ func startDaemon(t *testing.T, data, config string, extra ...string) *proc {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if a, ok := daemon.ServingAddr(sc.Text()); ok {
+				if strings.Contains(sc.Text(), " tls=true") {
+					a = "https://" + a
+				} else {
+					a = "http://" + a
+				}
 				select {
 				case addr <- a:
 				default:
@@ -112,7 +117,7 @@ func startDaemon(t *testing.T, data, config string, extra ...string) *proc {
 	}()
 	select {
 	case a := <-addr:
-		d.addr = "http://" + a
+		d.addr = a
 	case <-d.done:
 		t.Fatalf("daemon exited: %v\n%s", d.err, d.logs)
 	case <-time.After(30 * time.Second):

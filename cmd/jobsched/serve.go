@@ -21,6 +21,7 @@ func newServe() *cobra.Command {
 		workers                                   int
 		insecure                                  bool
 		allowedHosts                              []string
+		tlsCert, tlsKey                           string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -67,6 +68,12 @@ A second signal exits at once.`,
 			if f.Changed("workers") {
 				cfg.Workers = workers
 			}
+			if f.Changed("tls-cert") {
+				cfg.TLSCert = tlsCert
+			}
+			if f.Changed("tls-key") {
+				cfg.TLSKey = tlsKey
+			}
 			if f.Changed("allowed-host") {
 				cfg.AllowedHosts = append(cfg.AllowedHosts, allowedHosts...)
 			}
@@ -85,6 +92,8 @@ A second signal exits at once.`,
 	f.StringVar(&token, "auth-token", "", "require this bearer token on the API (or JOBSCHED_AUTH_TOKEN)")
 	f.IntVar(&workers, "workers", 0, "global worker budget (default 64)")
 	f.BoolVar(&insecure, "insecure-listen", false, "allow a non-loopback --listen without an auth token")
+	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key)")
+	f.StringVar(&tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	f.StringSliceVar(&allowedHosts, "allowed-host", nil, "a Host name the API accepts besides the listen address and localhost (repeat, or a comma list; added to allowed_hosts)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd

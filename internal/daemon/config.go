@@ -59,6 +59,9 @@ type Config struct {
 	// AllowedHosts are Host header values accepted besides the listen address and localhost
 	// ("name" any port, "name:port" that port).
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// TLSCert and TLSKey (PEM files), both set, serve HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // CategoryConfig is one entry of categories.
@@ -195,6 +198,13 @@ func (c Config) checkSecurity() error {
 		if _, _, err := kinds.ParseAllowHost(h); err != nil {
 			return &jobsched.InvalidError{Field: fmt.Sprintf("http.allow_hosts[%d]", i), Reason: err.Error()}
 		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		field := "tls_key"
+		if c.TLSCert == "" {
+			field = "tls_cert"
+		}
+		return &jobsched.InvalidError{Field: field, Reason: "tls_cert and tls_key go together: set both or neither"}
 	}
 	for i, h := range c.AllowedHosts {
 		if h == "" || strings.ContainsAny(h, "/@ \t") {

@@ -26,6 +26,7 @@ const (
 // all interfaces (an address cannot be rebound, only a name can), and the allowed_hosts.
 type hostGuard struct {
 	port     string
+	defPort  string          // of a Host header without a port: 80, or 443 with TLS
 	exact    map[string]bool // "host:port", lower case
 	anyPort  map[string]bool // "host" of allowed_hosts entries without a port
 	anyIP    bool
@@ -35,8 +36,11 @@ type hostGuard struct {
 // newHostGuard builds the guard for a server listening on listen (the bound address, its real
 // port) with the allowed_hosts entries ("name", "name:port", an IP address). An empty listen
 // turns the Host check off (an API mounted behind the caller's own server).
-func newHostGuard(listen string, allowed []string) (*hostGuard, error) {
-	g := &hostGuard{exact: map[string]bool{}, anyPort: map[string]bool{}}
+func newHostGuard(listen string, allowed []string, tls bool) (*hostGuard, error) {
+	g := &hostGuard{exact: map[string]bool{}, anyPort: map[string]bool{}, defPort: defaultHTTPPort}
+	if tls {
+		g.defPort = defaultHTTPSPort
+	}
 	if listen == "" {
 		g.disabled = true
 		return g, nil
@@ -114,7 +118,7 @@ func (g *hostGuard) sameOrigin(origin string) bool {
 // which a page may send without asking).
 func (a *API) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.hosts.accepts(r.Host, defaultHTTPPort) {
+		if !a.hosts.accepts(r.Host, a.hosts.defPort) {
 			refuse(w, http.StatusForbidden, CodeForbiddenHost, fmt.Sprintf(
 				"Host %q does not name this daemon: use its listen address, %s with its port, or add the name to allowed_hosts (--allowed-host)",
 				r.Host, loopbackHostsDocument))

@@ -43,6 +43,8 @@ type Options struct {
 	// sets the Host and Origin values accepted (guard.go). Empty turns the Host check off.
 	ListenAddr   string
 	AllowedHosts []string
+	// TLS says the server serves HTTPS: a Host without a port then means port 443.
+	TLS bool
 	// MaxInFlightBytes caps the request bodies held at once; a request beyond it gets 503
 	// "overloaded" with Retry-After (default DefaultMaxInFlightBytes).
 	MaxInFlightBytes int64
@@ -84,7 +86,7 @@ func New(s *jobsched.Scheduler, opt Options) (*API, error) {
 	if opt.MaxEventStreams <= 0 {
 		opt.MaxEventStreams = DefaultMaxEventStreams
 	}
-	hosts, err := newHostGuard(opt.ListenAddr, opt.AllowedHosts)
+	hosts, err := newHostGuard(opt.ListenAddr, opt.AllowedHosts, opt.TLS)
 	if err != nil {
 		return nil, err
 	}
