@@ -138,7 +138,7 @@ func (a *API) guard(next http.Handler) http.Handler {
 				mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 				if err != nil || mt != "application/json" {
 					refuse(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, fmt.Sprintf(
-						"request bodies are read only as application/json, got Content-Type %q", r.Header.Get("Content-Type")))
+						"request bodies are read only as application/json (send Content-Type: application/json), got Content-Type %q", r.Header.Get("Content-Type")))
 					return
 				}
 			}
