@@ -85,6 +85,10 @@ function handle(event, data) {
   else if (event === 'categories') renderCats(data.categories);
   else if (event === 'jobs') { for (const j of data.jobs) if (j.id === state.jobId) renderJob(j); }
   else if (event === 'resize') logResize(data);
+  else if (event === 'resync' && state.jobId) {
+    // Events were dropped for this stream: read the job shown again.
+    api('GET', '/v1/jobs/' + encodeURIComponent(state.jobId)).then(renderJob).catch(() => {});
+  }
 }
 
 // ---- the tree -----------------------------------------------------------------------------
