@@ -285,7 +285,9 @@ func TestDaemonBoundsStreamsAndBodiesInFlight(t *testing.T) {
 				resp.Body.Close()
 			}
 		}()
-		_, err = pw.Write([]byte(`{"jobs":[`))
+		// Past the transport's 4 KiB write buffer, so the request reaches the server now (a
+		// short first chunk may sit in the client's buffer until the body ends).
+		_, err = pw.Write([]byte(`{"jobs":[` + strings.Repeat(" ", 64<<10)))
 		require.NoError(t, err)
 	}
 	probe := func() int {
