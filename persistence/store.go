@@ -92,4 +92,7 @@ type Store interface {
 	// Close stops the writer after the requests already submitted and closes the store.
 	// It may be called more than once.
 	Close() error
+	// Delete removes a finished job (its record and index keys), durably. An unfinished job is
+	// refused with ErrNotFinished; an unknown id returns ErrNotFound.
+	Delete(ctx context.Context, id string) error
 }
