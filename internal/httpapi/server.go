@@ -72,6 +72,7 @@ func New(s *jobsched.Scheduler, opt Options) *API {
 	a.mux.Handle("POST /v1/categories/{name}/resume", auth(a.resume))
 	a.mux.Handle("GET /v1/tree", auth(a.tree))
 	a.mux.Handle("GET /v1/events", auth(a.events))
+	a.routeAdmin(auth)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
