@@ -46,7 +46,7 @@ type API struct {
 	s    *jobsched.Scheduler
 	opt  Options
 	log  *slog.Logger
-	mux  *http.ServeMux
+	mux  *routeMux
 	cfg  jobsched.Config
 	body int64
 }
@@ -59,7 +59,7 @@ func New(s *jobsched.Scheduler, opt Options) *API {
 	if opt.EventInterval == 0 {
 		opt.EventInterval = 250 * time.Millisecond
 	}
-	a := &API{s: s, opt: opt, log: opt.Logger, mux: http.NewServeMux(), cfg: s.Config()}
+	a := &API{s: s, opt: opt, log: opt.Logger, mux: newRouteMux(), cfg: s.Config()}
 	a.body = int64(a.cfg.MaxArgsBytes) + bodySlack
 	auth := a.requireToken
 	a.mux.Handle("POST /v1/jobs", auth(a.enqueue))
@@ -73,6 +73,7 @@ func New(s *jobsched.Scheduler, opt Options) *API {
 	a.mux.Handle("GET /v1/tree", auth(a.tree))
 	a.mux.Handle("GET /v1/events", auth(a.events))
 	a.routeAdmin(auth)
+	a.routeOpenAPI(auth)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
