@@ -182,7 +182,7 @@ func (s *Scheduler) bulk(ctx context.Context, f Filter, applies func(State) bool
 	mutation func(time.Time) persistence.Mutator, after func([]*Job)) (int, error) {
 	total, cursor := 0, ""
 	for {
-		page, next, err := s.store.List(ctx, persistence.ListOptions{Category: f.Category, State: f.State, Limit: BulkPage, Cursor: cursor})
+		page, next, err := s.store.List(ctx, persistence.ListOptions{Category: f.Category, Kind: f.Kind, State: f.State, Limit: BulkPage, Cursor: cursor})
 		if err != nil {
 			return total, adminStoreErr(err)
 		}

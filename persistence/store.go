@@ -36,6 +36,7 @@ type InsertResult struct {
 // ListOptions filters and pages List. Jobs come newest first.
 type ListOptions struct {
 	Category string
+	Kind     string
 	State    State
 	Limit    int    // 1..MaxListLimit; 0 means DefaultListLimit
 	Cursor   string // next_cursor of the previous page

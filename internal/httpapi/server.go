@@ -257,13 +257,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
-		case "category", "state", "limit", "cursor":
+		case "category", "kind", "state", "limit", "cursor":
 		default:
 			writeError(w, a.log, &jobsched.InvalidError{Field: k, Reason: "unknown query parameter"}, nil)
 			return
 		}
 	}
-	opt := jobsched.ListOptions{Category: q.Get("category"), State: jobsched.State(q.Get("state")), Cursor: q.Get("cursor")}
+	opt := jobsched.ListOptions{Category: q.Get("category"), Kind: q.Get("kind"), State: jobsched.State(q.Get("state")), Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
