@@ -3,6 +3,7 @@ package jobsched_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -199,4 +200,34 @@ func TestBulkFilterErrorsNameTheField(t *testing.T) {
 			require.Equal(t, tc.field, inv.Field)
 		})
 	}
+}
+
+// errorLog counts the error records logged.
+type errorLog struct{ n atomic.Int64 }
+
+func (e *errorLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+func (e *errorLog) Handle(context.Context, slog.Record) error  { e.n.Add(1); return nil }
+func (e *errorLog) WithAttrs([]slog.Attr) slog.Handler          { return e }
+func (e *errorLog) WithGroup(string) slog.Handler               { return e }
+
+// A job cancelled while queued stays in its Fifo's memory until handed out; deleted meanwhile,
+// it is simply skipped when its turn comes, with no error.
+func TestDeletedJobStillInItsFifoIsSkippedQuietly(t *testing.T) {
+	logs := &errorLog{}
+	ran := make(chan string, 2)
+	s := start(t, jobsched.Config{Workers: 2, Categories: twoCategories, Logger: slog.New(logs)}, map[string]jobsched.Handler{
+		"k": func(_ context.Context, j *jobsched.Job) (any, error) { ran <- j.ID; return nil, nil }})
+	ctx := context.Background()
+	require.NoError(t, s.Pause("a"))
+	gone, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", Category: "a"})
+	require.NoError(t, err)
+	kept, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", Category: "a"})
+	require.NoError(t, err)
+	_, err = s.Cancel(ctx, gone.ID)
+	require.NoError(t, err)
+	require.NoError(t, s.Delete(ctx, gone.ID))
+	require.NoError(t, s.Resume("a"))
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, kept.ID).State)
+	require.Equal(t, kept.ID, <-ran, "only the kept job ran")
+	require.Zero(t, logs.n.Load(), "nothing was logged as an error")
 }
