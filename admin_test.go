@@ -206,9 +206,9 @@ func TestBulkFilterErrorsNameTheField(t *testing.T) {
 type errorLog struct{ n atomic.Int64 }
 
 func (e *errorLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
-func (e *errorLog) Handle(context.Context, slog.Record) error  { e.n.Add(1); return nil }
-func (e *errorLog) WithAttrs([]slog.Attr) slog.Handler          { return e }
-func (e *errorLog) WithGroup(string) slog.Handler               { return e }
+func (e *errorLog) Handle(context.Context, slog.Record) error    { e.n.Add(1); return nil }
+func (e *errorLog) WithAttrs([]slog.Attr) slog.Handler           { return e }
+func (e *errorLog) WithGroup(string) slog.Handler                { return e }
 
 // A job cancelled while queued stays in its Fifo's memory until handed out; deleted meanwhile,
 // it is simply skipped when its turn comes, with no error.
