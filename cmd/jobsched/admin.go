@@ -80,6 +80,13 @@ func newBulk(retry bool) *cobra.Command {
 		},
 	}
 	cf.bind(cmd)
+	// A bulk operation over millions of jobs takes a while (200,000 jobs: 5-10 s); leaving early
+	// stops it between pages, so give it time by default.
+	to := cmd.Flags().Lookup("timeout")
+	if err := to.Value.Set("5m"); err != nil {
+		panic(err) // a constant that parses
+	}
+	to.DefValue = to.Value.String()
 	cmd.Flags().StringVar(&f.Category, "category", "", "only this category")
 	cmd.Flags().StringVar(&f.Kind, "kind", "", "only this kind")
 	cmd.Flags().StringVar(&state, "state", defState, "only this state")
