@@ -23,6 +23,7 @@ type hub struct {
 	subs    map[chan Event]struct{}
 	done    chan struct{}
 	closed  bool
+	minutes throughput // the last hour of finished attempts, per category
 }
 
 func (h *hub) init() {
@@ -58,6 +59,7 @@ func (h *hub) waitFor(id string) (<-chan *Job, func()) {
 func (h *hub) job(j *Job) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.minutes.add(j)
 	if j.State.Finished() {
 		for _, ch := range h.waiters[j.ID] {
 			select {
