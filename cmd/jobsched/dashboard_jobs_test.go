@@ -94,7 +94,8 @@ func textHas(sel, want string) string {
 
 // TestDashboardJobBrowserAndJobPage browses jobs by state, category and kind, pages through
 // them, opens a dead job, retries it with a click and sees it succeed, deletes it, retries the
-// rest of a category's dead jobs from its row, and cancels a scheduled job found by id.
+// rest of a category's dead jobs from its row, and cancels a scheduled job found by id; the last
+// hour's chart follows.
 func TestDashboardJobBrowserAndJobPage(t *testing.T) {
 	p := newPage(t)
 	d := startDaemon(t, "", `
@@ -119,6 +120,11 @@ categories:
 	waitState(t, c, done[len(done)-1].ID, jobsched.StateSucceeded)
 
 	p.do(chromedp.Navigate(d.addr+"/"), chromedp.WaitVisible(chromedp.CSS("#conn.on")))
+	// The last hour's chart counts what finished.
+	chart := func(cat, attr string) string {
+		return fmt.Sprintf(`(document.querySelector('#hour canvas[data-category=%q]') || {dataset: {}}).dataset.%s`, cat, attr)
+	}
+	p.waitFor(chart("reports", "succeeded")+` === '25' && `+chart("email", "failed")+` === '3'`, "the last hour's chart")
 	rows := `document.querySelectorAll('#jobs tbody tr').length`
 	// The browser opens on the newest jobs, 20 a page; "Older" and "Newer" follow next_cursor.
 	p.waitFor(rows+` === 20`, "the first page")
@@ -168,6 +174,7 @@ categories:
 	for _, j := range dead[1:] {
 		waitState(t, c, j.ID, jobsched.StateSucceeded)
 	}
+	p.waitFor(chart("email", "succeeded")+` === '3'`, "the chart follows: the three email jobs succeeded at last")
 
 	// Find a scheduled job by id and cancel it.
 	later, err := c.Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Category: "reports", Delay: jobsched.Duration(time.Hour)}, 0)

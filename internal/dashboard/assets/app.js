@@ -85,6 +85,7 @@ function handle(event, data) {
   else if (event === 'categories') renderCats(data.categories);
   else if (event === 'jobs') jobsChanged(data.jobs); // jobs.js
   else if (event === 'resize') logResize(data);
+  else if (event === 'throughput') renderThroughput(data); // charts.js
 }
 
 // ---- the tree -----------------------------------------------------------------------------

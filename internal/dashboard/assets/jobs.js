@@ -5,7 +5,7 @@
 
 const FINISHED = ['succeeded', 'dead', 'cancelled'];
 const RETRYABLE = ['dead', 'cancelled', 'retrying', 'scheduled'];
-const browse = { cursors: [''], page: 0, next: '' }; // cursors[i] opens page i
+const browse = { cursors: [''], page: 0, next: '', reload: null, seq: 0 }; // cursors[i] opens page i
 const jobView = { id: '', poll: null };
 
 function filter() {
@@ -20,12 +20,15 @@ async function loadPage() {
   q.set('limit', $('#f-limit').value);
   if (browse.cursors[browse.page]) q.set('cursor', browse.cursors[browse.page]);
   const msg = $('#jobs-msg');
+  const seq = ++browse.seq; // only the latest request may draw
   try {
     const res = await api('GET', '/v1/jobs?' + q.toString());
+    if (seq !== browse.seq) return;
     browse.next = res.next_cursor || '';
     $('#jobs tbody').replaceChildren(...res.jobs.map(jobRow));
     msg.textContent = res.jobs.length ? '' : 'no job matches';
   } catch (err) {
+    if (seq !== browse.seq) return;
     msg.textContent = 'error: ' + err.message;
   }
   $('#jobs-page').textContent = `page ${browse.page + 1}`;
@@ -87,12 +90,19 @@ function categoriesChanged(cats) {
   sel.value = cur;
 }
 
-// jobsChanged takes the jobs of an event: rows on the page and the open job follow them live.
+// jobsChanged takes the jobs of an event: rows on the page and the open job follow them live,
+// and the first page reloads (at most every 2 s) when a job it does not show matches the filter.
 function jobsChanged(jobs) {
+  const f = filter();
+  let fresh = false;
   for (const j of jobs) {
     const row = document.querySelector(`#jobs tr[data-job="${CSS.escape(j.id)}"]`);
     if (row) row.replaceWith(jobRow(j));
+    else if ((!f.state || f.state === j.state) && (!f.category || f.category === j.category) && (!f.kind || f.kind === j.kind)) fresh = true;
     if (j.id === jobView.id) renderJob(j);
+  }
+  if (fresh && browse.page === 0 && !browse.reload) {
+    browse.reload = setTimeout(() => { browse.reload = null; if (browse.page === 0) loadPage(); }, 2000);
   }
 }
 
