@@ -135,13 +135,18 @@ func TestCLIRetryDeleteAndBulk(t *testing.T) {
 	url, fixed := hookServer(t)
 	first := deadHook(t, c, url, "")
 	second := deadHook(t, c, url, "")
-	fixed.Store(true)
-
 	run := func(args ...string) (string, error) {
 		out, err := exec.Command(binary, append(args, "--addr", d.addr)...).CombinedOutput()
 		return string(out), err
 	}
-	out, err := run("retry", first.ID)
+	out, err := run("jobs", "--kind", "http", "--state", "dead", "--json")
+	require.NoError(t, err, out)
+	var page struct{ Jobs []jobsched.Job }
+	require.NoError(t, json.Unmarshal([]byte(out), &page))
+	require.Len(t, page.Jobs, 2, "jobs --kind lists the dead webhooks")
+	fixed.Store(true)
+
+	out, err = run("retry", first.ID)
 	require.NoError(t, err, out)
 	require.Regexp(t, `state\s+queued`, out)
 	waitState(t, c, first.ID, jobsched.StateSucceeded)
