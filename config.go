@@ -47,6 +47,8 @@ type Config struct {
 	// DefaultBackoff (exponential with jitter).
 	RetryBackoff func(attempt int) time.Duration
 	// MaxArgsBytes caps a job's args (default 1 MiB); MaxBatch caps EnqueueBatch (default 10,000).
+	// A batch must also fit in one store commit (docs/durability.md): 10,000 jobs with small
+	// args do; larger ones fail with ErrTooLarge naming the limit.
 	MaxArgsBytes int
 	MaxBatch     int
 	// FifoMemory is how many ready jobs a category keeps in memory (default 10,000); the rest

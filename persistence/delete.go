@@ -23,7 +23,8 @@ var (
 // finished since the store was opened.
 func (s *Badger) Delete(ctx context.Context, id string) error {
 	r := &request{id: id, del: true, durable: true}
-	return s.wait(ctx, r)
+	_, err := s.wait(ctx, r)
+	return err
 }
 
 // planDelete plans the removal of a finished job: its record and any index key it still has.
@@ -43,7 +44,7 @@ func (s *Badger) planDelete(txn *badger.Txn, r *request) ([]pendingWrite, error)
 	// cache holding it, lookup reads through the transaction, which sees the delete. Dropping a
 	// cache entry is always safe (the cache only spares reads).
 	delete(s.overlay, j.ID)
-	delete(s.cache, j.ID)
+	s.cache.drop(j.ID)
 	r.job = j.Clone()
 	return writes, nil
 }

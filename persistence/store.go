@@ -6,7 +6,10 @@ import (
 	"time"
 )
 
-// Errors a caller of a Store branches on.
+// Errors a caller of a Store branches on. ErrNotFound, ErrSkip, ErrClosed, ErrStoreFailed and
+// ErrTooLarge are permanent: the same write will fail the same way (Permanent reports them).
+// ErrDiskFull and the other errors of the store (a failed read) are transient: the write was
+// not made, and retrying it later may succeed. A context's error means the caller stopped waiting.
 var (
 	// ErrNotFound: no job has that id (it never existed or its retention ran out).
 	ErrNotFound = errors.New("job not found")
@@ -18,7 +21,23 @@ var (
 	ErrDiskFull = errors.New("disk full")
 	// ErrSkip is returned by a Mutator to leave the job as it is; Update returns it unchanged.
 	ErrSkip = errors.New("mutation skipped")
+	// ErrStoreFailed: a commit or a disk sync failed, so what is on disk is unknown. The store
+	// acknowledges no write from then on (as PostgreSQL after a failed fsync); only a restart,
+	// which reads what is really on disk, recovers. Store.Err returns it.
+	ErrStoreFailed = errors.New("store failed")
 )
+
+// Permanent reports whether err, returned by a Store's write, will come back however often the
+// write is retried: ErrNotFound, ErrSkip, ErrClosed, ErrStoreFailed, ErrTooLarge. A Mutator's own
+// errors are its caller's to judge; Permanent reports false for them.
+func Permanent(err error) bool {
+	for _, p := range []error{ErrNotFound, ErrSkip, ErrClosed, ErrStoreFailed, ErrTooLarge} {
+		if errors.Is(err, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // Mutator changes a job in place inside the store's single writer. It must be quick and must not
 // block: it runs on the writer goroutine. Returning an error (ErrSkip, or any other) leaves the job
@@ -63,11 +82,27 @@ type Stats struct {
 // requests of concurrent callers into one commit and one disk sync (group commit). A durable write
 // returns only once it is synced to disk; a non-durable one once it is committed (it survives the
 // process being killed, not a power loss).
+//
+// A write that returns nil is stored. A write that returns an error was not made, with two
+// exceptions where the outcome is unknown and the write may be found in the store later:
+// ErrStoreFailed (committed, then the sync failed) and the error of a ctx that ended while the
+// write was submitted.
 type Store interface {
 	// Insert stores new jobs, all or nothing, durably. A queued job is given its Seq. A job whose
 	// unique key is held by an unfinished job is not stored: its result names the holder.
+	// A batch that does not fit in one commit fails with ErrTooLarge, naming the limit.
+	//
+	// If ctx has ended before the call, nothing is written. ctx ending does not cancel a write
+	// already submitted; the result is unknown to the caller: Insert returns ctx's error, and the
+	// jobs may be stored all the same.
 	Insert(ctx context.Context, jobs []*Job) ([]InsertResult, error)
-	// Update applies fn to the stored job and returns the job as stored after it.
+	// Update applies fn to the stored job and returns the job as stored after it. Its errors:
+	// ErrNotFound, fn's own error (ErrSkip or another: the job is returned unchanged), ErrClosed,
+	// ErrStoreFailed, ErrDiskFull, ErrTooLarge, a transient read error, or ctx's error.
+	//
+	// If ctx has ended before the call, nothing is written. ctx ending does not cancel a write
+	// already submitted; the result is unknown to the caller: Update returns ctx's error and a nil
+	// job, and the update may be stored all the same.
 	Update(ctx context.Context, id string, fn Mutator, durable bool) (*Job, error)
 	// UpdateAsync is Update without waiting: done is called on the writer goroutine, so it
 	// must be quick (send a message, close a channel).
@@ -90,6 +125,9 @@ type Store interface {
 	Counts() map[string]StateCounts
 	// Stats returns the writer's totals.
 	Stats() Stats
+	// Err is nil while the store is healthy and, once a commit or a sync failed, the sticky
+	// error that every later write returns (it wraps ErrStoreFailed). Reads keep working.
+	Err() error
 	// Close stops the writer after the requests already submitted and closes the store.
 	// It may be called more than once.
 	Close() error

@@ -48,13 +48,11 @@ func TestWriterSplitsABatchAndKeepsItsCacheTrue(t *testing.T) {
 		defer txn.Discard()
 		w, err := s.plan(txn, r)
 		require.NoError(t, err)
-		var n int64
-		for _, x := range w {
-			n += int64(len(x.key)+len(x.value)) + 64
-		}
+		n, _, err := s.weigh(w)
+		require.NoError(t, err)
 		return n
 	}
-	s.maxTxnBytes = size(start) + size(filler) + 10 // every write counts at least 64 bytes
+	s.maxTxnBytes = size(start) + size(filler) + 10 // every write weighs more than 10 bytes
 
 	done := 0
 	for _, r := range []*request{start, filler, finish} {

@@ -1,6 +1,7 @@
 package supervision
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -66,10 +67,21 @@ type Spec struct {
 	Children []ChildSpec
 	// Tree, when set, records this supervisor's subtree. Child supervisors share it.
 	Tree *Tree
-	// OnReady, when set, is called (on the supervisor's goroutine) each time the supervisor has
-	// started all its children; a root supervisor has no parent to tell.
+	// OnReady, when set, is called (on the supervisor's goroutine) once per incarnation of the
+	// supervisor, when it has started all its children; a root supervisor has no parent to tell.
 	OnReady func()
+	// OnGiveUp, when set on the root spec (a supervisor spawned from the actor system's root
+	// context), is called once if the root gives up: more than Intensity restarts within Period,
+	// or a failure of the root supervisor itself. reason is an error wrapping ErrGaveUp. It is
+	// called on the supervisor's goroutine and must not block; the root then stops its children
+	// (in reverse start order) and itself, for good. A stop someone asked for (Stop or Poison of
+	// the root) does not call it. Ignored on a spec that is not the root's: a child supervisor
+	// escalates to its parent instead.
+	OnGiveUp func(reason any)
 }
+
+// ErrGaveUp is wrapped by the reason given to Spec.OnGiveUp.
+var ErrGaveUp = errors.New("supervision: the root supervisor gave up")
 
 // Supervisor returns a ChildSpec for a child that is itself a supervisor of spec. The child
 // shares the parent's Tree unless spec names its own.
@@ -98,18 +110,25 @@ func (s Spec) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, c := range s.Children {
-		if c.Name == "" || c.Producer == nil {
-			return fmt.Errorf("supervision: child %d needs a name and a producer", i)
+		if err := c.validate(); err != nil {
+			return fmt.Errorf("supervision: child %d (%q): %w", i, c.Name, err)
 		}
 		if seen[c.Name] {
 			return fmt.Errorf("supervision: two children named %q", c.Name)
 		}
 		seen[c.Name] = true
-		switch c.Restart {
-		case "", Permanent, Transient, Temporary:
-		default:
-			return fmt.Errorf("supervision: child %q: unknown restart type %q", c.Name, c.Restart)
-		}
+	}
+	return nil
+}
+
+func (c ChildSpec) validate() error {
+	if c.Name == "" || c.Producer == nil {
+		return errors.New("needs a name and a producer")
+	}
+	switch c.Restart {
+	case "", Permanent, Transient, Temporary:
+	default:
+		return fmt.Errorf("unknown restart type %q", c.Restart)
 	}
 	return nil
 }
@@ -117,14 +136,18 @@ func (s Spec) Validate() error {
 // Messages a supervisor understands. Send them with the actor system's root context or from any
 // actor.
 
-// AddChild starts one more child at the end of the supervisor's children (a pool grows).
+// AddChild starts one more child at the end of the supervisor's children (a pool grows). A
+// child that later ends for good (a temporary child's exit, a transient child's normal stop) is
+// forgotten with its spec, so a pool that grows and shrinks holds only its live members. An
+// invalid child, or one whose name is taken, is logged and ignored.
 type AddChild struct{ Child ChildSpec }
 
 // ChildReady tells a supervisor its child is ready. Children that implement ReadySignaler send
 // it through Ready; the supervisor's middleware sends it for the others.
 type ChildReady struct {
 	PID *actor.PID
-	// Gen is the incarnation it speaks for (set by the middleware); 0 means the current one.
+	// Gen is the incarnation it speaks for; the supervisor ignores a ChildReady whose Gen is not
+	// the child's current incarnation (one sent by an earlier incarnation, still in its mailbox).
 	Gen uint64
 }
 
@@ -134,9 +157,11 @@ type ReadySignaler interface {
 	SignalsReady()
 }
 
-// Ready tells the parent of the actor in ctx that it is ready.
+// Ready tells the parent of the actor in ctx that it is ready. The message carries the
+// generation of the actor's current incarnation, so a Ready that an incarnation sent just before
+// it crashed does not pass for its successor's.
 func Ready(ctx actor.Context) {
 	if ctx.Parent() != nil {
-		ctx.Send(ctx.Parent(), &ChildReady{PID: ctx.Self()})
+		ctx.Send(ctx.Parent(), &ChildReady{PID: ctx.Self(), Gen: generationOf(ctx)})
 	}
 }

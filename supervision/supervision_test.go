@@ -157,8 +157,9 @@ func TestStrategiesRestartTheRightChildrenInOrder(t *testing.T) {
 		want     []string
 	}{
 		{OneForOne, []string{"restarting:b", "start:b"}},
-		{OneForAll, []string{"restarting:a", "start:a", "restarting:b", "start:b", "restarting:c", "start:c"}},
-		{RestForOne, []string{"restarting:b", "start:b", "restarting:c", "start:c"}},
+		// OTP: the affected children end in reverse start order, then start again in order.
+		{OneForAll, []string{"restarting:c", "restarting:b", "restarting:a", "start:a", "start:b", "start:c"}},
+		{RestForOne, []string{"restarting:c", "restarting:b", "start:b", "start:c"}},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.strategy), func(t *testing.T) {

@@ -1,7 +1,9 @@
 package supervision
 
 import (
-	"sync/atomic"
+	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -9,40 +11,61 @@ import (
 
 // supervisor is the actor behind Props. It implements actor.SupervisorStrategy itself, so the
 // failures of its children are handled on its own goroutine with its own state: the ordered
-// children, the restart history and the restart queue.
+// children, the restart history and what each child still has to do.
+//
+// It works one child at a time, as OTP does: at most one child has a command outstanding
+// (busy), and step picks the next command once that child has answered. A failure only marks
+// which children must restart; step then ends their incarnations in reverse start order, each
+// gone before the next, and starts them again in start order, each ready before the next. The
+// first start is the same walk with nothing to end.
 type supervisor struct {
 	spec     Spec
+	ctx      ops
 	self     *actor.PID
+	root     bool
 	children []*child
-	// starting is the index of the child being started in the initial sequence; len(children)
-	// once all have started.
-	starting int
-	// restartQ holds the children waiting to restart, in start order; restarting is the one
-	// restarting now (nil if none).
-	restartQ   []*child
-	restarting *child
-	history    []time.Time
-	ready      bool
-	// closing is set once this incarnation stops or restarts: its children are going too.
+	// busy is the child with a command outstanding (spawn, restart or stop), nil if none.
+	busy    *child
+	history []time.Time
+	ready   bool
+	// closing is set once this incarnation is ending (stopping, restarting, escalated or given
+	// up): its children are going too, and nothing new starts.
 	closing bool
-	// readyGen, set by the parent that spawned this supervisor, is the generation its
-	// ChildReady must carry.
-	readyGen *atomic.Uint64
+	gaveUp  bool
 }
 
-// generations numbers every spawn and restart in the process. A PID survives restarts, so a
-// ChildReady from an earlier incarnation (still in the mailbox) would otherwise pass for the
-// current one.
-var generations atomic.Uint64
+// ops is what the supervisor does with its own context. protoactor-go passes the same context
+// to Receive and, as its Supervisor, to HandleFailure.
+type ops interface {
+	actor.Context
+	actor.Supervisor
+}
+
+// childState is where a child is in its life.
+type childState int
+
+const (
+	idle     childState = iota // no process: not spawned yet, or terminated
+	starting                   // spawned or restarted; waiting for its ChildReady
+	running                    // ready
+	failed                     // crashed; protoactor suspended it, its incarnation has yet to end
+	parking                    // asked to end its incarnation; waiting for its placeholder
+	parked                     // its incarnation ended; a placeholder holds its PID and mailbox
+	stopping                   // asked to stop for good
+)
 
 type child struct {
-	spec ChildSpec
-	pid  *actor.PID
-	// stopping is set when the supervisor stopped the child on purpose (temporary child).
-	stopping bool
-	// gen is the generation of the child's current incarnation.
-	gen atomic.Uint64
+	spec  ChildSpec
+	pid   *actor.PID
+	line  *lifeline
+	state childState
+	// restart: it must be (re)started. remove: it must be stopped for good (a temporary child
+	// caught in a sibling's restart).
+	restart, remove bool
 }
+
+// alive reports whether the child's incarnation has yet to end before it can start again.
+func (c *child) alive() bool { return c.state == running || c.state == failed }
 
 var (
 	_ actor.Actor              = (*supervisor)(nil)
@@ -57,154 +80,236 @@ func newSupervisor(spec Spec) *supervisor {
 	if spec.Intensity == 0 && spec.Period == 0 {
 		spec.Intensity, spec.Period = 1, 5*time.Second
 	}
-	spec.Children = append([]ChildSpec(nil), spec.Children...)
 	return &supervisor{spec: spec}
 }
 
 // SignalsReady marks supervisors as ready only once all their children are.
 func (*supervisor) SignalsReady() {}
 
-// readyMiddleware tells the parent a child is ready once it has handled *actor.Started, unless
-// the child says so itself.
-func readyMiddleware(gen *atomic.Uint64) actor.ReceiverMiddleware {
-	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
-		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
-			next(c, env)
-			if _, ok := env.Message.(*actor.Started); !ok {
-				return
-			}
-			if _, self := c.Actor().(ReadySignaler); self || c.Parent() == nil {
-				return
-			}
-			c.ActorSystem().Root.Send(c.Parent(), &ChildReady{PID: c.Self(), Gen: gen.Load()})
-		}
-	}
-}
+// countChildren asks a supervisor how many children it holds (tests).
+type countChildren struct{}
 
 // Receive implements actor.Actor.
 func (s *supervisor) Receive(ctx actor.Context) {
+	defer s.guard()
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		s.self = ctx.Self()
-		if ctx.Parent() == nil {
+		o, ok := ctx.(ops)
+		if !ok {
+			panic(fmt.Sprintf("supervision: a supervisor's context must be protoactor's own, got %T", ctx))
+		}
+		s.ctx, s.self, s.root = o, ctx.Self(), ctx.Parent() == nil
+		if s.root {
 			s.spec.Tree.add("", s.self.Id, s.spec.Name, s.spec.Role, s.spec.Strategy)
 		}
-		s.children = s.children[:0]
+		s.children = make([]*child, 0, len(s.spec.Children))
 		for _, cs := range s.spec.Children {
-			s.children = append(s.children, &child{spec: cs})
+			s.children = append(s.children, &child{spec: cs, restart: true})
 		}
-		s.starting = 0
-		s.startNext(ctx)
+		s.step()
 	case *ChildReady:
-		s.childReady(ctx, msg)
+		c := s.find(msg.PID)
+		if c == nil || c.state != starting || msg.Gen != c.line.gen.Load() {
+			return // a stale ready of an earlier incarnation
+		}
+		c.state = running
+		s.spec.Tree.setStatus(msg.PID.Id, StatusRunning)
+		s.answered(c)
+	case *childParked:
+		c := s.find(msg.PID)
+		if c == nil || c.state != parking || msg.Gen != c.line.gen.Load() {
+			return
+		}
+		c.state = parked
+		s.answered(c)
 	case *AddChild:
-		if s.closing {
-			return // stopping or restarting: a new child would outlive the stop (or be started twice)
-		}
-		s.spec.Children = append(s.spec.Children, msg.Child)
-		s.children = append(s.children, &child{spec: msg.Child})
-		if s.starting == len(s.children)-1 {
-			s.startNext(ctx)
-		}
+		s.addChild(ctx, msg.Child)
 	case *actor.Terminated:
-		s.terminated(ctx, msg.Who)
+		s.terminated(msg.Who)
 	case *actor.Restarting, *actor.Stopping:
 		// OTP stops children in reverse start order, each gone before the next; protoactor-go
 		// would stop them all at once. Children stop quickly (their Stopping handlers are
 		// trivial), so this short wait in Receive is bounded.
 		s.closing = true
-		started := s.started()
-		for i := len(started) - 1; i >= 0; i-- {
-			_ = ctx.StopFuture(started[i].pid).Wait() // a timeout leaves protoactor's own stop to finish it
+		for i := len(s.children) - 1; i >= 0; i-- {
+			if c := s.children[i]; c.pid != nil && c.state != idle {
+				_ = ctx.StopFuture(c.pid).Wait() // a timeout leaves protoactor's own stop to finish it
+			}
 		}
 	case *actor.Stopped:
-		if ctx.Parent() == nil {
+		if s.root {
 			s.spec.Tree.remove(s.self.Id)
 		}
+	case *countChildren:
+		ctx.Respond(len(s.children))
 	}
 }
 
-// startNext starts the child at s.starting, if any; the next one starts when it is ready.
-func (s *supervisor) startNext(ctx actor.Context) {
-	if s.starting >= len(s.children) {
-		s.markReady(ctx)
+// guard makes a failure of the root supervisor itself a give-up: it has no parent to escalate
+// to, and protoactor-go's default strategy would restart it ten times and then stop it without
+// telling anyone. A child supervisor's failure goes to its parent as usual.
+func (s *supervisor) guard() {
+	if !s.root {
 		return
 	}
-	s.spawn(ctx, s.children[s.starting])
+	r := recover()
+	if r == nil {
+		return
+	}
+	if s.closing {
+		s.ctx.Logger().Error("supervision: root supervisor failed while stopping", slog.Any("reason", r))
+		return
+	}
+	s.giveUp(fmt.Errorf("%w: %s failed: %v", ErrGaveUp, s.self.Id, r))
 }
 
-func (s *supervisor) spawn(ctx actor.Context, c *child) {
-	c.gen.Store(generations.Add(1))
-	opts := append([]actor.PropsOption{actor.WithReceiverMiddleware(readyMiddleware(&c.gen))}, c.spec.Options...)
+func (s *supervisor) addChild(ctx actor.Context, cs ChildSpec) {
+	if s.closing {
+		return // stopping or restarting: a new child would outlive the stop
+	}
+	err := cs.validate()
+	for _, c := range s.children {
+		if err == nil && c.spec.Name == cs.Name {
+			err = errors.New("name taken")
+		}
+	}
+	if err != nil {
+		ctx.Logger().Warn("supervision: AddChild ignored", slog.String("supervisor", s.self.Id),
+			slog.String("child", cs.Name), slog.Any("error", err))
+		return
+	}
+	s.children = append(s.children, &child{spec: cs, restart: true})
+	s.step()
+}
+
+// answered clears the busy child once it has answered its command, and moves on.
+func (s *supervisor) answered(c *child) {
+	if s.busy == c {
+		s.busy = nil
+	}
+	s.step()
+}
+
+// step sends the next command, unless a child has one outstanding. First the children due to
+// restart (or to go for good) end their incarnation, the last started first; then those due to
+// restart start, in start order; once none is left, the supervisor is ready.
+func (s *supervisor) step() {
+	if s.busy != nil || s.closing {
+		return
+	}
+	for i := len(s.children) - 1; i >= 0; i-- {
+		c := s.children[i]
+		if (c.restart || c.remove) && c.alive() {
+			s.busy = c
+			if c.remove {
+				c.state = stopping
+				s.ctx.StopChildren(c.pid)
+				return
+			}
+			c.state = parking
+			c.line.park.Store(true)
+			c.line.gen.Store(generations.Add(1))
+			s.spec.Tree.setStatus(c.pid.Id, StatusRestarting)
+			s.ctx.RestartChildren(c.pid)
+			return
+		}
+	}
+	for _, c := range s.children {
+		if !c.restart || (c.state != idle && c.state != parked) {
+			continue
+		}
+		s.busy = c
+		c.restart = false
+		if c.state == idle {
+			s.spawn(c)
+			return
+		}
+		c.state = starting
+		c.line.park.Store(false)
+		c.line.gen.Store(generations.Add(1))
+		s.spec.Tree.restarted(c.pid.Id)
+		s.ctx.RestartChildren(c.pid)
+		return
+	}
+	s.markReady()
+}
+
+func (s *supervisor) spawn(c *child) {
+	line := &lifeline{}
+	line.gen.Store(generations.Add(1))
+	opts := append([]actor.PropsOption{actor.WithReceiverMiddleware(lifelineMiddleware(line))}, c.spec.Options...)
 	tree, produce := s.spec.Tree, c.spec.Producer
 	props := actor.PropsFromProducer(func() actor.Actor {
+		if line.park.Load() {
+			return placeholder{}
+		}
 		a := produce()
-		if sub, ok := a.(*supervisor); ok {
-			sub.readyGen = &c.gen
-			if sub.spec.Tree == nil {
-				sub.spec.Tree = tree // a child supervisor shares its parent's tree
-			}
+		if sub, ok := a.(*supervisor); ok && sub.spec.Tree == nil {
+			sub.spec.Tree = tree // a child supervisor shares its parent's tree
 		}
 		return a
 	}, opts...)
+	id := s.self.Id + "/" + c.spec.Name
 	// Record the child before it exists: a child supervisor records its own children as soon as
 	// it starts, and they must find their parent in the tree.
-	s.spec.Tree.add(s.self.Id, s.self.Id+"/"+c.spec.Name, c.spec.Name, c.spec.Role, c.spec.strategy)
-	pid, err := ctx.SpawnNamed(props, c.spec.Name)
+	s.spec.Tree.add(s.self.Id, id, c.spec.Name, c.spec.Role, c.spec.strategy)
+	if c.pid != nil {
+		s.spec.Tree.restarted(id) // started again after it stopped
+	}
+	pid, err := s.ctx.SpawnNamed(props, c.spec.Name)
 	if err != nil {
-		s.spec.Tree.remove(s.self.Id + "/" + c.spec.Name)
+		s.spec.Tree.remove(id)
 		// A name still taken means the old incarnation has not gone yet: fail, and let our own
 		// supervisor decide.
 		panic("supervision: spawn " + c.spec.Name + ": " + err.Error())
 	}
-	c.pid = pid
-	c.stopping = false
+	c.pid, c.line, c.state = pid, line, starting
 }
 
-func (s *supervisor) markReady(ctx actor.Context) {
-	if s.ready || s.restarting != nil {
+func (s *supervisor) markReady() {
+	if s.ready {
 		return
 	}
 	s.ready = true
-	if ctx.Parent() == nil {
+	if s.root {
 		s.spec.Tree.setStatus(s.self.Id, StatusRunning)
 	}
-	if ctx.Parent() != nil {
-		msg := &ChildReady{PID: ctx.Self()}
-		if s.readyGen != nil {
-			msg.Gen = s.readyGen.Load()
-		}
-		ctx.Send(ctx.Parent(), msg)
-	}
+	Ready(s.ctx)
 	if s.spec.OnReady != nil {
 		s.spec.OnReady()
 	}
 }
 
-func (s *supervisor) childReady(ctx actor.Context, msg *ChildReady) {
-	c := s.find(msg.PID)
-	if c == nil || (msg.Gen != 0 && msg.Gen != c.gen.Load()) {
-		return // a stale ready of an earlier incarnation
-	}
-	s.spec.Tree.setStatus(msg.PID.Id, StatusRunning)
-	if s.starting < len(s.children) && s.children[s.starting] == c {
-		s.starting++
-		s.startNext(ctx)
-		return
-	}
-	if s.restarting == c {
-		s.restarting = nil
-		s.pump(ctx.(restarter))
-	}
-}
-
 // HandleFailure implements actor.SupervisorStrategy for this supervisor's children.
 func (s *supervisor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, pid *actor.PID, _ *actor.RestartStatistics, reason, message any) {
+	defer s.guard()
 	c := s.find(pid)
 	if c == nil || s.closing {
 		sup.StopChildren(pid)
 		return
 	}
+	if s.busy == c {
+		s.busy = nil
+	}
+	if c.spec.Restart == Temporary {
+		// OTP: a temporary child is never restarted; its exit restarts no sibling and does not
+		// count toward the intensity.
+		c.state, c.restart, c.remove = stopping, false, false
+		sup.StopChildren(pid)
+		s.step()
+		return
+	}
+	c.state = failed
+	if s.tooMany() {
+		s.escalate(c, reason, message)
+		return
+	}
+	s.schedule(c)
+	s.step()
+}
+
+// tooMany records a restart and reports whether it is one more than Intensity within Period.
+func (s *supervisor) tooMany() bool {
 	now := time.Now()
 	keep := s.history[:0]
 	for _, t := range s.history {
@@ -213,133 +318,110 @@ func (s *supervisor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, p
 		}
 	}
 	s.history = append(keep, now)
-	if len(s.history) > s.spec.Intensity {
-		// OTP: past the intensity the supervisor gives up and its parent decides.
-		if s.self != nil {
-			s.spec.Tree.setStatus(s.self.Id, StatusEscalated)
-		}
-		sup.EscalateFailure(reason, message)
-		return
-	}
-	for _, x := range s.affected(c) {
-		if x.spec.Restart == Temporary {
-			x.stopping = true
-			sup.StopChildren(x.pid)
-			continue
-		}
-		s.enqueueRestart(x)
-	}
-	s.pump(sup)
+	return len(s.history) > s.spec.Intensity
 }
 
-// affected lists the children a failure of c restarts, in start order.
-func (s *supervisor) affected(c *child) []*child {
+// escalate gives up, as OTP does past the intensity: a child supervisor fails to its parent,
+// whose strategy decides; the root has no parent and stops for good.
+func (s *supervisor) escalate(c *child, reason, message any) {
+	if s.root {
+		s.giveUp(fmt.Errorf("%w: %s: more than %d restarts within %s; the last: %s: %v",
+			ErrGaveUp, s.self.Id, s.spec.Intensity, s.spec.Period, c.spec.Name, reason))
+		return
+	}
+	s.closing = true
+	s.spec.Tree.setStatus(s.self.Id, StatusEscalated)
+	s.ctx.EscalateFailure(reason, message)
+}
+
+// giveUp stops the root for good and tells Spec.OnGiveUp, once.
+func (s *supervisor) giveUp(reason error) {
+	if s.gaveUp {
+		return
+	}
+	s.gaveUp, s.closing = true, true
+	s.spec.Tree.setStatus(s.self.Id, StatusEscalated)
+	if s.spec.OnGiveUp != nil {
+		s.spec.OnGiveUp(reason)
+	}
+	s.ctx.Stop(s.self)
+}
+
+// schedule marks the children a failure (or exit) of c restarts, by the strategy.
+func (s *supervisor) schedule(c *child) {
+	affected := []*child{c}
 	switch s.spec.Strategy {
 	case OneForAll:
-		return append([]*child(nil), s.started()...)
+		affected = s.children
 	case RestForOne:
-		started := s.started()
-		for i, x := range started {
+		for i, x := range s.children {
 			if x == c {
-				return append([]*child(nil), started[i:]...)
+				affected = s.children[i:]
+				break
 			}
 		}
 	}
-	return []*child{c}
-}
-
-// started lists the children that have a PID, in start order.
-func (s *supervisor) started() []*child {
-	var out []*child
-	for _, c := range s.children {
-		if c.pid != nil {
-			out = append(out, c)
+	for _, x := range affected {
+		switch {
+		case x.state == stopping:
+		case x.spec.Restart == Temporary && x != c:
+			x.remove = x.state != idle
+		default:
+			x.restart = true
+			if x.alive() {
+				s.spec.Tree.setStatus(x.pid.Id, StatusRestarting)
+			}
 		}
 	}
-	return out
-}
-
-func (s *supervisor) enqueueRestart(c *child) {
-	if s.restarting == c {
-		// It failed again while restarting: restart it once more, first.
-		s.restarting = nil
-	}
-	for _, q := range s.restartQ {
-		if q == c {
-			return
-		}
-	}
-	s.spec.Tree.setStatus(c.pid.Id, StatusRestarting)
-	s.restartQ = append(s.restartQ, c)
-	order := map[*child]int{}
-	for i, x := range s.children {
-		order[x] = i
-	}
-	// Keep start order: a later failure may queue an earlier child.
-	for i := len(s.restartQ) - 1; i > 0 && order[s.restartQ[i]] < order[s.restartQ[i-1]]; i-- {
-		s.restartQ[i], s.restartQ[i-1] = s.restartQ[i-1], s.restartQ[i]
-	}
-}
-
-// restarter is what pump needs: protoactor's Supervisor (in HandleFailure) or Context.
-type restarter interface {
-	RestartChildren(pids ...*actor.PID)
-}
-
-// pump restarts the next queued child unless one is restarting; the one after it goes when it
-// is ready (childReady).
-func (s *supervisor) pump(r restarter) {
-	if s.restarting != nil || len(s.restartQ) == 0 {
-		return
-	}
-	c := s.restartQ[0]
-	s.restartQ = s.restartQ[1:]
-	s.restarting = c
-	c.gen.Store(generations.Add(1))
-	s.spec.Tree.restarted(c.pid.Id)
-	r.RestartChildren(c.pid)
 }
 
 // terminated handles a child that stopped.
-func (s *supervisor) terminated(ctx actor.Context, pid *actor.PID) {
+func (s *supervisor) terminated(pid *actor.PID) {
 	c := s.find(pid)
 	if c == nil {
 		return
 	}
-	if !s.closing && !c.stopping && (c.spec.Restart == Permanent || c.spec.Restart == "") {
-		// OTP: a permanent child is restarted even after a normal stop.
-		s.spec.Tree.restarted(pid.Id)
-		s.spawn(ctx, c)
+	if s.closing {
+		s.spec.Tree.remove(pid.Id)
 		return
 	}
-	s.spec.Tree.remove(pid.Id)
+	if s.busy == c {
+		s.busy = nil
+	}
+	asked := c.state == stopping
+	c.state = idle
+	switch {
+	case asked || c.remove || c.spec.Restart == Temporary || c.spec.Restart == Transient:
+		// Gone for good (stopped by us, or a temporary or transient child that stopped on its
+		// own): forget it, spec and all.
+		s.drop(c)
+	case c.restart:
+		// Already due to restart (a sibling failed): step starts it again.
+	default:
+		// OTP: a permanent child is restarted even after a normal stop, by the strategy, and
+		// the restart counts toward the intensity.
+		if s.tooMany() {
+			s.escalate(c, fmt.Sprintf("permanent child %s stopped", c.spec.Name), nil)
+			return
+		}
+		s.schedule(c)
+	}
+	s.step()
+}
+
+func (s *supervisor) drop(c *child) {
+	s.spec.Tree.remove(c.pid.Id)
 	for i, x := range s.children {
 		if x == c {
 			s.children = append(s.children[:i], s.children[i+1:]...)
-			if i < s.starting {
-				s.starting--
-			}
-			break
+			return
 		}
-	}
-	for i, q := range s.restartQ {
-		if q == c {
-			s.restartQ = append(s.restartQ[:i], s.restartQ[i+1:]...)
-			break
-		}
-	}
-	if s.restarting == c {
-		s.restarting = nil
-		s.pump(ctx.(restarter))
-	}
-	if s.starting < len(s.children) && !s.closing && s.children[s.starting].pid == nil {
-		s.startNext(ctx)
 	}
 }
 
 func (s *supervisor) find(pid *actor.PID) *child {
 	for _, c := range s.children {
-		if c.pid != nil && c.pid.Equal(pid) {
+		if c.pid != nil && c.pid.Id == pid.Id {
 			return c
 		}
 	}

@@ -30,17 +30,25 @@ type target interface {
 	// scan calls fn for every job, newest first, until fn returns false.
 	scan(ctx context.Context, fn func(*jobsched.Job) bool) error
 	close(ctx context.Context) error
+	// startup is how long the scheduler took to start (0 for a daemon the tester did not start).
+	startup() time.Duration
+	// pid is the scheduler's process (0 for a daemon the tester did not start).
+	pid() int
 }
 
 // embedded is a scheduler in this process.
-type embedded struct{ s *jobsched.Scheduler }
+type embedded struct {
+	s     *jobsched.Scheduler
+	fin   *finishes
+	start time.Duration
+}
 
 func newEmbedded(ctx context.Context, o Options) (*embedded, error) {
-	var cats []jobsched.Category
-	for _, c := range o.Categories {
-		cats = append(cats, jobsched.Category{Name: c.Name, Priority: max(1, int(c.Weight)), MinWorkers: 1, QueueLimit: 10_000_000})
-	}
-	s, err := jobsched.New(jobsched.Config{Dir: o.Data, Workers: o.Workers, Categories: cats})
+	began := time.Now()
+	cfg := schedulerConfig(o, storeDir(o))
+	fin := &finishes{}
+	cfg.Observer = fin
+	s, err := jobsched.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -50,8 +58,11 @@ func newEmbedded(ctx context.Context, o Options) (*embedded, error) {
 	if err := s.Start(ctx); err != nil {
 		return nil, err
 	}
-	return &embedded{s: s}, nil
+	return &embedded{s: s, fin: fin, start: time.Since(began)}, nil
 }
+
+func (e *embedded) startup() time.Duration { return e.start }
+func (e *embedded) pid() int               { return os.Getpid() }
 
 func (e *embedded) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]*jobsched.Job, error) {
 	if len(specs) == 1 {
@@ -105,6 +116,7 @@ type remote struct {
 	kills   int
 	stopped chan struct{}
 	wg      sync.WaitGroup
+	start   time.Duration // of the first spawn: process start to serving
 }
 
 func newRemote(o Options) *remote { return &remote{c: client.New(o.Addr, o.Token), opt: o} }
@@ -135,6 +147,17 @@ func (r *remote) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]*jobs
 		return []*jobsched.Job{j}, nil
 	}
 	return r.client().EnqueueBatch(ctx, specs)
+}
+
+func (r *remote) startup() time.Duration { return r.start }
+
+func (r *remote) pid() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.proc == nil {
+		return 0
+	}
+	return r.proc.Process.Pid
 }
 
 func (r *remote) unfinished(ctx context.Context) (int, error) {
@@ -182,7 +205,8 @@ func (r *remote) spawn(ctx context.Context) error {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.Command(r.opt.Binary, "serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(r.opt.Data, "store"), "--config", cfgPath)
+	began := time.Now()
+	cmd := exec.Command(r.opt.Binary, "serve", "--listen", "127.0.0.1:0", "--data", storeDir(r.opt), "--config", cfgPath)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -207,6 +231,9 @@ func (r *remote) spawn(ctx context.Context) error {
 		r.mu.Lock()
 		r.c = client.New("http://"+a, r.opt.Token)
 		r.proc, r.exited = cmd, exited
+		if r.start == 0 {
+			r.start = time.Since(began)
+		}
 		r.mu.Unlock()
 		return nil
 	case <-exited:

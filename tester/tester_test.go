@@ -3,6 +3,7 @@ package tester
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/jobsched/jobsched/internal/leaktest"
@@ -66,8 +67,25 @@ func TestOptionsAreChecked(t *testing.T) {
 		{Addr: "http://x", Chaos: "kill"},        // chaos without spawn
 		{Spawn: true, Data: "d", Chaos: "flood"}, // unknown chaos
 		{Embedded: true, Data: "d", FailRate: 1.5}, // bad rate
+		{Addr: "http://x", Backlog: 10},            // backlog without owning the store
+		{Embedded: true, Data: "d", Backlog: -1},   // negative backlog
+		{Embedded: true, Data: "d", Jobs: -5},      // negative jobs
 	} {
 		_, err := Run(context.Background(), o)
 		require.ErrorIs(t, err, ErrOptions, "%+v", o)
+	}
+}
+
+func TestSleepArgsAreWhatJSONWouldWrite(t *testing.T) {
+	for _, c := range []struct {
+		ms, fail, panic float64
+		seed            uint64
+	}{{0, 0, 0, 1}, {12.34, 0.2, 0.05, 1 << 63}, {1e-7, 1, 0, 42}} {
+		want, err := json.Marshal(map[string]any{"ms": c.ms, "fail_rate": c.fail, "panic_rate": c.panic, "seed": c.seed})
+		require.NoError(t, err)
+		var got, exp map[string]any
+		require.NoError(t, json.Unmarshal(sleepArgs(c.ms, c.fail, c.panic, c.seed), &got))
+		require.NoError(t, json.Unmarshal(want, &exp))
+		require.Equal(t, exp, got)
 	}
 }

@@ -88,3 +88,15 @@ func pick(cats []CategoryWeight, r *rand.Rand) string {
 	}
 	return cats[len(cats)-1].Name
 }
+
+// SpreadCategories is n categories of equal weight, c0001..cN: --spread N.
+func SpreadCategories(n int) ([]CategoryWeight, error) {
+	if n < 1 || n > 100_000 {
+		return nil, fmt.Errorf("--spread: want 1..100000 categories, got %d", n)
+	}
+	out := make([]CategoryWeight, n)
+	for i := range out {
+		out[i] = CategoryWeight{Name: fmt.Sprintf("c%04d", i+1), Weight: 1}
+	}
+	return out, nil
+}

@@ -22,6 +22,7 @@ func newTester() *cobra.Command {
 		asJSON     bool
 		chaosEvery time.Duration
 		cpuProfile string
+		spread     int
 	)
 	cmd := &cobra.Command{
 		Use:   "tester",
@@ -40,12 +41,29 @@ Targets:
 Examples:
   jobsched tester --embedded --data /tmp/t --jobs 100000 --batch 1000 --workers 100
   jobsched tester --spawn --data /tmp/t --jobs 100000 --batch 100 --chaos kill --chaos-every 3s
-  jobsched tester --addr http://127.0.0.1:7420 --rate 500 --jobs 5000 --json`,
+  jobsched tester --addr http://127.0.0.1:7420 --rate 500 --jobs 5000 --json
+  jobsched tester --embedded --data /tmp/t --backlog 1000000 --jobs 100000 --batch 1000
+  jobsched tester --embedded --data /tmp/t --spread 100 --jobs 100000 --batch 1000
+
+With --backlog N, N jobs are queued in the store (every category paused) before the scheduler
+the run drives starts: the report then gives its start-up time with them waiting, its RssAnon
+(after the start-up and the peak), and the completion rate of the backlog and the run's jobs
+together, from the end of the start-up to the last finish.
+
+scripts/bench.sh runs the whole benchmark table of docs/benchmarks.md with this command.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if o.Categories, err = tester.ParseCategories(cats); err != nil {
 				return usageError{err}
+			}
+			if cmd.Flags().Changed("spread") {
+				if cmd.Flags().Changed("categories") {
+					return usageError{errors.New("--spread and --categories exclude each other")}
+				}
+				if o.Categories, err = tester.SpreadCategories(spread); err != nil {
+					return usageError{err}
+				}
 			}
 			if o.Duration, err = tester.ParseDist(dur); err != nil {
 				return usageError{err}
@@ -98,7 +116,9 @@ Examples:
 	f.BoolVar(&o.Spawn, "spawn", false, "start a daemon on --data and stop it at the end")
 	f.StringVar(&o.Data, "data", "", "data directory of an embedded or spawned scheduler")
 	f.IntVar(&o.Workers, "workers", 100, "worker budget of an embedded or spawned scheduler")
-	f.IntVar(&o.Jobs, "jobs", 10000, "jobs to enqueue")
+	f.IntVar(&o.Jobs, "jobs", 10000, "jobs to enqueue (0 with --backlog: only drain the backlog)")
+	f.IntVar(&o.Backlog, "backlog", 0, "jobs queued in the store before the scheduler starts (--embedded or --spawn)")
+	f.IntVar(&spread, "spread", 1, "spread the jobs evenly over N categories c0001..cN (instead of --categories)")
 	f.Float64Var(&o.Rate, "rate", 0, "jobs per second offered (0: as fast as possible)")
 	f.IntVar(&o.Batch, "batch", 1, "jobs per enqueue call")
 	f.IntVar(&o.Concurrency, "concurrency", 16, "concurrent enqueue clients")
@@ -112,7 +132,6 @@ Examples:
 	f.DurationVar(&chaosEvery, "chaos-every", 3*time.Second, "mean time between chaos kills")
 	f.DurationVar(&o.Deadline, "deadline", 2*time.Minute, "a job not finished this long after the last enqueue is lost")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
-	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	return cmd
 }

@@ -1,0 +1,84 @@
+package persistence
+
+import "github.com/dgraph-io/badger/v4"
+
+// writerCache holds the records of unfinished jobs the writer wrote, so a start or finish need
+// not read the record back from the LSM tree. It is bounded by bytes, not entries: args may be
+// up to a MiB each. When it is full, new jobs are not cached (they are read from the store when
+// next written); jobs leave it when they finish. Owned by the writer goroutine.
+type writerCache struct {
+	jobs   map[string]*Job
+	bytes  int64 // the sum of jobBytes over jobs
+	budget int64 // < 0: cache nothing
+}
+
+func newWriterCache(budget int64) writerCache {
+	return writerCache{jobs: map[string]*Job{}, budget: budget}
+}
+
+// jobBytes is roughly what a cached job holds in memory: its strings and byte slices, plus a
+// fixed share for the Job struct, its pointers and the map entry.
+func jobBytes(j *Job) int64 {
+	n := 400 + 2*len(j.ID) + len(j.Kind) + len(j.Category) + len(j.Args) + len(j.UniqueKey) +
+		len(j.ConcurrencyKey) + len(j.Result)
+	for _, e := range j.Errors {
+		n += 64 + len(e.Error)
+	}
+	if j.Progress != nil {
+		n += 64 + len(j.Progress.Message)
+	}
+	return int64(n)
+}
+
+// get returns the cached record of id.
+func (c *writerCache) get(id string) (*Job, bool) {
+	j, ok := c.jobs[id]
+	return j, ok
+}
+
+// put caches j (replacing its older record) if it fits in the budget; a record that no longer
+// fits leaves the cache, so a cached record is never stale.
+func (c *writerCache) put(j *Job) {
+	old, had := c.jobs[j.ID]
+	if had {
+		c.bytes -= jobBytes(old)
+	}
+	n := jobBytes(j)
+	if c.budget < 0 || c.bytes+n > c.budget {
+		delete(c.jobs, j.ID)
+		return
+	}
+	c.jobs[j.ID] = j
+	c.bytes += n
+}
+
+// drop removes id from the cache.
+func (c *writerCache) drop(id string) {
+	if old, ok := c.jobs[id]; ok {
+		c.bytes -= jobBytes(old)
+		delete(c.jobs, id)
+	}
+}
+
+// lookup reads a job as the open transaction sees it: planned in it, cached, or stored.
+func (s *Badger) lookup(txn *badger.Txn, id string) (*Job, error) {
+	if j, ok := s.overlay[id]; ok {
+		return j, nil
+	}
+	if j, ok := s.cache.get(id); ok {
+		return j, nil
+	}
+	return s.readJob(txn, id)
+}
+
+// remember moves the committed transaction's records into the cache: unfinished jobs in (while
+// there is room), finished ones out.
+func (s *Badger) remember() {
+	for id, j := range s.overlay {
+		if j.State.Finished() {
+			s.cache.drop(id)
+			continue
+		}
+		s.cache.put(j)
+	}
+}

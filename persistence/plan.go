@@ -1,0 +1,167 @@
+package persistence
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// plan reads what r needs through txn and returns the writes it makes, filling r's results.
+// It writes nothing.
+func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+	r.deltas, r.planned = r.deltas[:0], r.planned[:0]
+	if r.inserts != nil {
+		return s.planInsert(txn, r)
+	}
+	if r.del {
+		return s.planDelete(txn, r)
+	}
+	old, err := s.lookup(txn, r.id)
+	if err != nil {
+		return nil, err
+	}
+	j := old.Clone()
+	if err := r.fn(j); err != nil {
+		r.job = old.Clone()
+		return nil, err
+	}
+	if j.ID != old.ID {
+		return nil, fmt.Errorf("mutator changed the id of job %s", old.ID)
+	}
+	if err := s.checkRevive(txn, old, j); err != nil {
+		r.job = old.Clone()
+		return nil, err
+	}
+	if j.State == StateQueued && (old.State != StateQueued || j.Category != old.Category) {
+		j.Seq = s.takeSeq(j.Category)
+	}
+	writes, err := s.jobWrites(old, j, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.planned = append(r.planned, j)
+	r.job = j.Clone() // the caller's copy: the cached one is never handed out
+	if old.State != j.State {
+		r.deltas = append(r.deltas, delta{j.Category, old.State, j.State})
+	}
+	return writes, nil
+}
+
+func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+	var writes []pendingWrite
+	res := make([]InsertResult, len(r.inserts))
+	claimed := map[string]*Job{} // unique keys taken earlier in this same request
+	for i, j := range r.inserts {
+		if j.UniqueKey != "" {
+			if holder := claimed[j.UniqueKey]; holder != nil {
+				res[i] = InsertResult{Job: holder.Clone(), Duplicate: true}
+				continue
+			}
+			holder, err := s.uniqueHolder(txn, j.UniqueKey)
+			if err != nil {
+				return nil, err
+			}
+			if holder != nil {
+				res[i] = InsertResult{Job: holder, Duplicate: true}
+				continue
+			}
+		}
+		w, err := s.jobWrites(nil, j, r.encoded[i])
+		if err != nil {
+			return nil, err
+		}
+		writes = append(writes, w...)
+		r.planned = append(r.planned, j)
+		res[i] = InsertResult{Job: j.Clone()}
+		if j.UniqueKey != "" {
+			claimed[j.UniqueKey] = j
+		}
+		r.deltas = append(r.deltas, delta{j.Category, "", j.State})
+	}
+	r.insertRes = res
+	return writes, nil
+}
+
+// uniqueHolder returns the unfinished job holding key, or nil.
+func (s *Badger) uniqueHolder(txn *badger.Txn, key string) (*Job, error) {
+	item, err := txn.Get(uniqueKey(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read unique key: %w", err)
+	}
+	id, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, fmt.Errorf("read unique key: %w", err)
+	}
+	j, err := s.readJob(txn, string(id))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || j.State.Finished() {
+		return nil, err
+	}
+	return j, nil
+}
+
+// jobWrites returns the writes that take a job from old (nil for a new job) to j: the record and
+// the index keys that differ. val is j's encoded record, or nil to encode it here.
+func (s *Badger) jobWrites(old, j *Job, val []byte) ([]pendingWrite, error) {
+	if val == nil {
+		val = encodeJob(j)
+	}
+	var ttl time.Duration
+	if j.State.Finished() && s.opt.Retention > 0 {
+		ttl = s.opt.Retention
+	}
+	writes := []pendingWrite{{key: jobKey(j.ID), value: val, ttl: ttl}}
+	newKeys := indexKeys(j)
+	if old != nil {
+		for _, ok := range indexKeys(old) {
+			keep := false
+			for _, nk := range newKeys {
+				if bytes.Equal(ok.key, nk.key) {
+					keep = true
+				}
+			}
+			if !keep {
+				writes = append(writes, pendingWrite{key: ok.key, del: true})
+			}
+		}
+	}
+	for _, nk := range newKeys {
+		writes = append(writes, pendingWrite{key: nk.key, value: nk.value})
+	}
+	return writes, nil
+}
+
+// maxKeyBytes is badger's limit of one key.
+const maxKeyBytes = 65000
+
+// weigh returns the bytes and keys writes add to a transaction, counted as badger counts them
+// (Txn.checkSize: key, value or value pointer, two meta bytes, ten for the version), or
+// ErrTooLarge when they can never fit in one commit (with their weight when that is why).
+func (s *Badger) weigh(writes []pendingWrite) (nb, nc int64, err error) {
+	for _, w := range writes {
+		if len(w.key) > maxKeyBytes {
+			return 0, 0, fmt.Errorf("%w: a key of %d bytes (limit %d)", ErrTooLarge, len(w.key), maxKeyBytes)
+		}
+		v := int64(len(w.value))
+		if v > s.maxValueBytes {
+			return 0, 0, fmt.Errorf("%w: a record of %d bytes (limit %d)", ErrTooLarge, v, s.maxValueBytes)
+		}
+		if v >= s.valThreshold {
+			v = 12 // a pointer into the value log
+		}
+		nb += int64(len(w.key)) + v + 2 + 10
+		nc++
+	}
+	if nb > s.maxTxnBytes || nc > s.maxTxnCount {
+		return nb, nc, fmt.Errorf("%w: %d bytes in %d keys (limit %d bytes, %d keys in one commit)", ErrTooLarge, nb, nc, s.maxTxnBytes, s.maxTxnCount)
+	}
+	return nb, nc, nil
+}

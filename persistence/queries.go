@@ -1,0 +1,148 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+func (s *Badger) readJob(txn *badger.Txn, id string) (*Job, error) {
+	item, err := txn.Get(jobKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read job %s: %w", id, err)
+	}
+	var j Job
+	if err := item.Value(func(v []byte) error { return decodeJob(v, &j) }); err != nil {
+		return nil, fmt.Errorf("decode job %s: %w", id, err)
+	}
+	return &j, nil
+}
+
+// Get implements Store.
+func (s *Badger) Get(ctx context.Context, id string) (*Job, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	var j *Job
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		j, err = s.readJob(txn, id)
+		return err
+	})
+	return j, err
+}
+
+// List implements Store. It walks j/ backwards from the cursor and filters; a filter that
+// matches few jobs reads many records.
+func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, error) {
+	if s.closed.Load() {
+		return nil, "", ErrClosed
+	}
+	limit := opt.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	var out []*Job
+	next := ""
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: []byte(prefixJob)})
+		defer it.Close()
+		start := append(jobKey(opt.Cursor), 0xff)
+		if opt.Cursor != "" {
+			start = jobKey(opt.Cursor)
+		}
+		for it.Seek(start); it.Valid(); it.Next() {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			id := string(it.Item().Key()[len(prefixJob):])
+			if opt.Cursor != "" && id >= opt.Cursor {
+				continue
+			}
+			if len(out) == limit {
+				next = out[len(out)-1].ID
+				return nil
+			}
+			var j Job
+			if err := it.Item().Value(func(v []byte) error { return decodeJob(v, &j) }); err != nil {
+				return fmt.Errorf("decode job %s: %w", id, err)
+			}
+			if (opt.Category != "" && j.Category != opt.Category) || (opt.State != "" && j.State != opt.State) || (opt.Kind != "" && j.Kind != opt.Kind) {
+				continue
+			}
+			out = append(out, &j)
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// Queued implements Store. It seeks to the first key after afterSeq, so the deletion markers of
+// jobs already taken are never scanned (FACTS.md: tombstone scans).
+func (s *Badger) Queued(ctx context.Context, category string, afterSeq uint64, limit int) ([]*Job, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	var out []*Job
+	err := s.db.View(func(txn *badger.Txn) error {
+		prefix := queuePrefix(category)
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
+		defer it.Close()
+		for it.Seek(queueKey(category, afterSeq+1)); it.Valid() && len(out) < limit; it.Next() {
+			id, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			j, err := s.readJob(txn, string(id))
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Waiting implements Store. It reads the s/ keys only.
+func (s *Badger) Waiting(ctx context.Context, fn func(id string, runAt time.Time) error) error {
+	return s.scanKeys(ctx, prefixScheduled, func(k []byte) error {
+		at, id, err := parseScheduledKey(k)
+		if err != nil {
+			return err
+		}
+		return fn(id, at)
+	})
+}
+
+// Running implements Store. It reads the r/ keys only.
+func (s *Badger) Running(ctx context.Context, fn func(id string) error) error {
+	return s.scanKeys(ctx, prefixRunning, func(k []byte) error { return fn(string(k[len(prefixRunning):])) })
+}
+
+// scanKeys calls fn with every key under prefix, in order, without reading values.
+func (s *Badger) scanKeys(ctx context.Context, prefix string, fn func(key []byte) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte(prefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(it.Item().KeyCopy(nil)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,277 @@
+package persistence
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// writer is the one goroutine that writes: it takes every request waiting, commits them in as
+// few transactions as fit, syncs once, then answers them all.
+func (s *Badger) writer() {
+	defer close(s.done)
+	batch := make([]*request, 0, 1024)
+	for {
+		var first *request
+		select {
+		case first = <-s.reqs:
+		case <-s.stop:
+			// Answer what is still queued, then stop.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commit([]*request{r})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < cap(batch) {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// pendingWrite is one key a request will set or delete.
+type pendingWrite struct {
+	key, value []byte
+	ttl        time.Duration
+	del        bool
+}
+
+// commit writes a batch of requests, syncs once and answers them all. Each request is all or
+// nothing; a request that fails its checks writes nothing and does not disturb the others.
+// Once the store has failed, nothing more is written and every request is told so.
+func (s *Badger) commit(batch []*request) {
+	g := &group{s: s, txn: s.db.NewTransaction(true)}
+	free := s.freeBytes()
+	for _, r := range batch {
+		if err := s.Err(); err != nil {
+			g.refuse(r, err)
+			continue
+		}
+		g.add(r, free)
+	}
+	g.flush()
+	s.syncGroup(g.answered)
+	s.applyCounts(g.answered)
+	for _, r := range g.answered {
+		if r.err == nil {
+			s.writes.Add(1)
+		}
+		r.done(r)
+	}
+}
+
+// group is one run of commit: the open transaction, the requests in it, and the requests
+// already dealt with (committed or refused), in the order they are answered.
+type group struct {
+	s            *Badger
+	txn          *badger.Txn
+	in           []*request // requests whose writes are in txn
+	bytes, count int64      // their weight, as badger counts it
+	answered     []*request
+}
+
+// refuse answers r with err; r writes nothing.
+func (g *group) refuse(r *request, err error) {
+	r.err = err
+	g.answered = append(g.answered, r)
+}
+
+// add plans r and puts its writes in the open transaction, committing the transaction first
+// when r does not fit in what is left of it.
+func (g *group) add(r *request, free int64) {
+	s := g.s
+	if err := s.checkRoom(r, free); err != nil {
+		g.refuse(r, err)
+		return
+	}
+	writes, err := s.plan(g.txn, r)
+	if err != nil {
+		g.refuse(r, err)
+		return
+	}
+	nb, nc, err := s.weigh(writes)
+	if err != nil {
+		r.insertRes, r.job = nil, nil
+		if n := len(r.inserts); n > 1 && nb > 0 {
+			// 2% less than the average says: jobs differ a little (their Seq, for one).
+			fit := min(int64(n)*s.maxTxnBytes/nb, int64(n)*s.maxTxnCount/nc) * 98 / 100
+			err = fmt.Errorf("%d jobs: %w; split the batch (about %d such jobs fit in one)", n, err, fit)
+		}
+		g.refuse(r, err)
+		return
+	}
+	if g.bytes+nb > s.maxTxnBytes || g.count+nc > s.maxTxnCount {
+		g.flush()
+		g.txn = s.db.NewTransaction(true)
+		if err := s.Err(); err != nil {
+			r.insertRes, r.job = nil, nil
+			g.refuse(r, err)
+			return
+		}
+		// The plan read through the old txn; the fresh one must re-plan against what is committed.
+		if writes, err = s.plan(g.txn, r); err != nil {
+			g.refuse(r, err)
+			return
+		}
+		if nb, nc, err = s.weigh(writes); err != nil {
+			r.insertRes, r.job = nil, nil
+			g.refuse(r, err)
+			return
+		}
+	}
+	if err := setAll(g.txn, writes); err != nil {
+		g.abort(r, err)
+		return
+	}
+	g.bytes += nb
+	g.count += nc
+	g.in = append(g.in, r)
+	// Only now, with its writes in the txn, may later requests of the txn see what r wrote.
+	for _, j := range r.planned {
+		s.overlay[j.ID] = j
+	}
+}
+
+// setAll puts writes in txn.
+func setAll(txn *badger.Txn, writes []pendingWrite) error {
+	for _, w := range writes {
+		var err error
+		if w.del {
+			err = txn.Delete(w.key)
+		} else {
+			e := badger.NewEntry(w.key, w.value)
+			if w.ttl > 0 {
+				e = e.WithTTL(w.ttl)
+			}
+			err = txn.SetEntry(e)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abort throws the open transaction away after r's writes failed half way in it (weigh makes
+// that unreachable): nothing in it may be committed, so every request in it fails. Nothing was
+// written, so the store is sound and the requests may be retried.
+func (g *group) abort(r *request, err error) {
+	g.txn.Discard()
+	clear(g.s.overlay)
+	for _, q := range append(g.in, r) {
+		q.insertRes, q.job = nil, nil
+		g.refuse(q, fmt.Errorf("write: %w", err))
+	}
+	g.in = g.in[:0]
+	g.txn = g.s.db.NewTransaction(true)
+	g.bytes, g.count = 0, 0
+}
+
+// flush commits the open transaction (or discards it when empty); the caller opens the next one.
+// A commit that fails leaves the store
+// in a state nobody knows: the store fails, and the requests in the transaction are told so.
+func (g *group) flush() {
+	s := g.s
+	if len(g.in) == 0 {
+		g.txn.Discard()
+	} else {
+		err := s.commitTxn(g.txn)
+		if err == nil {
+			s.commits.Add(1)
+			s.remember()
+		} else {
+			s.fail(fmt.Errorf("%w: commit: %w", ErrStoreFailed, err))
+		}
+		for _, r := range g.in {
+			if err != nil {
+				r.err, r.insertRes, r.job = s.Err(), nil, nil
+			}
+			g.answered = append(g.answered, r)
+		}
+	}
+	clear(s.overlay)
+	g.in = g.in[:0]
+	g.txn = nil
+	g.bytes, g.count = 0, 0
+}
+
+// commitTxn commits txn (the test hook may fail it first).
+func (s *Badger) commitTxn(txn *badger.Txn) error {
+	if s.opt.commitHook != nil {
+		if err := s.opt.commitHook(); err != nil {
+			txn.Discard()
+			return err
+		}
+	}
+	return txn.Commit()
+}
+
+// syncGroup syncs the write-ahead log once for the answered requests, if one of them is durable.
+// A sync that fails leaves unknown what is on disk: the store fails, and every request that was
+// committed is told it failed (it may still be found after a restart), never acknowledged.
+func (s *Badger) syncGroup(answered []*request) {
+	durable := false
+	for _, r := range answered {
+		if r.err == nil && r.durable {
+			durable = true
+		}
+	}
+	if !durable || s.opt.NoSync || s.opt.Dir == "" {
+		return
+	}
+	began := time.Now()
+	err := s.syncLog()
+	if err != nil {
+		s.fail(fmt.Errorf("%w: sync after commit: %w", ErrStoreFailed, err))
+		for _, r := range answered {
+			if r.err == nil {
+				r.err, r.insertRes, r.job = s.Err(), nil, nil
+			}
+		}
+		return
+	}
+	s.syncs.Add(1)
+	if s.opt.OnSync != nil {
+		s.opt.OnSync(time.Since(began), len(answered))
+	}
+}
+
+// syncLog syncs badger's logs to disk (the test hook may fail it first).
+func (s *Badger) syncLog() error {
+	if s.opt.syncHook != nil {
+		if err := s.opt.syncHook(); err != nil {
+			return err
+		}
+	}
+	return s.db.Sync()
+}
+
+// applyCounts moves the state counts of the requests that succeeded.
+func (s *Badger) applyCounts(answered []*request) {
+	s.countsMu.Lock()
+	defer s.countsMu.Unlock()
+	for _, r := range answered {
+		if r.err != nil {
+			continue
+		}
+		for _, d := range r.deltas {
+			c := s.count(d.category)
+			if d.from != "" && !d.from.Finished() {
+				c[d.from]--
+			}
+			c[d.to]++
+		}
+	}
+}
