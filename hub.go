@@ -23,7 +23,7 @@ type hub struct {
 	subs    map[chan Event]struct{}
 	done    chan struct{}
 	closed  bool
-	minutes throughput // the last hour of finished attempts, per category
+	minutes throughput // the last hour of finished attempts, per category (its own lock)
 }
 
 func (h *hub) init() {
@@ -59,7 +59,6 @@ func (h *hub) waitFor(id string) (<-chan *Job, func()) {
 func (h *hub) job(j *Job) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.minutes.add(j)
 	if j.State.Finished() {
 		for _, ch := range h.waiters[j.ID] {
 			select {
@@ -101,7 +100,7 @@ func (h *hub) close() {
 }
 
 // publish tells the hub a job changed.
-func (s *Scheduler) publish(j *Job) { s.hub.job(j) }
+func (s *Scheduler) publish(j *Job) { s.hub.minutes.add(j); s.hub.job(j) }
 
 // Subscribe returns a channel of events with room for buffer of them; events that find it full
 // are dropped (a subscriber must keep up or re-read state). cancel unsubscribes; the channel is

@@ -1,6 +1,9 @@
 package jobsched
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // MinuteCounts counts the attempts of a category that ended in one minute.
 type MinuteCounts struct {
@@ -14,8 +17,9 @@ type MinuteCounts struct {
 const ThroughputMinutes = 60
 
 // throughput keeps each category's last hour of finished attempts in a ring of minutes, fed by
-// the hub from the job changes it publishes (so it costs no store read). The hub's mu guards it.
+// publish from the job changes the scheduler publishes (so it costs no store read).
 type throughput struct {
+	mu   sync.Mutex
 	cats map[string]*[ThroughputMinutes]MinuteCounts
 }
 
@@ -31,6 +35,8 @@ func (t *throughput) add(j *Job) {
 	default:
 		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.cats == nil {
 		t.cats = map[string]*[ThroughputMinutes]MinuteCounts{}
 	}
@@ -60,6 +66,8 @@ func (t *throughput) add(j *Job) {
 
 // last returns a category's minutes from now-59 to now, oldest first, zero where nothing ended.
 func (t *throughput) last(cat string, now time.Time) []MinuteCounts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	out := make([]MinuteCounts, ThroughputMinutes)
 	end := now.Truncate(time.Minute)
 	ring := t.cats[cat]
@@ -79,8 +87,6 @@ func (t *throughput) last(cat string, now time.Time) []MinuteCounts {
 // (oldest first, the current minute last), as this process saw them since Start.
 func (s *Scheduler) Throughput() map[string][]MinuteCounts {
 	now := s.cfg.clock.Now()
-	s.hub.mu.Lock()
-	defer s.hub.mu.Unlock()
 	out := make(map[string][]MinuteCounts, len(s.cfg.Categories))
 	for _, c := range s.cfg.Categories {
 		out[c.Name] = s.hub.minutes.last(c.Name, now)
