@@ -57,6 +57,11 @@ type Config struct {
 	// Observer, if set, is told of every enqueue, start and finish (for metrics). Its methods
 	// run on the scheduler's hot paths and must be quick.
 	Observer Observer
+	// RefuseUnknownKinds makes Enqueue refuse a job whose kind has no registered handler
+	// (*InvalidError naming "kind"). It is off by default so that a program may enqueue jobs
+	// for other nodes of a shared store, or for handlers it registers on its next start; the
+	// daemon turns it on, since there a job that can never run is bad input.
+	RefuseUnknownKinds bool
 	// NoSync skips the disk sync of enqueues. Only for measuring what the sync costs: an
 	// acknowledged job may then be lost in a power failure.
 	NoSync bool
@@ -233,7 +238,7 @@ func (c Config) withDefaults() (Config, error) {
 	seenP := map[string]bool{}
 	for i, p := range c.Periodic {
 		field := fmt.Sprintf("periodic[%d]", i)
-		if _, err := cronParser.Parse(p.Cron); err != nil {
+		if _, err := parseCron(p.Cron); err != nil {
 			return c, invalid(field+".cron", "%q: %v", p.Cron, err)
 		}
 		if p.Kind == "" {
@@ -262,6 +267,17 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// parseCron parses a cron expression; robfig/cron panics on some inputs ("TZ=", found by
+// FuzzCron), so a panic is returned as an error.
+func parseCron(expr string) (s cron.Schedule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("cannot parse: %v", p)
+		}
+	}()
+	return cronParser.Parse(expr)
+}
 
 // DefaultBackoff waits 2^(attempt-1) seconds (1s, 2s, 4s, ...) capped at one hour, each ±20%
 // at random so that jobs that failed together do not retry together.

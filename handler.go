@@ -2,8 +2,10 @@ package jobsched
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jobsched/jobsched/persistence"
@@ -19,9 +21,23 @@ type Handler func(ctx context.Context, job *Job) (result any, err error)
 // ErrNoHandler is the attempt error of a job whose kind has no registered handler.
 var ErrNoHandler = errors.New("no handler registered for this kind")
 
+// Validator checks a job's args when the job is enqueued, so that a job that could never run
+// is refused at once instead of failing every attempt. A nil error accepts the args. An
+// *InvalidError names the bad field inside the args ("ms", "url", "env.LD_PRELOAD"; "" for
+// the args as a whole): Enqueue reports it as "args.ms" (in a batch "jobs[3].args.ms"). Any
+// other error is reported against "args". A Validator runs on the caller's goroutine of every
+// Enqueue and must be quick and safe for concurrent use.
+type Validator func(args json.RawMessage) error
+
 // Register sets the handler of a kind. It must be called before Start, so that no job (a
 // recovered one included) ever runs before its handler exists.
 func (s *Scheduler) Register(kind string, h Handler) error {
+	return s.RegisterWithValidator(kind, h, nil)
+}
+
+// RegisterWithValidator sets the handler of a kind and the check its args must pass at
+// enqueue (nil: none). Like Register it must be called before Start.
+func (s *Scheduler) RegisterWithValidator(kind string, h Handler, v Validator) error {
 	if kind == "" || h == nil {
 		return invalid("kind", "a kind name and a handler are both required")
 	}
@@ -31,7 +47,53 @@ func (s *Scheduler) Register(kind string, h Handler) error {
 		return fmt.Errorf("register %q: %w", kind, ErrStarted)
 	}
 	s.handlers[kind] = h
+	if s.checks == nil {
+		s.checks = map[string]Validator{}
+	}
+	if v == nil {
+		delete(s.checks, kind)
+	} else {
+		s.checks[kind] = v
+	}
 	return nil
+}
+
+// HandledKinds returns the kinds that have a handler, sorted.
+func (s *Scheduler) HandledKinds() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.handlers))
+	for k := range s.handlers {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkKind refuses, at enqueue, a kind without a handler (when Config.RefuseUnknownKinds is
+// set) and args its kind's Validator refuses. The maps are only written before Start, and
+// enqueue runs after it, so they are read without the lock.
+func (s *Scheduler) checkKind(spec JobSpec, field string) error {
+	if _, ok := s.handlers[spec.Kind]; !ok && s.cfg.RefuseUnknownKinds {
+		return invalid(field+"kind", "no handler is registered for kind %q", spec.Kind)
+	}
+	v := s.checks[spec.Kind]
+	if v == nil {
+		return nil
+	}
+	err := v(spec.Args)
+	if err == nil {
+		return nil
+	}
+	var inv *InvalidError
+	if !errors.As(err, &inv) {
+		return invalid(field+"args", "%v", err)
+	}
+	f := field + "args"
+	if inv.Field != "" {
+		f += "." + inv.Field
+	}
+	return &InvalidError{Field: f, Reason: inv.Reason, tooLarge: inv.tooLarge}
 }
 
 type attemptKey struct{}

@@ -114,6 +114,9 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	if len(spec.Args) > 0 && !json.Valid(spec.Args) {
 		return nil, invalid(field+"args", "not valid JSON")
 	}
+	if err := s.checkKind(spec, field); err != nil {
+		return nil, err
+	}
 	kind := s.kinds[spec.Kind]
 	maxAttempts := spec.MaxAttempts
 	if maxAttempts == 0 {

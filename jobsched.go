@@ -39,6 +39,7 @@ type Scheduler struct {
 	cfg      Config
 	log      *slog.Logger
 	handlers map[string]Handler
+	checks   map[string]Validator // kind -> its args check at enqueue (handler.go)
 	kinds    map[string]Kind
 	cats     map[string]Category
 

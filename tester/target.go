@@ -52,7 +52,7 @@ func newEmbedded(ctx context.Context, o Options) (*embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := kinds.Register(s, nil); err != nil {
+	if err := kinds.Register(s, kinds.Options{}); err != nil {
 		return nil, err
 	}
 	if err := s.Start(ctx); err != nil {
@@ -119,7 +119,11 @@ type remote struct {
 	start   time.Duration // of the first spawn: process start to serving
 }
 
-func newRemote(o Options) *remote { return &remote{c: client.New(o.Addr, o.Token), opt: o} }
+func newRemote(o Options) *remote {
+	c := client.New(o.Addr, o.Token)
+	c.SetRootCAs(o.RootCAs)
+	return &remote{c: c, opt: o}
+}
 
 func (r *remote) client() *client.Client {
 	r.mu.RLock()

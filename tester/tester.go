@@ -5,6 +5,7 @@ package tester
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ type Options struct {
 	// Spawn (start Binary as a daemon on Data, stopped at the end).
 	Addr     string
 	Token    string
+	RootCAs  *x509.CertPool // CAs to trust for an https:// Addr (nil: the system's)
 	Embedded bool
 	Spawn    bool
 	Binary   string

@@ -16,6 +16,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// allowLoopbackHooks lets the http kind reach the tests' webhook server on 127.0.0.1.
+const allowLoopbackHooks = `
+http:
+  allow_hosts: ["127.0.0.1"]
+`
+
 // hookServer is a webhook target that fails until fixed.
 func hookServer(t *testing.T) (url string, fixed *atomic.Bool) {
 	fixed = &atomic.Bool{}
@@ -40,7 +46,7 @@ func deadHook(t *testing.T, c *client.Client, url, category string) *jobsched.Jo
 }
 
 func TestDaemonRetryAndDeleteOneJob(t *testing.T) {
-	d := startDaemon(t, "", "")
+	d := startDaemon(t, "", allowLoopbackHooks)
 	c := d.client()
 	ctx := context.Background()
 	url, fixed := hookServer(t)
@@ -82,7 +88,7 @@ func TestDaemonRetryAndDeleteOneJob(t *testing.T) {
 }
 
 func TestDaemonBulkRetryAndCancel(t *testing.T) {
-	d := startDaemon(t, "", `
+	d := startDaemon(t, "", allowLoopbackHooks+`
 workers: 4
 categories:
   - name: email
@@ -130,7 +136,7 @@ categories:
 }
 
 func TestCLIRetryDeleteAndBulk(t *testing.T) {
-	d := startDaemon(t, "", "")
+	d := startDaemon(t, "", allowLoopbackHooks)
 	c := d.client()
 	url, fixed := hookServer(t)
 	first := deadHook(t, c, url, "")

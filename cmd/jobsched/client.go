@@ -20,6 +20,7 @@ import (
 // clientFlags are the flags every client command shares.
 type clientFlags struct {
 	addr, token string
+	caFile      string
 	json        bool
 	timeout     time.Duration
 }
@@ -27,16 +28,38 @@ type clientFlags struct {
 func (f *clientFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.addr, "addr", "http://127.0.0.1:7420", "daemon address")
 	cmd.Flags().StringVar(&f.token, "token", "", "bearer token (or JOBSCHED_TOKEN)")
+	cmd.Flags().StringVar(&f.caFile, "ca-file", "", "PEM file of the CA (or certificate) to trust for an https:// --addr (or JOBSCHED_CA_FILE)")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON instead of a table")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Second, "give up after this long")
 }
 
-func (f *clientFlags) client() *client.Client {
+func (f *clientFlags) client() (*client.Client, error) {
 	tok := f.token
 	if tok == "" {
 		tok = os.Getenv("JOBSCHED_TOKEN")
 	}
-	return client.New(f.addr, tok)
+	c := client.New(f.addr, tok)
+	if err := trustCA(c, f.caFile); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// trustCA makes c trust the CA of --ca-file or JOBSCHED_CA_FILE, if either is set; a file that
+// cannot be read is a usage error.
+func trustCA(c *client.Client, file string) error {
+	if file == "" {
+		file = os.Getenv("JOBSCHED_CA_FILE")
+	}
+	if file == "" {
+		return nil
+	}
+	pool, err := client.LoadCA(file)
+	if err != nil {
+		return usageError{fmt.Errorf("--ca-file: %w", err)}
+	}
+	c.SetRootCAs(pool)
+	return nil
 }
 
 func (f *clientFlags) ctx() (context.Context, context.CancelFunc) {
@@ -53,7 +76,11 @@ func addClientCommands(root *cobra.Command) {
 func show[T any](cmd *cobra.Command, cf *clientFlags, call func(*client.Client, context.Context) (T, error), text func(io.Writer, T) error) error {
 	ctx, cancel := cf.ctx()
 	defer cancel()
-	v, err := call(cf.client(), ctx)
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	v, err := call(c, ctx)
 	if err != nil {
 		return err
 	}

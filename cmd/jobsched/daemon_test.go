@@ -103,6 +103,11 @@ func startDaemon(t *testing.T, data, config string, extra ...string) *proc {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if a, ok := daemon.ServingAddr(sc.Text()); ok {
+				if strings.Contains(sc.Text(), " tls=true") {
+					a = "https://" + a
+				} else {
+					a = "http://" + a
+				}
 				select {
 				case addr <- a:
 				default:
@@ -112,7 +117,7 @@ func startDaemon(t *testing.T, data, config string, extra ...string) *proc {
 	}()
 	select {
 	case a := <-addr:
-		d.addr = "http://" + a
+		d.addr = a
 	case <-d.done:
 		t.Fatalf("daemon exited: %v\n%s", d.err, d.logs)
 	case <-time.After(30 * time.Second):
@@ -145,11 +150,15 @@ func (d *proc) stop() int {
 
 func (d *proc) client() *client.Client { return client.New(d.addr, "") }
 
-// call makes a raw request and returns the status, headers and body.
+// call makes a raw request and returns the status, headers and body. A body is sent as
+// application/json unless hdr sets another Content-Type.
 func call(t *testing.T, method, url, body string, hdr ...string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -412,6 +421,7 @@ func TestDaemonWaitCancelsTheJobWhenTheCallerLeaves(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "POST", d.addr+"/v1/jobs?wait=30s", strings.NewReader(`{"kind":"sleep","args":{"ms":20000}}`))
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
 	errc := make(chan error, 1)
 	go func() {
 		_, err := http.DefaultClient.Do(req)

@@ -98,7 +98,7 @@ func textHas(sel, want string) string {
 // hour's chart follows.
 func TestDashboardJobBrowserAndJobPage(t *testing.T) {
 	p := newPage(t)
-	d := startDaemon(t, "", `
+	d := startDaemon(t, "", allowLoopbackHooks+`
 workers: 4
 categories:
   - name: email

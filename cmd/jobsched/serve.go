@@ -20,6 +20,8 @@ func newServe() *cobra.Command {
 		configFile, listen, data, token, logLevel string
 		workers                                   int
 		insecure                                  bool
+		allowedHosts                              []string
+		tlsCert, tlsKey                           string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -33,6 +35,10 @@ override the file. An unknown key or a bad value is an error naming it.
 
 The auth token can also come from the JOBSCHED_AUTH_TOKEN environment variable. A non-loopback
 --listen needs a token, or --insecure-listen.
+
+The API answers only requests whose Host is the listen address, localhost, 127.0.0.1 or [::1]
+with the listen port, or an --allowed-host (DNS rebinding); it refuses changes from a page of
+another origin, and bodies that are not application/json (docs/operations.md, "Security").
 
 SIGTERM or SIGINT drains: new jobs are refused (503), /readyz turns "not ready", running jobs get
 shutdown_grace to finish, then are cancelled and kept for the next start; the exit code is 0.
@@ -62,6 +68,15 @@ A second signal exits at once.`,
 			if f.Changed("workers") {
 				cfg.Workers = workers
 			}
+			if f.Changed("tls-cert") {
+				cfg.TLSCert = tlsCert
+			}
+			if f.Changed("tls-key") {
+				cfg.TLSKey = tlsKey
+			}
+			if f.Changed("allowed-host") {
+				cfg.AllowedHosts = append(cfg.AllowedHosts, allowedHosts...)
+			}
 			level, err := parseLevel(logLevel)
 			if err != nil {
 				return usageError{err}
@@ -77,6 +92,9 @@ A second signal exits at once.`,
 	f.StringVar(&token, "auth-token", "", "require this bearer token on the API (or JOBSCHED_AUTH_TOKEN)")
 	f.IntVar(&workers, "workers", 0, "global worker budget (default 64)")
 	f.BoolVar(&insecure, "insecure-listen", false, "allow a non-loopback --listen without an auth token")
+	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key)")
+	f.StringVar(&tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
+	f.StringSliceVar(&allowedHosts, "allowed-host", nil, "a Host name the API accepts besides the listen address and localhost (repeat, or a comma list; added to allowed_hosts)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jobsched/jobsched/internal/client"
 	"github.com/jobsched/jobsched/tester"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -23,6 +24,7 @@ func newTester() *cobra.Command {
 		chaosEvery time.Duration
 		cpuProfile string
 		spread     int
+		caFile     string
 	)
 	cmd := &cobra.Command{
 		Use:   "tester",
@@ -77,6 +79,16 @@ scripts/bench.sh runs the whole benchmark table of docs/benchmarks.md with this 
 			if o.Token == "" {
 				o.Token = os.Getenv("JOBSCHED_TOKEN")
 			}
+			if caFile == "" {
+				caFile = os.Getenv("JOBSCHED_CA_FILE")
+			}
+			if caFile != "" {
+				pool, err := client.LoadCA(caFile)
+				if err != nil {
+					return usageError{fmt.Errorf("--ca-file: %w", err)}
+				}
+				o.RootCAs = pool
+			}
 			o.Progress = cmd.ErrOrStderr()
 			o.Interactive = term.IsTerminal(int(os.Stderr.Fd()))
 			o.Logf = func(f string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), f+"\n", a...) }
@@ -112,6 +124,7 @@ scripts/bench.sh runs the whole benchmark table of docs/benchmarks.md with this 
 	f := cmd.Flags()
 	f.StringVar(&o.Addr, "addr", "", "a running daemon, e.g. http://127.0.0.1:7420")
 	f.StringVar(&o.Token, "token", "", "bearer token of the daemon (or JOBSCHED_TOKEN)")
+	f.StringVar(&caFile, "ca-file", "", "PEM file of the CA to trust for an https:// --addr (or JOBSCHED_CA_FILE)")
 	f.BoolVar(&o.Embedded, "embedded", false, "run a scheduler in this process on --data")
 	f.BoolVar(&o.Spawn, "spawn", false, "start a daemon on --data and stop it at the end")
 	f.StringVar(&o.Data, "data", "", "data directory of an embedded or spawned scheduler")

@@ -4,11 +4,14 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +32,27 @@ type Client struct {
 func New(base, token string) *Client {
 	return &Client{Base: strings.TrimRight(base, "/"), Token: token,
 		HTTP: &http.Client{Timeout: httpapi.MaxWait + 30*time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+}
+
+// LoadCA reads PEM certificates (a CA file) to trust for a daemon that serves HTTPS with a
+// certificate of its own.
+func LoadCA(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("CA file %s: no PEM certificate in it", file)
+	}
+	return pool, nil
+}
+
+// SetRootCAs makes the client trust pool (nil: the system's roots) for https:// daemons.
+func (c *Client) SetRootCAs(pool *x509.CertPool) {
+	if tr, ok := c.HTTP.Transport.(*http.Transport); ok {
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
 }
 
 // APIError is an error answer of the API.

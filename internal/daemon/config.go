@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/kinds"
 	"gopkg.in/yaml.v3"
 )
 
@@ -51,6 +55,13 @@ type Config struct {
 	Kinds           []KindConfig     `yaml:"kinds"`
 	Periodic        []PeriodicConfig `yaml:"periodic"`
 	Exec            ExecConfig       `yaml:"exec"`
+	HTTP            HTTPConfig       `yaml:"http"`
+	// AllowedHosts are Host header values accepted besides the listen address and localhost
+	// ("name" any port, "name:port" that port).
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// TLSCert and TLSKey (PEM files), both set, serve HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // CategoryConfig is one entry of categories.
@@ -81,10 +92,21 @@ type PeriodicConfig struct {
 	Args     map[string]any `yaml:"args"`
 }
 
-// ExecConfig is the exec section.
+// ExecConfig is the exec section: the commands exec jobs may run (absolute paths), the
+// environment variables they may set, and the directories they may run in.
 type ExecConfig struct {
-	Allow []string `yaml:"allow"`
+	Allow    []string `yaml:"allow"`
+	Env      []string `yaml:"env"`
+	DirRoots []string `yaml:"dir_roots"`
 }
+
+// HTTPConfig is the http section: host names, addresses or CIDRs the http kind may reach
+// besides public addresses.
+type HTTPConfig struct {
+	AllowHosts []string `yaml:"allow_hosts"`
+}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Defaults returns the configuration of a daemon started with no file and no flags.
 func Defaults() Config {
@@ -121,7 +143,7 @@ func Load(r io.Reader, name string) (Config, error) {
 // knows; the scheduler checks the rest (jobsched.New), with errors naming the key.
 func (c Config) SchedulerConfig() (jobsched.Config, error) {
 	sc := jobsched.Config{Dir: c.Data, Workers: c.Workers, BalanceInterval: time.Duration(c.BalanceInterval),
-		Retention: time.Duration(c.Retention)}
+		Retention: time.Duration(c.Retention), RefuseUnknownKinds: true}
 	if c.Data == "" {
 		return sc, &jobsched.InvalidError{Field: "data", Reason: "must name a directory"}
 	}
@@ -153,5 +175,41 @@ func (c Config) SchedulerConfig() (jobsched.Config, error) {
 			return sc, &jobsched.InvalidError{Field: fmt.Sprintf("exec.allow[%d]", i), Reason: fmt.Sprintf("%q must be an absolute path", a)}
 		}
 	}
+	if err := c.checkSecurity(); err != nil {
+		return sc, err
+	}
 	return sc, nil
+}
+
+// checkSecurity checks the keys of the security policies: exec.env, exec.dir_roots,
+// http.allow_hosts and allowed_hosts.
+func (c Config) checkSecurity() error {
+	for i, e := range c.Exec.Env {
+		if !envNameRE.MatchString(e) {
+			return &jobsched.InvalidError{Field: fmt.Sprintf("exec.env[%d]", i), Reason: fmt.Sprintf("%q is not an environment variable name", e)}
+		}
+	}
+	for i, d := range c.Exec.DirRoots {
+		if !filepath.IsAbs(d) {
+			return &jobsched.InvalidError{Field: fmt.Sprintf("exec.dir_roots[%d]", i), Reason: fmt.Sprintf("%q must be an absolute path", d)}
+		}
+	}
+	for i, h := range c.HTTP.AllowHosts {
+		if _, _, err := kinds.ParseAllowHost(h); err != nil {
+			return &jobsched.InvalidError{Field: fmt.Sprintf("http.allow_hosts[%d]", i), Reason: err.Error()}
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		field := "tls_key"
+		if c.TLSCert == "" {
+			field = "tls_cert"
+		}
+		return &jobsched.InvalidError{Field: field, Reason: "tls_cert and tls_key go together: set both or neither"}
+	}
+	for i, h := range c.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/@ \t") {
+			return &jobsched.InvalidError{Field: fmt.Sprintf("allowed_hosts[%d]", i), Reason: fmt.Sprintf("%q is not a host or host:port", h)}
+		}
+	}
+	return nil
 }

@@ -2,12 +2,15 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jobsched/jobsched"
@@ -57,27 +60,50 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := kinds.Register(s, cfg.Exec.Allow); err != nil {
+	if err := kinds.Register(s, kinds.Options{ExecAllow: cfg.Exec.Allow, ExecEnv: cfg.Exec.Env,
+		ExecDirRoots: cfg.Exec.DirRoots, HTTPAllowHosts: cfg.HTTP.AllowHosts}); err != nil {
+		return nil, err
+	}
+	if err := checkPeriodicKinds(sc.Periodic, s.HandledKinds()); err != nil {
 		return nil, err
 	}
 	m.Attach(s)
+	tlsConfig, err := loadTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	api := httpapi.New(s, httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(), Dashboard: opt.Dashboard})
+	if tlsConfig == nil && !loopback(cfg.Listen) {
+		log.Warn("serving plain HTTP on a non-loopback address: the token and the jobs cross the network in clear; set tls_cert and tls_key, or put a TLS proxy in front",
+			slog.String("listen", cfg.Listen))
+	}
+	api, err := httpapi.New(s, httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(),
+		Dashboard: opt.Dashboard, ListenAddr: ln.Addr().String(), AllowedHosts: cfg.AllowedHosts, TLS: tlsConfig != nil})
+	if err != nil {
+		_ = ln.Close()
+		return nil, &jobsched.InvalidError{Field: "allowed_hosts", Reason: err.Error()}
+	}
 	d := &Daemon{cfg: cfg, log: log, sched: s, ln: ln, done: make(chan error, 1),
 		srv: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 			WriteTimeout: httpapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), TLSConfig: tlsConfig}}
 	// Serve at once: /healthz answers and /readyz says "not ready" while recovery runs.
-	go func() { d.done <- d.srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			d.done <- d.srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		d.done <- d.srv.Serve(ln)
+	}()
 	if err := s.Start(ctx); err != nil {
 		_ = d.srv.Close()
 		<-d.done
 		return nil, err
 	}
-	log.Info(servingMsg, slog.String("listen", ln.Addr().String()), slog.String("data", cfg.Data))
+	log.Info(servingMsg, slog.String("listen", ln.Addr().String()), slog.String("data", cfg.Data), slog.Bool("tls", tlsConfig != nil))
 	return d, nil
 }
 
@@ -121,18 +147,48 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 }
 
 func checkListen(addr, token string, insecure bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return &jobsched.InvalidError{Field: "listen", Reason: err.Error()}
 	}
-	if token != "" || insecure {
-		return nil
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if token != "" || insecure || loopback(addr) {
 		return nil
 	}
 	return fmt.Errorf("%w (%s): set auth_token, or pass --insecure-listen", ErrInsecureListen, addr)
+}
+
+// checkPeriodicKinds refuses at start a periodic job whose kind has no handler: it could never
+// run, and every tick would be refused.
+func checkPeriodicKinds(periodic []jobsched.PeriodicJob, handled []string) error {
+	for i, p := range periodic {
+		if !slices.Contains(handled, p.Kind) {
+			return &jobsched.InvalidError{Field: fmt.Sprintf("periodic[%d].kind", i),
+				Reason: fmt.Sprintf("no handler for kind %q (the daemon has %s)", p.Kind, strings.Join(handled, ", "))}
+		}
+	}
+	return nil
+}
+
+// loopback reports whether a listen address is on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadTLS reads tls_cert and tls_key; nil when TLS is off.
+func loadTLS(cfg Config) (*tls.Config, error) {
+	if cfg.TLSCert == "" && cfg.TLSKey == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, &jobsched.InvalidError{Field: "tls_cert", Reason: err.Error()}
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -59,7 +59,8 @@ func (a *API) cancelWhere(w http.ResponseWriter, r *http.Request) {
 // bulk decodes a filter {"category","kind","state"} (unknown fields refused) and answers with
 // the count of jobs the operation changed.
 func (a *API) bulk(w http.ResponseWriter, r *http.Request, op func(context.Context, jobsched.Filter) (int, error)) {
-	body, err := readBody(w, r, maxFilterBody)
+	body, release, err := a.readBody(w, r, maxFilterBody)
+	defer release()
 	if err != nil {
 		writeError(w, a.log, err, nil)
 		return

@@ -51,7 +51,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, log *slog.Logger, err error, job *jobsched.Job) {
 	status, body := classify(err)
 	body.Job = job
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests || errors.Is(err, errOverloaded) {
 		w.Header().Set("Retry-After", RetryAfterSeconds)
 	}
 	if status == http.StatusInternalServerError {
@@ -67,6 +67,8 @@ func classify(err error) (int, ErrorBody) {
 		return ErrorBody{Error: ErrorDetail{Code: code, Message: err.Error(), Field: field}}
 	}
 	switch {
+	case errors.Is(err, errOverloaded):
+		return http.StatusServiceUnavailable, e(CodeOverloaded, "")
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, e(CodeTooLarge, "body")
 	case errors.As(err, &inv) && errors.Is(err, jobsched.ErrTooLarge):

@@ -21,6 +21,12 @@ const ThroughputInterval = 5 * time.Second
 // "resize" (balancer decisions) and "throughput" (per category, the attempts that ended in each
 // of the last 60 minutes; at connect, then every ThroughputInterval). A client reconnects with the browser's EventSource retry.
 func (a *API) events(w http.ResponseWriter, r *http.Request) {
+	release, err := a.limits.takeStream()
+	defer release()
+	if err != nil {
+		writeError(w, a.log, err, nil)
+		return
+	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -64,7 +70,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	defer minutes.Stop()
 	changed := map[string]*jobsched.Job{}
 	var resizes []any
-	dropped := false
+	dropped, resync := false, false
 	for {
 		select {
 		case <-r.Context().Done():
@@ -75,6 +81,10 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			switch {
+			case ev.Resync:
+				// Events were dropped for this stream: say so, the page re-reads what it shows.
+				dropped = true
+				resync = true
 			case ev.Job != nil:
 				if len(changed) < 10*MaxJobsPerEvent {
 					changed[ev.Job.ID] = ev.Job
@@ -101,6 +111,12 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			resizes = resizes[:0]
+			if resync {
+				if err := send("resync", map[string]bool{"resync": true}); err != nil {
+					return
+				}
+				resync = false
+			}
 			if len(changed) > 0 {
 				jobs := make([]*jobsched.Job, 0, min(len(changed), MaxJobsPerEvent))
 				for _, j := range changed {

@@ -22,7 +22,9 @@ func FuzzEnqueueBody(f *testing.F) {
 		`{"kind":"k","run_at":"2030-01-01T00:00:00Z"}`, `{"kind":"k","delay":"-1s"}`, `{"kind":"k","delay":1}`,
 		`{"kind":""}`, `{"kind":null}`, `{"kind":"k","max_attempts":-5}`, `{"kind":"k","max_attempts":1e99}`,
 		`{"kind":"k","category":"\u0000"}`, `{"kind":"k","args":`, `[]`, `null`, `"x"`, ``, `{"kind":"k"} {"kind":"k"}`,
-		`{"jobs":[{"kind":"k"},{"kind":""}]}`, `{"jobs":null}`, `{"kind":"k","kind":"k2"}`, `{"kind":"k","extra":1}`,
+		`{"jobs":[{"kind":"k"},{"kind":""}]}`, `{"jobs":null}`, `{"jobs":[]}`, `{"jobs":[null]}`, `{"jobs":{}}`,
+		`{"jobs":[{"kind":"k","unique_key":"u"},{"kind":"k","unique_key":"u"}]}`, `{"jobs":[{"kind":"k"}],"extra":1}`,
+		`{"jobs":[[{"kind":"k"}]]}`, `{"jobs":[{"kind":"k","args":{"a":1}},{"kind":"k","delay":"1h"}]}`, `{"kind":"k","kind":"k2"}`, `{"kind":"k","extra":1}`,
 	} {
 		f.Add(seed)
 	}
@@ -36,12 +38,15 @@ func FuzzEnqueueBody(f *testing.F) {
 		require.NoError(f, s.Close(ctx))
 	})
 	require.NoError(f, s.Pause("default"))
-	api := New(s, Options{})
+	api, err := New(s, Options{})
+	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, path := range []string{"/v1/jobs", "/v1/jobs/batch"} {
 			before := s.Categories()[0].Counts[jobsched.StateQueued] + s.Categories()[0].Counts[jobsched.StateScheduled]
 			rec := httptest.NewRecorder()
-			api.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
+			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			api.ServeHTTP(rec, req)
 			switch rec.Code {
 			case http.StatusCreated, http.StatusConflict:
 			case http.StatusBadRequest, http.StatusRequestEntityTooLarge:

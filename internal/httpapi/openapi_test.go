@@ -3,10 +3,15 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +74,9 @@ func testAPI(t *testing.T) *API {
 		require.NoError(t, s.Close(ctx))
 	})
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	return New(s, Options{Metrics: ok, Dashboard: ok, EventInterval: time.Hour})
+	a, err := New(s, Options{Metrics: ok, Dashboard: ok, EventInterval: time.Hour})
+	require.NoError(t, err)
+	return a
 }
 
 func TestOpenAPIDocumentsEveryRouteAndOnlyThem(t *testing.T) {
@@ -85,9 +92,12 @@ func TestOpenAPIDocumentsEveryRouteAndOnlyThem(t *testing.T) {
 			cancel() // a stream: it answers, then ends with the request
 		}
 		rec := httptest.NewRecorder()
-		a.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(`{"category":"default"}`)).WithContext(ctx))
+		req := httptest.NewRequest(method, path, strings.NewReader(`{"category":"default"}`)).WithContext(ctx)
+		req.Header.Set("Content-Type", "application/json")
+		a.ServeHTTP(rec, req)
 		cancel()
-		require.NotEqual(t, http.StatusMethodNotAllowed, rec.Code, op)
+		require.NotContains(t, []int{http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType, http.StatusForbidden}, rec.Code,
+			"%s: %s", op, rec.Body)
 		require.NotContains(t, rec.Body.String(), "no route", op)
 	}
 }
@@ -104,4 +114,50 @@ func TestOpenAPIServedAsJSON(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &doc))
 	require.Equal(t, "3.1.0", doc.OpenAPI)
+}
+
+// The document's error codes are exactly the Code constants of this package.
+func TestOpenAPIErrorCodesAreTheAPIs(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	require.NoError(t, err)
+	var consts []string
+	for _, f := range pkgs["httpapi"].Files {
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && strings.HasPrefix(name.Name, "Code") && lit.Kind == token.STRING {
+						v, err := strconv.Unquote(lit.Value)
+						require.NoError(t, err)
+						consts = append(consts, v)
+					}
+				}
+			}
+		}
+	}
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Error struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Enum []string `json:"enum"`
+								} `json:"code"`
+							} `json:"properties"`
+						} `json:"error"`
+					} `json:"properties"`
+				} `json:"Error"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(OpenAPI, &doc))
+	require.NotEmpty(t, consts)
+	require.ElementsMatch(t, consts, doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum)
 }

@@ -39,27 +39,59 @@ type Options struct {
 	Dashboard http.Handler
 	// EventInterval is how often /v1/events sends coalesced updates (default 250ms).
 	EventInterval time.Duration
+	// ListenAddr is the address the server listens on (its real port); with AllowedHosts it
+	// sets the Host and Origin values accepted (guard.go). Empty turns the Host check off.
+	ListenAddr   string
+	AllowedHosts []string
+	// TLS says the server serves HTTPS: a Host without a port then means port 443.
+	TLS bool
+	// MaxInFlightBytes caps the request bodies held at once; a request beyond it gets 503
+	// "overloaded" with Retry-After (default DefaultMaxInFlightBytes).
+	MaxInFlightBytes int64
+	// MaxEventStreams caps the open /v1/events streams; one more gets 503 "overloaded"
+	// (default DefaultMaxEventStreams).
+	MaxEventStreams int
 }
+
+// Defaults of Options.
+const (
+	DefaultMaxInFlightBytes = 256 << 20
+	DefaultMaxEventStreams  = 64
+)
 
 // API is the HTTP handler of the daemon.
 type API struct {
-	s    *jobsched.Scheduler
-	opt  Options
-	log  *slog.Logger
-	mux  *routeMux
-	cfg  jobsched.Config
-	body int64
+	s       *jobsched.Scheduler
+	opt     Options
+	log     *slog.Logger
+	mux     *routeMux
+	handler http.Handler // mux behind the guard
+	cfg     jobsched.Config
+	body    int64
+	hosts   *hostGuard
+	limits  limits
 }
 
-// New returns the API over s.
-func New(s *jobsched.Scheduler, opt Options) *API {
+// New returns the API over s; it fails only on a bad ListenAddr or AllowedHosts entry.
+func New(s *jobsched.Scheduler, opt Options) (*API, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.EventInterval == 0 {
 		opt.EventInterval = 250 * time.Millisecond
 	}
-	a := &API{s: s, opt: opt, log: opt.Logger, mux: newRouteMux(), cfg: s.Config()}
+	if opt.MaxInFlightBytes <= 0 {
+		opt.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if opt.MaxEventStreams <= 0 {
+		opt.MaxEventStreams = DefaultMaxEventStreams
+	}
+	hosts, err := newHostGuard(opt.ListenAddr, opt.AllowedHosts, opt.TLS)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{s: s, opt: opt, log: opt.Logger, mux: newRouteMux(), cfg: s.Config(), hosts: hosts,
+		limits: limits{maxBytes: opt.MaxInFlightBytes, maxStreams: int64(opt.MaxEventStreams)}}
 	a.body = int64(a.cfg.MaxArgsBytes) + bodySlack
 	auth := a.requireToken
 	a.mux.Handle("POST /v1/jobs", auth(a.enqueue))
@@ -88,7 +120,8 @@ func New(s *jobsched.Scheduler, opt Options) *API {
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, fmt.Errorf("%w: no route %s %s", jobsched.ErrNotFound, r.Method, r.URL.Path), nil)
 	})
-	return a
+	a.handler = a.guard(a.mux)
+	return a, nil
 }
 
 // ServeHTTP implements http.Handler. A panic in a handler becomes a 500, never a crash.
@@ -102,7 +135,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, a.log, fmt.Errorf("internal error"), nil)
 		}
 	}()
-	a.mux.ServeHTTP(w, r)
+	a.handler.ServeHTTP(w, r)
 }
 
 func (a *API) requireToken(h http.HandlerFunc) http.Handler {
@@ -130,17 +163,30 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// readBody reads a bounded body.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// readBody reads a bounded body, once the in-flight budget has room for it; release gives the
+// room back (call it when the body and what was decoded from it are no longer needed).
+func (a *API) readBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, release func(), err error) {
+	if r.ContentLength > limit {
+		return nil, func() {}, fmt.Errorf("request body of %d bytes, over %d: %w", r.ContentLength, limit,
+			&http.MaxBytesError{Limit: limit})
+	}
+	n := limit // a body of unknown length may take up to the limit
+	if r.ContentLength >= 0 {
+		n = r.ContentLength
+	}
+	release, err = a.limits.takeBytes(n)
+	if err != nil {
+		return nil, release, err
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("request body over %d bytes: %w", limit, err)
+			return nil, release, fmt.Errorf("request body over %d bytes: %w", limit, err)
 		}
-		return nil, &jobsched.InvalidError{Field: "body", Reason: err.Error()}
+		return nil, release, &jobsched.InvalidError{Field: "body", Reason: err.Error()}
 	}
-	return b, nil
+	return b, release, nil
 }
 
 func (a *API) enqueue(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +199,8 @@ func (a *API) enqueue(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	body, err := readBody(w, r, a.body)
+	body, release, err := a.readBody(w, r, a.body)
+	defer release()
 	if err != nil {
 		writeError(w, a.log, err, nil)
 		return
@@ -215,7 +262,8 @@ type JobList struct {
 }
 
 func (a *API) enqueueBatch(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, MaxBatchBody)
+	body, release, err := a.readBody(w, r, MaxBatchBody)
+	defer release()
 	if err != nil {
 		writeError(w, a.log, err, nil)
 		return

@@ -1,22 +1,16 @@
 // Package kinds holds the daemon's built-in job kinds: sleep (for tests and the tester), http
-// (a webhook) and exec (an allow-listed command, never a shell).
+// (a webhook, kept to public addresses) and exec (an allow-listed command, never a shell). Each
+// kind checks its args at enqueue (a jobsched.Validator) and again when it runs.
 package kinds
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"math/rand/v2"
-	"net/http"
-	"os"
-	"os/exec"
-	"slices"
+	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jobsched/jobsched"
@@ -28,124 +22,85 @@ const (
 	MaxOutputBytes = 64 << 10 // kept of an http body or of exec's stdout and stderr, each
 )
 
-// decodeArgs reads a job's args strictly (unknown fields are refused).
-func decodeArgs(j *jobsched.Job, v any) error {
-	if len(j.Args) == 0 {
-		return nil
+// Options are the daemon's policies for the built-in kinds (its exec and http config sections).
+type Options struct {
+	// ExecAllow: absolute paths of the commands exec may run (none: exec refuses every job).
+	ExecAllow []string
+	// ExecEnv: names of the environment variables a job may set (none by default).
+	ExecEnv []string
+	// ExecDirRoots: directories a job's dir must be inside (none: a job may not set dir).
+	ExecDirRoots []string
+	// HTTPAllowHosts: host names, IP addresses or CIDRs the http kind may reach besides public
+	// addresses.
+	HTTPAllowHosts []string
+}
+
+// Register registers the built-in kinds on s, each with its args check, under the policies of
+// opt.
+func Register(s *jobsched.Scheduler, opt Options) error {
+	pol, err := NewPolicy(opt.HTTPAllowHosts)
+	if err != nil {
+		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(j.Args))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("args of %s: %w", j.Kind, err)
+	ex := ExecPolicy{Allow: opt.ExecAllow, Env: opt.ExecEnv, DirRoots: opt.ExecDirRoots}
+	for _, k := range []struct {
+		name string
+		h    jobsched.Handler
+		v    jobsched.Validator
+	}{
+		{"sleep", Sleep, CheckSleep},
+		{"http", HTTP(pol.Client(5 * time.Minute)), CheckHTTP(pol)},
+		{"exec", Exec(ex), CheckExec(ex)},
+	} {
+		if err := s.RegisterWithValidator(k.name, k.h, k.v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// SleepArgs are the args of the sleep kind.
-type SleepArgs struct {
-	MS        float64 `json:"ms"`
-	FailRate  float64 `json:"fail_rate"`
-	PanicRate float64 `json:"panic_rate"`
-	// Seed makes failures and panics deterministic: the same seed, job and attempt give the same
-	// outcome. 0 draws at random.
-	Seed uint64 `json:"seed"`
+// decodeArgs reads a job's args strictly: an unknown field, a wrong type or trailing data is an
+// *jobsched.InvalidError naming the field inside the args. No args leave v as it is.
+func decodeArgs(args json.RawMessage, v any) error {
+	if len(bytes.TrimSpace(args)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &jobsched.InvalidError{Field: te.Field, Reason: fmt.Sprintf("want a %s, got a JSON %s", te.Type, te.Value)}
+		}
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if n, uerr := strconv.Unquote(name); uerr == nil {
+				name = n
+			}
+			return &jobsched.InvalidError{Field: name, Reason: "unknown field"}
+		}
+		return &jobsched.InvalidError{Reason: err.Error()}
+	}
+	if dec.More() {
+		return &jobsched.InvalidError{Reason: "trailing data after the value"}
+	}
+	return nil
 }
 
-// Sleep waits ms milliseconds, then fails with probability fail_rate or panics with
-// probability panic_rate. Its result is {"slept_ms": ms}.
-func Sleep(ctx context.Context, j *jobsched.Job) (any, error) {
-	var a SleepArgs
-	if err := decodeArgs(j, &a); err != nil {
-		return nil, err
+// argsError is the error of a handler that finds bad args at run time (a job stored before the
+// policy changed): "<kind>: invalid args.<field>: reason".
+func argsError(kind string, err error) error {
+	var inv *jobsched.InvalidError
+	if errors.As(err, &inv) {
+		f := "args"
+		if inv.Field != "" {
+			f += "." + inv.Field
+		}
+		if errors.Is(err, ErrNotAllowed) {
+			return fmt.Errorf("%s: %w", kind, refuse(f, "%s", inv.Reason))
+		}
+		return fmt.Errorf("%s: %w", kind, &jobsched.InvalidError{Field: f, Reason: inv.Reason})
 	}
-	d := time.Duration(a.MS * float64(time.Millisecond))
-	if d < 0 || d > MaxSleep || a.FailRate < 0 || a.FailRate > 1 || a.PanicRate < 0 || a.PanicRate > 1 {
-		return nil, fmt.Errorf("sleep: ms must be 0..%d and rates 0..1", MaxSleep.Milliseconds())
-	}
-	var rng *rand.Rand
-	if a.Seed != 0 {
-		h := fnv.New64a()
-		h.Write([]byte(j.ID))
-		rng = rand.New(rand.NewPCG(a.Seed^h.Sum64(), uint64(j.Attempt)))
-	} else {
-		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
-	roll := rng.Float64()
-	if d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, context.Cause(ctx)
-		}
-	}
-	switch {
-	case roll < a.PanicRate:
-		panic(fmt.Sprintf("sleep: planned panic (panic_rate %g)", a.PanicRate))
-	case roll < a.PanicRate+a.FailRate:
-		return nil, fmt.Errorf("sleep: planned failure (fail_rate %g)", a.FailRate)
-	}
-	return map[string]float64{"slept_ms": a.MS}, nil
-}
-
-// HTTPArgs are the args of the http kind.
-type HTTPArgs struct {
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Headers map[string]string `json:"headers"`
-	Body    string            `json:"body"`
-	Timeout jobsched.Duration `json:"timeout"`
-}
-
-// HTTPResult is the result of the http kind.
-type HTTPResult struct {
-	Status    int    `json:"status"`
-	Body      string `json:"body"`
-	Truncated bool   `json:"truncated,omitempty"`
-}
-
-// HTTP makes a request; a 2xx status succeeds. The status and the first MaxOutputBytes of the
-// body are the result (or the error).
-func HTTP(client *http.Client) jobsched.Handler {
-	return func(ctx context.Context, j *jobsched.Job) (any, error) {
-		var a HTTPArgs
-		if err := decodeArgs(j, &a); err != nil {
-			return nil, err
-		}
-		if a.Method == "" {
-			a.Method = http.MethodPost
-		}
-		if !strings.HasPrefix(a.URL, "http://") && !strings.HasPrefix(a.URL, "https://") {
-			return nil, fmt.Errorf("http: url must start with http:// or https://, got %q", a.URL)
-		}
-		if a.Timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, time.Duration(a.Timeout))
-			defer cancel()
-		}
-		req, err := http.NewRequestWithContext(ctx, a.Method, a.URL, strings.NewReader(a.Body))
-		if err != nil {
-			return nil, fmt.Errorf("http: %w", err)
-		}
-		for k, v := range a.Headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("http: %w", err)
-		}
-		defer resp.Body.Close()
-		body, truncated, err := readBounded(resp.Body)
-		if err != nil {
-			return nil, fmt.Errorf("http: read body: %w", err)
-		}
-		res := HTTPResult{Status: resp.StatusCode, Body: body, Truncated: truncated}
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return nil, fmt.Errorf("http: status %d: %s", resp.StatusCode, trim(body, 512))
-		}
-		return res, nil
-	}
+	return fmt.Errorf("%s: %w", kind, err)
 }
 
 func readBounded(r io.Reader) (string, bool, error) {
@@ -161,97 +116,4 @@ func trim(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
-}
-
-// ExecArgs are the args of the exec kind.
-type ExecArgs struct {
-	Argv  []string          `json:"argv"`
-	Env   map[string]string `json:"env"`
-	Stdin string            `json:"stdin"`
-	Dir   string            `json:"dir"`
-}
-
-// ExecResult is the result of the exec kind.
-type ExecResult struct {
-	ExitCode int    `json:"exit_code"`
-	Stdout   string `json:"stdout"`
-	Stderr   string `json:"stderr"`
-}
-
-// ErrNotAllowed: the exec kind was asked to run a command not in the allow list.
-var ErrNotAllowed = errors.New("exec: command not allow-listed")
-
-// Exec runs argv (no shell) if argv[0] is one of allow (absolute paths). The command runs in its
-// own process group, killed whole when the job is cancelled or times out. A non-zero exit fails
-// the attempt; stdout and stderr (the first MaxOutputBytes of each) are kept.
-func Exec(allow []string) jobsched.Handler {
-	return func(ctx context.Context, j *jobsched.Job) (any, error) {
-		var a ExecArgs
-		if err := decodeArgs(j, &a); err != nil {
-			return nil, err
-		}
-		if len(a.Argv) == 0 {
-			return nil, errors.New("exec: argv must name a command")
-		}
-		if !slices.Contains(allow, a.Argv[0]) {
-			return nil, fmt.Errorf("%w: %q", ErrNotAllowed, a.Argv[0])
-		}
-		cmd := exec.Command(a.Argv[0], a.Argv[1:]...)
-		cmd.Dir = a.Dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		for k, v := range a.Env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		cmd.Stdin = strings.NewReader(a.Stdin)
-		var stdout, stderr boundedBuffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("exec: %w", err)
-		}
-		waited := make(chan error, 1)
-		go func() { waited <- cmd.Wait() }()
-		var err error
-		select {
-		case err = <-waited:
-		case <-ctx.Done():
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the whole group; it may be gone already
-			<-waited
-			return nil, fmt.Errorf("exec: killed: %w", context.Cause(ctx))
-		}
-		res := ExecResult{Stdout: stdout.String(), Stderr: stderr.String()}
-		if err != nil {
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				res.ExitCode = exit.ExitCode()
-				return nil, fmt.Errorf("exec: exit code %d: %s", res.ExitCode, trim(res.Stderr, 512))
-			}
-			return nil, fmt.Errorf("exec: %w", err)
-		}
-		return res, nil
-	}
-}
-
-// boundedBuffer keeps the first MaxOutputBytes written to it and drops the rest.
-type boundedBuffer struct{ b bytes.Buffer }
-
-func (w *boundedBuffer) Write(p []byte) (int, error) {
-	if room := MaxOutputBytes - w.b.Len(); room > 0 {
-		w.b.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (w *boundedBuffer) String() string { return w.b.String() }
-
-// Register registers the built-in kinds on s: sleep, http, and exec with its allow list (exec
-// refuses every command when allow is empty).
-func Register(s *jobsched.Scheduler, allow []string) error {
-	client := &http.Client{Timeout: 5 * time.Minute}
-	for kind, h := range map[string]jobsched.Handler{"sleep": Sleep, "http": HTTP(client), "exec": Exec(allow)} {
-		if err := s.Register(kind, h); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -53,10 +53,10 @@ func TestSleep(t *testing.T) {
 
 func TestExecRunsOnlyAllowListedCommands(t *testing.T) {
 	ctx := context.Background()
-	run := Exec([]string{"/bin/sh", "/bin/echo"})
+	run := Exec(ExecPolicy{Allow: []string{"/bin/sh", "/bin/echo"}, Env: []string{"GREETING"}})
 	_, err := run(ctx, job("exec", `{"argv":["/usr/bin/env"]}`, 1))
 	require.ErrorIs(t, err, ErrNotAllowed)
-	_, err = Exec(nil)(ctx, job("exec", `{"argv":["/bin/echo","hi"]}`, 1))
+	_, err = Exec(ExecPolicy{})(ctx, job("exec", `{"argv":["/bin/echo","hi"]}`, 1))
 	require.ErrorIs(t, err, ErrNotAllowed, "off unless allow-listed")
 	_, err = run(ctx, job("exec", `{"argv":["echo","hi"]}`, 1))
 	require.ErrorIs(t, err, ErrNotAllowed, "a bare name is not a path on the list")
@@ -78,7 +78,7 @@ func TestExecRunsOnlyAllowListedCommands(t *testing.T) {
 
 func TestExecKillsItsProcessGroupOnCancel(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	run := Exec([]string{"/bin/sh"})
+	run := Exec(ExecPolicy{Allow: []string{"/bin/sh"}})
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -125,5 +125,29 @@ func TestHTTP(t *testing.T) {
 	_, err = run(ctx, job("http", `{"url":"`+srv.URL+`/fail"}`, 1))
 	require.ErrorContains(t, err, "status 502: upstream down")
 	_, err = run(ctx, job("http", `{"url":"ftp://example"}`, 1))
-	require.ErrorContains(t, err, "url")
+	require.ErrorContains(t, err, "args.url")
+}
+
+func TestExecKeepsToEnvAndDirRoots(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	outside := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(root, "work"), 0o755))
+	require.NoError(t, os.Symlink(outside, filepath.Join(root, "escape")))
+	run := Exec(ExecPolicy{Allow: []string{"/bin/sh"}, Env: []string{"GREETING"}, DirRoots: []string{root}})
+
+	res, err := run(ctx, job("exec", `{"argv":["/bin/sh","-c","pwd; echo $GREETING"],"env":{"GREETING":"hi"},"dir":"`+root+`/work"}`, 1))
+	require.NoError(t, err)
+	real, err := filepath.EvalSymlinks(filepath.Join(root, "work"))
+	require.NoError(t, err)
+	require.Equal(t, real+"\nhi\n", res.(ExecResult).Stdout)
+
+	// A job stored before the policy changed is refused when it runs, naming the field.
+	_, err = run(ctx, job("exec", `{"argv":["/bin/sh","-c","true"],"env":{"LD_PRELOAD":"/x.so"}}`, 1))
+	require.ErrorIs(t, err, ErrNotAllowed)
+	require.ErrorContains(t, err, "args.env.LD_PRELOAD")
+	// A symbolic link inside a root does not lead out of it.
+	_, err = run(ctx, job("exec", `{"argv":["/bin/sh","-c","pwd"],"dir":"`+root+`/escape"}`, 1))
+	require.ErrorIs(t, err, ErrNotAllowed)
+	require.ErrorContains(t, err, "args.dir")
 }

@@ -23,7 +23,12 @@ type Metrics struct {
 	syncs     prometheus.Histogram
 	syncBatch prometheus.Histogram
 	sched     *jobsched.Scheduler
+	kinds     map[string]bool // the kind label's values; any other kind counts as OtherKind
 }
+
+// OtherKind is the kind label of jobs whose kind had no handler when Attach ran: the label
+// takes only the registered kinds, never a caller's string.
+const OtherKind = "other"
 
 var _ jobsched.Observer = (*Metrics)(nil)
 
@@ -49,9 +54,14 @@ func New() *Metrics {
 	return m
 }
 
-// Attach adds the gauges read from s at each scrape.
+// Attach adds the gauges read from s at each scrape and fixes the kind label's values to the
+// kinds s has handlers for: call it after registering them, before Start.
 func (m *Metrics) Attach(s *jobsched.Scheduler) {
 	m.sched = s
+	m.kinds = map[string]bool{}
+	for _, k := range s.HandledKinds() {
+		m.kinds[k] = true
+	}
 	m.reg.MustRegister(&gauges{s: s})
 }
 
@@ -61,7 +71,17 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // JobEnqueued implements jobsched.Observer.
-func (m *Metrics) JobEnqueued(j *jobsched.Job) { m.enqueued.WithLabelValues(j.Category, j.Kind).Inc() }
+func (m *Metrics) JobEnqueued(j *jobsched.Job) {
+	m.enqueued.WithLabelValues(j.Category, m.kind(j)).Inc()
+}
+
+// kind is j's kind label: its kind if registered, else OtherKind.
+func (m *Metrics) kind(j *jobsched.Job) string {
+	if m.kinds[j.Kind] {
+		return j.Kind
+	}
+	return OtherKind
+}
 
 // JobStarted implements jobsched.Observer.
 func (m *Metrics) JobStarted(j *jobsched.Job, wait time.Duration) {
@@ -70,8 +90,8 @@ func (m *Metrics) JobStarted(j *jobsched.Job, wait time.Duration) {
 
 // JobFinished implements jobsched.Observer.
 func (m *Metrics) JobFinished(j *jobsched.Job, run time.Duration) {
-	m.finished.WithLabelValues(j.Category, j.Kind, string(j.State)).Inc()
-	m.duration.WithLabelValues(j.Category, j.Kind).Observe(run.Seconds())
+	m.finished.WithLabelValues(j.Category, m.kind(j), string(j.State)).Inc()
+	m.duration.WithLabelValues(j.Category, m.kind(j)).Observe(run.Seconds())
 }
 
 // StoreSynced implements jobsched.Observer.

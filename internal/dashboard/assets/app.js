@@ -86,6 +86,7 @@ function handle(event, data) {
   else if (event === 'jobs') jobsChanged(data.jobs); // jobs.js
   else if (event === 'resize') logResize(data);
   else if (event === 'throughput') renderThroughput(data); // charts.js
+  else if (event === 'resync') jobsResync(); // jobs.js: events were dropped for this stream
 }
 
 // ---- the tree -----------------------------------------------------------------------------

@@ -106,6 +106,12 @@ function jobsChanged(jobs) {
   }
 }
 
+// jobsResync re-reads what the events would have updated: they were dropped for this stream.
+function jobsResync() {
+  if (jobView.id) loadJob();
+  loadPage();
+}
+
 // ---- the job page -------------------------------------------------------------------------
 $('#lookup').addEventListener('submit', (e) => {
   e.preventDefault();

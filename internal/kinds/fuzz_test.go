@@ -1,0 +1,53 @@
+package kinds
+
+import (
+	"encoding/json"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jobsched/jobsched"
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzHTTPURLCheck throws arbitrary URLs at the http kind's enqueue check with no allow list: a
+// URL it accepts never names a non-public address, in any spelling the URL parser and the
+// dialer would read as one (IPv4-mapped, bracketed, zoned, with a trailing dot...).
+func FuzzHTTPURLCheck(f *testing.F) {
+	for _, seed := range []string{
+		"http://127.0.0.1/", "http://[::1]:80/", "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest",
+		"http://0.0.0.0/", "http://[fe80::1%25eth0]/", "http://10.0.0.1./", "http://2130706433/", "http://0x7f.1/",
+		"http://127.1/", "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::]/", "https://example.com/", "http://8.8.8.8/",
+		"http://user@127.0.0.1/", "http://example.com@127.0.0.1/", "HTTP://127.0.0.1/", "http://[::]/", "http://[::127.0.0.1]/",
+	} {
+		f.Add(seed)
+	}
+	p, err := NewPolicy(nil)
+	require.NoError(f, err)
+	check := CheckHTTP(p)
+	f.Fuzz(func(t *testing.T, raw string) {
+		args, err := json.Marshal(HTTPArgs{URL: raw})
+		if err != nil {
+			return
+		}
+		if err := check(args); err != nil {
+			var inv *jobsched.InvalidError
+			require.ErrorAs(t, err, &inv)
+			require.Equal(t, "url", inv.Field)
+			return
+		}
+		u, err := url.Parse(raw)
+		require.NoError(t, err, "an accepted URL parses")
+		require.Contains(t, []string{"http", "https"}, u.Scheme)
+		host := u.Hostname()
+		if ip, err := netip.ParseAddr(host); err == nil {
+			require.True(t, Public(ip), "accepted %q, a non-public address", raw)
+			require.NoError(t, p.control("tcp", netip.AddrPortFrom(ip, 80).String(), nil))
+		}
+		// Whatever a name resolves to is checked by the dialer: the same predicate decides.
+		if ip, err := netip.ParseAddr(strings.TrimSuffix(host, ".")); err == nil && !Public(ip) {
+			require.Error(t, p.control("tcp", netip.AddrPortFrom(ip, 80).String(), nil))
+		}
+	})
+}

@@ -1,0 +1,80 @@
+package kinds
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jobsched/jobsched"
+)
+
+// SleepArgs are the args of the sleep kind.
+type SleepArgs struct {
+	MS        float64 `json:"ms"`
+	FailRate  float64 `json:"fail_rate"`
+	PanicRate float64 `json:"panic_rate"`
+	// Seed makes failures and panics deterministic: the same seed, job and attempt give the same
+	// outcome. 0 draws at random.
+	Seed uint64 `json:"seed"`
+}
+
+// readSleep decodes and checks sleep's args.
+func readSleep(args json.RawMessage) (SleepArgs, error) {
+	var a SleepArgs
+	if err := decodeArgs(args, &a); err != nil {
+		return a, err
+	}
+	switch {
+	case a.MS < 0 || a.MS > float64(MaxSleep.Milliseconds()):
+		return a, &jobsched.InvalidError{Field: "ms", Reason: fmt.Sprintf("must be 0..%d, got %g", MaxSleep.Milliseconds(), a.MS)}
+	case a.FailRate < 0 || a.FailRate > 1:
+		return a, &jobsched.InvalidError{Field: "fail_rate", Reason: fmt.Sprintf("must be 0..1, got %g", a.FailRate)}
+	case a.PanicRate < 0 || a.PanicRate > 1:
+		return a, &jobsched.InvalidError{Field: "panic_rate", Reason: fmt.Sprintf("must be 0..1, got %g", a.PanicRate)}
+	}
+	return a, nil
+}
+
+// CheckSleep is sleep's args check at enqueue.
+func CheckSleep(args json.RawMessage) error {
+	_, err := readSleep(args)
+	return err
+}
+
+// Sleep waits ms milliseconds, then fails with probability fail_rate or panics with
+// probability panic_rate. Its result is {"slept_ms": ms}.
+func Sleep(ctx context.Context, j *jobsched.Job) (any, error) {
+	a, err := readSleep(j.Args)
+	if err != nil {
+		return nil, argsError("sleep", err)
+	}
+	d := time.Duration(a.MS * float64(time.Millisecond))
+	var rng *rand.Rand
+	if a.Seed != 0 {
+		h := fnv.New64a()
+		h.Write([]byte(j.ID))
+		rng = rand.New(rand.NewPCG(a.Seed^h.Sum64(), uint64(j.Attempt)))
+	} else {
+		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	roll := rng.Float64()
+	if d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, context.Cause(ctx)
+		}
+	}
+	switch {
+	case roll < a.PanicRate:
+		panic(fmt.Sprintf("sleep: planned panic (panic_rate %g)", a.PanicRate))
+	case roll < a.PanicRate+a.FailRate:
+		return nil, fmt.Errorf("sleep: planned failure (fail_rate %g)", a.FailRate)
+	}
+	return map[string]float64{"slept_ms": a.MS}, nil
+}

@@ -1,0 +1,9 @@
+package metrics
+
+import (
+	"testing"
+
+	"github.com/jobsched/jobsched/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
