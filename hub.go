@@ -39,6 +39,7 @@ type hub struct {
 	stopped chan struct{} // closed when the fan-out goroutine has returned
 	done    chan struct{}
 	closed  bool
+	minutes throughput // the last hour of finished attempts, per category (its own lock)
 }
 
 // subscriber is one subscriber's channel. Its last slot is kept for the Resync event: while
@@ -174,7 +175,7 @@ func (h *hub) close() {
 }
 
 // publish tells the hub a job changed.
-func (s *Scheduler) publish(j *Job) { s.hub.job(j) }
+func (s *Scheduler) publish(j *Job) { s.hub.minutes.add(j); s.hub.job(j) }
 
 // Subscribe returns a channel of events with room for buffer of them (at least 2). When it is
 // full, later events are dropped for this subscriber and one Event with Resync set takes their

@@ -36,10 +36,10 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	now := s.cfg.clock.Now()
 	j, err := s.store.Update(context.Background(), queued.ID, startAttempt(now), false)
 	if err != nil {
-		if !errors.Is(err, persistence.ErrSkip) && !errors.Is(err, persistence.ErrClosed) {
+		if !errors.Is(err, persistence.ErrSkip) && !errors.Is(err, persistence.ErrClosed) && !errors.Is(err, persistence.ErrNotFound) {
 			s.log.Error("start job", slog.String("job", queued.ID), slog.Any("err", err))
 		}
-		return "" // cancelled meanwhile, or already taken
+		return "" // cancelled meanwhile (and perhaps deleted), or already taken
 	}
 	s.publish(j)
 	if s.cfg.Observer != nil {

@@ -1,6 +1,7 @@
 // Package jobschedtest helps users test code that enqueues jobs: a started scheduler on an
-// in-memory store that closes itself at the end of the test, and assertions on the jobs it holds
-// (River's rivertest shows why a job system wants one).
+// in-memory store that closes itself at the end of the test, Drain to run its queue until it is
+// empty, and assertions on the jobs it holds, by kind and args (River's rivertest shows why a job
+// system wants one).
 package jobschedtest
 
 import (

@@ -16,6 +16,9 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if r.inserts != nil {
 		return s.planInsert(txn, r)
 	}
+	if r.del {
+		return s.planDelete(txn, r)
+	}
 	old, err := s.lookup(txn, r.id)
 	if err != nil {
 		return nil, err
@@ -27,6 +30,10 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	}
 	if j.ID != old.ID {
 		return nil, fmt.Errorf("mutator changed the id of job %s", old.ID)
+	}
+	if err := s.checkRevive(txn, old, j); err != nil {
+		r.job = old.Clone()
+		return nil, err
 	}
 	if j.State == StateQueued && (old.State != StateQueued || j.Category != old.Category) {
 		j.Seq = s.takeSeq(j.Category)

@@ -74,7 +74,7 @@ func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, err
 			if err := it.Item().Value(func(v []byte) error { return decodeJob(v, &j) }); err != nil {
 				return fmt.Errorf("decode job %s: %w", id, err)
 			}
-			if (opt.Category != "" && j.Category != opt.Category) || (opt.State != "" && j.State != opt.State) {
+			if (opt.Category != "" && j.Category != opt.Category) || (opt.State != "" && j.State != opt.State) || (opt.Kind != "" && j.Kind != opt.Kind) {
 				continue
 			}
 			out = append(out, &j)

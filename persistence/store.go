@@ -55,6 +55,7 @@ type InsertResult struct {
 // ListOptions filters and pages List. Jobs come newest first.
 type ListOptions struct {
 	Category string
+	Kind     string
 	State    State
 	Limit    int    // 1..MaxListLimit; 0 means DefaultListLimit
 	Cursor   string // next_cursor of the previous page
@@ -130,4 +131,7 @@ type Store interface {
 	// Close stops the writer after the requests already submitted and closes the store.
 	// It may be called more than once.
 	Close() error
+	// Delete removes a finished job (its record and index keys), durably. An unfinished job is
+	// refused with ErrNotFinished; an unknown id returns ErrNotFound.
+	Delete(ctx context.Context, id string) error
 }

@@ -8,6 +8,7 @@ type request struct {
 	encoded [][]byte // the inserts' records
 	id      string
 	fn      Mutator
+	del     bool // Delete: remove the finished job id
 	durable bool
 
 	// results, filled by the writer

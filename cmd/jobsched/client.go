@@ -259,6 +259,7 @@ func newJobs() *cobra.Command {
 	cf.bind(cmd)
 	f := cmd.Flags()
 	f.StringVar(&opt.Category, "category", "", "only this category")
+	f.StringVar(&opt.Kind, "kind", "", "only this kind")
 	f.StringVar(&state, "state", "", "only this state")
 	f.IntVar(&opt.Limit, "limit", 20, "jobs per page (at most 1000)")
 	f.StringVar(&opt.Cursor, "cursor", "", "the next page after a previous listing")

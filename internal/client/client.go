@@ -156,6 +156,9 @@ func (c *Client) List(ctx context.Context, opt jobsched.ListOptions) (*httpapi.J
 	if opt.Category != "" {
 		q.Set("category", opt.Category)
 	}
+	if opt.Kind != "" {
+		q.Set("kind", opt.Kind)
+	}
 	if opt.State != "" {
 		q.Set("state", string(opt.State))
 	}

@@ -13,9 +13,13 @@ import (
 // latest state of at most this many changed jobs per interval (events are coalesced).
 const MaxJobsPerEvent = 200
 
+// ThroughputInterval is how often the stream sends the "throughput" event.
+const ThroughputInterval = 5 * time.Second
+
 // events streams Server-Sent Events: "tree" (the whole tree, when it changed), "categories"
 // (every interval), "jobs" (the latest state of the jobs that changed, coalesced) and
-// "resize" (balancer decisions). A client reconnects with the browser's EventSource retry.
+// "resize" (balancer decisions) and "throughput" (per category, the attempts that ended in each
+// of the last 60 minutes; at connect, then every ThroughputInterval). A client reconnects with the browser's EventSource retry.
 func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	release, err := a.limits.takeStream()
 	defer release()
@@ -57,11 +61,13 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	}
-	if sendTree() != nil || send("categories", a.categoryList()) != nil {
+	if sendTree() != nil || send("categories", a.categoryList()) != nil || send("throughput", a.s.Throughput()) != nil {
 		return
 	}
 	tick := time.NewTicker(a.opt.EventInterval)
 	defer tick.Stop()
+	minutes := time.NewTicker(ThroughputInterval)
+	defer minutes.Stop()
 	changed := map[string]*jobsched.Job{}
 	var resizes []any
 	dropped, resync := false, false
@@ -87,6 +93,10 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 				}
 			case ev.Resize != nil:
 				resizes = append(resizes, ev.Resize)
+			}
+		case <-minutes.C:
+			if err := send("throughput", a.s.Throughput()); err != nil {
+				return
 			}
 		case <-tick.C:
 			if err := sendTree(); err != nil {

@@ -64,7 +64,7 @@ type API struct {
 	s       *jobsched.Scheduler
 	opt     Options
 	log     *slog.Logger
-	mux     *http.ServeMux
+	mux     *routeMux
 	handler http.Handler // mux behind the guard
 	cfg     jobsched.Config
 	body    int64
@@ -90,7 +90,7 @@ func New(s *jobsched.Scheduler, opt Options) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &API{s: s, opt: opt, log: opt.Logger, mux: http.NewServeMux(), cfg: s.Config(), hosts: hosts,
+	a := &API{s: s, opt: opt, log: opt.Logger, mux: newRouteMux(), cfg: s.Config(), hosts: hosts,
 		limits: limits{maxBytes: opt.MaxInFlightBytes, maxStreams: int64(opt.MaxEventStreams)}}
 	a.body = int64(a.cfg.MaxArgsBytes) + bodySlack
 	auth := a.requireToken
@@ -104,6 +104,8 @@ func New(s *jobsched.Scheduler, opt Options) (*API, error) {
 	a.mux.Handle("POST /v1/categories/{name}/resume", auth(a.resume))
 	a.mux.Handle("GET /v1/tree", auth(a.tree))
 	a.mux.Handle("GET /v1/events", auth(a.events))
+	a.routeAdmin(auth)
+	a.routeOpenAPI(auth)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -303,13 +305,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
-		case "category", "state", "limit", "cursor":
+		case "category", "kind", "state", "limit", "cursor":
 		default:
 			writeError(w, a.log, &jobsched.InvalidError{Field: k, Reason: "unknown query parameter"}, nil)
 			return
 		}
 	}
-	opt := jobsched.ListOptions{Category: q.Get("category"), State: jobsched.State(q.Get("state")), Cursor: q.Get("cursor")}
+	opt := jobsched.ListOptions{Category: q.Get("category"), Kind: q.Get("kind"), State: jobsched.State(q.Get("state")), Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

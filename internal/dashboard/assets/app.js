@@ -3,7 +3,7 @@
 'use strict';
 
 const $ = (sel) => document.querySelector(sel);
-const state = { token: localStorage.getItem('jobsched-token') || '', history: {}, lastCats: null, restarts: {}, jobId: '' };
+const state = { token: localStorage.getItem('jobsched-token') || '', history: {}, lastCats: null, restarts: {} };
 
 $('#token').value = state.token;
 $('#token').addEventListener('change', (e) => {
@@ -83,12 +83,10 @@ function setConn(on, text) {
 function handle(event, data) {
   if (event === 'tree') renderTree(data);
   else if (event === 'categories') renderCats(data.categories);
-  else if (event === 'jobs') { for (const j of data.jobs) if (j.id === state.jobId) renderJob(j); }
+  else if (event === 'jobs') jobsChanged(data.jobs); // jobs.js
   else if (event === 'resize') logResize(data);
-  else if (event === 'resync' && state.jobId) {
-    // Events were dropped for this stream: read the job shown again.
-    api('GET', '/v1/jobs/' + encodeURIComponent(state.jobId)).then(renderJob).catch(() => {});
-  }
+  else if (event === 'throughput') renderThroughput(data); // charts.js
+  else if (event === 'resync') jobsResync(); // jobs.js: events were dropped for this stream
 }
 
 // ---- the tree -----------------------------------------------------------------------------
@@ -148,13 +146,15 @@ function renderCats(cats) {
     const rate = h.ok.length ? h.ok[h.ok.length - 1] : 0;
     const btn = el('button', { onclick: () => api('POST', `/v1/categories/${encodeURIComponent(c.name)}/${c.paused ? 'resume' : 'pause'}`).catch(alert) },
       c.paused ? 'Resume' : 'Pause');
+    const retry = el('button', { class: 'retry-dead', title: 'run every dead job of this category again', onclick: () => retryDead(c.name) }, 'Retry all dead');
     return el('tr', { 'data-category': c.name },
       el('td', {}, c.name + (c.paused ? ' (paused)' : '')), el('td', { class: 'queued' }, c.queued), el('td', {}, c.scheduled),
       el('td', {}, c.retrying), el('td', {}, c.running), el('td', { class: 'workers-cell' }, `${c.workers.busy} / ${c.workers.allocated}`),
       el('td', { class: 'succeeded' }, c.counters.succeeded), el('td', { class: 'dead' }, c.counters.dead),
-      el('td', {}, canvas, ` ${rate}/s`), el('td', {}, btn));
+      el('td', {}, canvas, ` ${rate}/s`), el('td', {}, btn, ' ', retry));
   });
   $('#cats tbody').replaceChildren(...rows);
+  categoriesChanged(cats); // jobs.js
 }
 
 function spark(canvas, ok, bad) {
@@ -202,46 +202,5 @@ $('#enqueue').addEventListener('submit', async (e) => {
     $('#enq-go').disabled = false;
   }
 });
-
-// ---- job view -----------------------------------------------------------------------------
-let poll = null;
-$('#lookup').addEventListener('submit', (e) => { e.preventDefault(); lookup($('#job-id').value.trim()); });
-
-async function lookup(id) {
-  state.jobId = id;
-  clearInterval(poll);
-  if (!id) return;
-  const load = async () => {
-    try { renderJob(await api('GET', '/v1/jobs/' + encodeURIComponent(id))); }
-    catch (err) { $('#job').replaceChildren(el('p', {}, err.message)); clearInterval(poll); }
-  };
-  await load();
-  poll = setInterval(load, 1000);
-}
-
-function renderJob(j) {
-  if (j.id !== state.jobId) return;
-  if (['succeeded', 'dead', 'cancelled'].includes(j.state)) clearInterval(poll);
-  const dl = el('dl', { class: 'job' });
-  const row = (k, v) => { if (v !== undefined && v !== null && v !== '') dl.append(el('dt', {}, k), el('dd', {}, v)); };
-  row('state', el('span', { class: 'state-' + j.state, id: 'job-state' }, j.state));
-  row('kind / category', `${j.kind} / ${j.category}`);
-  row('attempt', `${j.attempt} of ${j.max_attempts}`);
-  if (j.progress) {
-    const bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuenow': j.progress.percent, 'aria-valuemin': 0, 'aria-valuemax': 100 },
-      el('div', { style: '' }));
-    bar.firstChild.style.width = j.progress.percent + '%';
-    row('progress', el('span', {}, bar, `${j.progress.percent}% ${j.progress.message || ''}`));
-  }
-  for (const e of j.errors || []) row(`attempt ${e.attempt}`, (e.panic ? 'panic: ' : '') + e.error);
-  if (j.result !== undefined) row('result', JSON.stringify(j.result));
-  row('created', j.created_at);
-  if (j.finished_at) row('finished', j.finished_at);
-  const kids = [dl];
-  if (!['succeeded', 'dead', 'cancelled'].includes(j.state)) {
-    kids.push(el('button', { onclick: () => api('POST', `/v1/jobs/${encodeURIComponent(j.id)}/cancel`).then(renderJob).catch((e) => alert(e.message)) }, 'Cancel job'));
-  }
-  $('#job').replaceChildren(...kids);
-}
 
 stream();
