@@ -84,33 +84,6 @@ func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, err
 	return out, next, err
 }
 
-// Queued implements Store. It seeks to the first key after afterSeq, so the deletion markers of
-// jobs already taken are never scanned (FACTS.md: tombstone scans).
-func (s *Badger) Queued(ctx context.Context, category string, afterSeq uint64, limit int) ([]*Job, error) {
-	if s.closed.Load() {
-		return nil, ErrClosed
-	}
-	var out []*Job
-	err := s.db.View(func(txn *badger.Txn) error {
-		prefix := queuePrefix(category)
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
-		defer it.Close()
-		for it.Seek(queueKey(category, afterSeq+1)); it.Valid() && len(out) < limit; it.Next() {
-			id, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			j, err := s.readJob(txn, string(id))
-			if err != nil {
-				return err
-			}
-			out = append(out, j)
-		}
-		return nil
-	})
-	return out, err
-}
-
 // Waiting implements Store. It reads the s/ keys only.
 func (s *Badger) Waiting(ctx context.Context, fn func(id string, runAt time.Time) error) error {
 	return s.scanKeys(ctx, prefixScheduled, func(k []byte) error {

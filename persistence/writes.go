@@ -9,6 +9,7 @@ type request struct {
 	id      string
 	fn      Mutator
 	durable bool
+	read    *queuedRead // a read the writer answers between commits (Queued)
 
 	// results, filled by the writer
 	insertRes []InsertResult
@@ -34,7 +35,7 @@ func (s *Badger) submit(ctx context.Context, r *request) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if err := s.Err(); err != nil {
+	if err := s.Err(); err != nil && r.read == nil { // reads keep working
 		return err
 	}
 	select {
