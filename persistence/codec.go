@@ -12,21 +12,22 @@ import (
 // and writes the record on the store's single writer goroutine, and encoding/json cost several
 // times more there. The API still speaks JSON (Job's json tags).
 //
-// Layout (version 1): a version byte, then the fields in declaration order: strings and byte
-// slices as uvarint length + bytes, integers as varints, times as varint Unix nanoseconds (0 for
-// the zero time), optional parts behind a presence byte.
-const recordVersion = 1
+// Layout (version 2): a version byte, then the fields in declaration order but the id (it is in
+// the key, j/<id>): strings and byte slices as uvarint length + bytes, the state as one byte (its
+// index in States), integers as varints, times as varint Unix nanoseconds (0 for the zero time),
+// optional parts behind a presence byte. Version 1 (with the id, the state as a string) is not
+// read: a data directory of an older jobsched must be drained or deleted before upgrading.
+const recordVersion = 2
 
 var errCorrupt = errors.New("corrupt job record")
 
 func encodeJob(j *Job) []byte {
 	b := make([]byte, 0, 128+len(j.Args)+len(j.Result))
 	b = append(b, recordVersion)
-	b = appendString(b, j.ID)
 	b = appendString(b, j.Kind)
 	b = appendString(b, j.Category)
 	b = appendBytes(b, j.Args)
-	b = appendString(b, string(j.State))
+	b = append(b, stateCode(j.State))
 	b = binary.AppendVarint(b, int64(j.Attempt))
 	b = binary.AppendVarint(b, int64(j.MaxAttempts))
 	b = binary.AppendVarint(b, int64(j.Timeout))
@@ -163,16 +164,32 @@ func (d *decoder) optTime() *time.Time {
 	return &t
 }
 
-func decodeJob(b []byte, j *Job) error {
+// stateCode is a state's byte in a record: its index in States (0xff for an unknown state,
+// which decodes as corrupt).
+func stateCode(s State) byte {
+	for i, k := range States {
+		if s == k {
+			return byte(i)
+		}
+	}
+	return 0xff
+}
+
+// decodeJob decodes the record of job id (the id is its key's, not the record's).
+func decodeJob(id string, b []byte, j *Job) error {
 	if len(b) == 0 || b[0] != recordVersion {
 		return fmt.Errorf("%w: unknown version", errCorrupt)
 	}
 	d := &decoder{b: b[1:]}
-	j.ID = d.string()
+	j.ID = id
 	j.Kind = d.string()
 	j.Category = d.string()
 	j.Args = d.bytes()
-	j.State = State(d.string())
+	if p := d.take(1); len(p) == 1 && int(p[0]) < len(States) {
+		j.State = States[p[0]]
+	} else if d.err == nil {
+		return fmt.Errorf("%w: state code %v", errCorrupt, p)
+	}
 	j.Attempt = int(d.varint())
 	j.MaxAttempts = int(d.varint())
 	j.Timeout = Duration(d.varint())

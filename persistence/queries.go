@@ -18,7 +18,7 @@ func (s *Badger) readJob(txn *badger.Txn, id string) (*Job, error) {
 		return nil, fmt.Errorf("read job %s: %w", id, err)
 	}
 	var j Job
-	if err := item.Value(func(v []byte) error { return decodeJob(v, &j) }); err != nil {
+	if err := item.Value(func(v []byte) error { return decodeJob(id, v, &j) }); err != nil {
 		return nil, fmt.Errorf("decode job %s: %w", id, err)
 	}
 	return &j, nil
@@ -71,7 +71,7 @@ func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, err
 				return nil
 			}
 			var j Job
-			if err := it.Item().Value(func(v []byte) error { return decodeJob(v, &j) }); err != nil {
+			if err := it.Item().Value(func(v []byte) error { return decodeJob(id, v, &j) }); err != nil {
 				return fmt.Errorf("decode job %s: %w", id, err)
 			}
 			if (opt.Category != "" && j.Category != opt.Category) || (opt.State != "" && j.State != opt.State) {

@@ -88,7 +88,7 @@ func (s *Badger) readQueued(txn *badger.Txn, q *queuedRead) ([]*Job, error) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, m.id)
 		}
 		j := &Job{}
-		if err := jit.Item().Value(func(v []byte) error { return decodeJob(v, j) }); err != nil {
+		if err := jit.Item().Value(func(v []byte) error { return decodeJob(m.id, v, j) }); err != nil {
 			return nil, fmt.Errorf("decode job %s: %w", m.id, err)
 		}
 		s.cache.putQueued(j)
