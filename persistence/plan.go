@@ -31,12 +31,17 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if j.State == StateQueued && (old.State != StateQueued || j.Category != old.Category) {
 		j.Seq = s.takeSeq(j.Category)
 	}
-	writes, err := s.jobWrites(old, j, nil)
+	writes, err := s.jobWrites(make([]pendingWrite, 0, 4), old, j, nil)
 	if err != nil {
 		return nil, err
 	}
 	r.planned = append(r.planned, j)
-	r.job = j.Clone() // the caller's copy: the cached one is never handed out
+	if j.State.Finished() {
+		// Not cached (remember drops it): once r is answered, nothing of the writer holds j.
+		r.job = j
+	} else {
+		r.job = j.Clone() // the caller's copy: the cached one is never handed out
+	}
 	if old.State != j.State {
 		r.deltas = append(r.deltas, delta{j.Category, old.State, j.State})
 	}
@@ -44,7 +49,7 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 }
 
 func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error) {
-	var writes []pendingWrite
+	writes := make([]pendingWrite, 0, 3*len(r.inserts))
 	res := make([]InsertResult, len(r.inserts))
 	claimed := map[string]*Job{} // unique keys taken earlier in this same request
 	for i, j := range r.inserts {
@@ -62,11 +67,10 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 				continue
 			}
 		}
-		w, err := s.jobWrites(nil, j, r.encoded[i])
-		if err != nil {
+		var err error
+		if writes, err = s.jobWrites(writes, nil, j, r.encoded[i]); err != nil {
 			return nil, err
 		}
-		writes = append(writes, w...)
 		r.planned = append(r.planned, j)
 		res[i] = InsertResult{Job: j.Clone()}
 		if j.UniqueKey != "" {
@@ -101,9 +105,9 @@ func (s *Badger) uniqueHolder(txn *badger.Txn, key string) (*Job, error) {
 	return j, nil
 }
 
-// jobWrites returns the writes that take a job from old (nil for a new job) to j: the record and
-// the index keys that differ. val is j's encoded record, or nil to encode it here.
-func (s *Badger) jobWrites(old, j *Job, val []byte) ([]pendingWrite, error) {
+// jobWrites appends to writes the writes that take a job from old (nil for a new job) to j: the
+// record and the index keys that differ. val is j's encoded record, or nil to encode it here.
+func (s *Badger) jobWrites(writes []pendingWrite, old, j *Job, val []byte) ([]pendingWrite, error) {
 	if val == nil {
 		val = encodeJob(j)
 	}
@@ -111,7 +115,7 @@ func (s *Badger) jobWrites(old, j *Job, val []byte) ([]pendingWrite, error) {
 	if j.State.Finished() && s.opt.Retention > 0 {
 		ttl = s.opt.Retention
 	}
-	writes := []pendingWrite{{key: jobKey(j.ID), value: val, ttl: ttl}}
+	writes = append(writes, pendingWrite{key: jobKey(j.ID), value: val, ttl: ttl})
 	newKeys := indexKeys(j)
 	if old != nil {
 		for _, ok := range indexKeys(old) {
