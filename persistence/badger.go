@@ -91,6 +91,7 @@ type Badger struct {
 
 	countsMu sync.Mutex
 	counts   map[string]StateCounts
+	running  map[string]struct{} // the ids of the jobs stored as running
 
 	commits, syncs, writes atomic.Uint64
 }
@@ -145,6 +146,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		cache:         newWriterCache(opt.CacheBytes),
 		overlay:       map[string]*Job{},
 		counts:        map[string]StateCounts{},
+		running:       map[string]struct{}{},
 	}
 	if err := s.load(); err != nil {
 		_ = db.Close() // the load error is the one to report

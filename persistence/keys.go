@@ -10,22 +10,33 @@ import (
 // The key layout. Every index key is a pure function of the job record (indexKeys), so the
 // writer keeps indexes true by deleting the keys a job no longer has and setting the new ones.
 //
-//	j/<id>                          the job record (JSON); ids are UUIDv7, so j/ sorts by creation
-//	q/<category>\x00<seq:8 BE>      queued jobs of a category in FIFO order; value = id
+//	j/<id>                          the job record (codec.go); ids are UUIDv7, so j/ sorts by creation
+//	q/<category>\x00<seq:8 BE>      queued and running jobs of a category in FIFO order;
+//	                                value = 'q' or 'r' (queued, running) + id
 //	s/<run_at unix ns:8 BE><id>     scheduled and retrying jobs in time order; value = state/category
-//	r/<id>                          running jobs (returned to their queue at start-up); value = state/category
 //	u/<unique_key>                  the unfinished job holding a unique key; value = id
+//
+// A job keeps its q/ key from its insert (or promotion) to its finish: a start rewrites the key's
+// value to mark it running instead of deleting it and adding a running index key, so a job's life
+// writes 6 entries, not 7. Queued skips the running ones (few: at most the workers), and Running
+// is answered from memory (the running ids, read from q/ at start-up and kept by the writer).
 //
 // Category names never contain 0x00 or '/' (the scheduler validates them), so a category's q/
 // prefix never matches another's, and "state/category" splits at its first '/'. Start-up counts
 // the unfinished jobs and reads the waiting and running ones from the index keys and values
 // alone, never decoding a record. Finished jobs carry only j/, written with the retention TTL.
+// The layout before record version 2 (with r/<id> keys) is not read.
 const (
 	prefixJob       = "j/"
 	prefixQueued    = "q/"
 	prefixScheduled = "s/"
-	prefixRunning   = "r/"
 	prefixUnique    = "u/"
+)
+
+// The first byte of a q/ value.
+const (
+	tagQueued  = 'q'
+	tagRunning = 'r'
 )
 
 func jobKey(id string) []byte { return append([]byte(prefixJob), id...) }
@@ -48,8 +59,6 @@ func scheduledKey(runAt time.Time, id string) []byte {
 	return append(k, id...)
 }
 
-func runningKey(id string) []byte { return append([]byte(prefixRunning), id...) }
-
 func uniqueKey(key string) []byte { return append([]byte(prefixUnique), key...) }
 
 // indexEntry is one index key of a job and its value.
@@ -62,11 +71,11 @@ func indexKeys(j *Job) []indexEntry {
 	var out []indexEntry
 	switch j.State {
 	case StateQueued:
-		out = append(out, indexEntry{queueKey(j.Category, j.Seq), []byte(j.ID)})
+		out = append(out, indexEntry{queueKey(j.Category, j.Seq), queueValue(tagQueued, j.ID)})
+	case StateRunning:
+		out = append(out, indexEntry{queueKey(j.Category, j.Seq), queueValue(tagRunning, j.ID)})
 	case StateScheduled, StateRetrying:
 		out = append(out, indexEntry{scheduledKey(j.RunAt, j.ID), indexValue(j)})
-	case StateRunning:
-		out = append(out, indexEntry{runningKey(j.ID), indexValue(j)})
 	}
 	if j.UniqueKey != "" && !j.State.Finished() {
 		out = append(out, indexEntry{uniqueKey(j.UniqueKey), []byte(j.ID)})
@@ -74,10 +83,23 @@ func indexKeys(j *Job) []indexEntry {
 	return out
 }
 
-// indexValue is the value of a job's s/ or r/ key: "state/category".
+// queueValue is the value of a job's q/ key: its tag and its id.
+func queueValue(tag byte, id string) []byte {
+	return append(append(make([]byte, 0, 1+len(id)), tag), id...)
+}
+
+// parseQueueValue splits the value of a q/ key.
+func parseQueueValue(v []byte) (running bool, id string, err error) {
+	if len(v) < 2 || (v[0] != tagQueued && v[0] != tagRunning) {
+		return false, "", fmt.Errorf("corrupt queue value %q", v)
+	}
+	return v[0] == tagRunning, string(v[1:]), nil
+}
+
+// indexValue is the value of a job's s/ key: "state/category".
 func indexValue(j *Job) []byte { return []byte(string(j.State) + "/" + j.Category) }
 
-// parseIndexValue splits the value of an s/ or r/ key.
+// parseIndexValue splits the value of an s/ key.
 func parseIndexValue(v []byte) (State, string, error) {
 	i := bytes.IndexByte(v, '/')
 	if i < 0 || !State(v[:i]).Valid() {

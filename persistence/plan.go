@@ -28,8 +28,11 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if j.ID != old.ID {
 		return nil, fmt.Errorf("mutator changed the id of job %s", old.ID)
 	}
-	if j.State == StateQueued && (old.State != StateQueued || j.Category != old.Category) {
-		j.Seq = s.takeSeq(j.Category)
+	switch {
+	case j.State == StateQueued && (old.State != StateQueued || j.Category != old.Category):
+		j.Seq = s.takeSeq(j.Category) // to the back of its queue
+	case j.State == StateRunning && (j.Seq == 0 || j.Category != old.Category):
+		j.Seq = s.takeSeq(j.Category) // a running job needs a q/ key too (keys.go)
 	}
 	writes, err := s.jobWrites(make([]pendingWrite, 0, 4), old, j, nil)
 	if err != nil {
@@ -43,7 +46,7 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 		r.job = j.Clone() // the caller's copy: the cached one is never handed out
 	}
 	if old.State != j.State {
-		r.deltas = append(r.deltas, delta{j.Category, old.State, j.State})
+		r.deltas = append(r.deltas, delta{j.ID, j.Category, old.State, j.State})
 	}
 	return writes, nil
 }
@@ -76,7 +79,7 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 		if j.UniqueKey != "" {
 			claimed[j.UniqueKey] = j
 		}
-		r.deltas = append(r.deltas, delta{j.Category, "", j.State})
+		r.deltas = append(r.deltas, delta{j.ID, j.Category, "", j.State})
 	}
 	r.insertRes = res
 	return writes, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -95,9 +96,28 @@ func (s *Badger) Waiting(ctx context.Context, fn func(id string, runAt time.Time
 	})
 }
 
-// Running implements Store. It reads the r/ keys only.
+// Running implements Store. The running ids are read from the q/ index at start-up and kept
+// by the writer since (keys.go), so no record is read; they come in id order.
 func (s *Badger) Running(ctx context.Context, fn func(id string) error) error {
-	return s.scanKeys(ctx, prefixRunning, func(k []byte) error { return fn(string(k[len(prefixRunning):])) })
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.countsMu.Lock()
+	ids := make([]string, 0, len(s.running))
+	for id := range s.running {
+		ids = append(ids, id)
+	}
+	s.countsMu.Unlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanKeys calls fn with every key under prefix, in order, without reading values.

@@ -64,9 +64,13 @@ func (s *Badger) readQueued(txn *badger.Txn, q *queuedRead) ([]*Job, error) {
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: queuePrefix(q.category)})
 	for it.Seek(queueKey(q.category, q.after+1)); it.Valid() && len(out) < q.limit; it.Next() {
 		var id string
-		if err := it.Item().Value(func(v []byte) error { id = string(v); return nil }); err != nil {
+		var running bool
+		if err := it.Item().Value(func(v []byte) (err error) { running, id, err = parseQueueValue(v); return err }); err != nil {
 			it.Close()
 			return nil, fmt.Errorf("read queue: %w", err)
+		}
+		if running {
+			continue // started, not queued (keys.go)
 		}
 		if j, ok := s.cache.get(id); ok {
 			out = append(out, j.Clone())

@@ -226,3 +226,64 @@ func TestBadgerReopenKeepsJobsCountsAndSequence(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, res2[0].Job.Seq, res[0].Job.Seq, "the sequence goes on after a reopen")
 }
+
+// A started job keeps its q/ key, marked running (keys.go): after a reopen, Running finds it
+// from the index alone, Queued skips it, and the counts and the finish stay true.
+func TestBadgerReopenFindsRunningJobsInTheQueueIndex(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	var jobs []*Job
+	for _, id := range []string{"a", "b", "c", "d"} {
+		jobs = append(jobs, &Job{ID: id, Kind: "k", Category: "cat", State: StateQueued})
+	}
+	_, err = s.Insert(ctx, jobs)
+	require.NoError(t, err)
+	for _, id := range []string{"c", "a"} {
+		_, err := s.Update(ctx, id, func(j *Job) error { j.State = StateRunning; return nil }, false)
+		require.NoError(t, err)
+	}
+	// A job stored as scheduled and then started directly gets a q/ key all the same.
+	_, err = s.Insert(ctx, []*Job{{ID: "e", Kind: "k", Category: "cat", State: StateScheduled, RunAt: time.Now()}})
+	require.NoError(t, err)
+	e, err := s.Update(ctx, "e", func(j *Job) error { j.State = StateRunning; return nil }, false)
+	require.NoError(t, err)
+	require.NotZero(t, e.Seq)
+	require.NoError(t, s.Close())
+
+	s, err = OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	defer s.Close()
+	running := func() []string {
+		var ids []string
+		require.NoError(t, s.Running(ctx, func(id string) error { ids = append(ids, id); return nil }))
+		return ids
+	}
+	require.Equal(t, []string{"a", "c", "e"}, running())
+	c := s.Counts()["cat"]
+	require.Equal(t, 2, c[StateQueued])
+	require.Equal(t, 3, c[StateRunning])
+	q, err := s.Queued(ctx, "cat", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, q, 2)
+	require.Equal(t, "b", q[0].ID)
+	require.Equal(t, "d", q[1].ID)
+
+	// The finish removes the job's q/ key; back to the queue gives it a new place at the end.
+	_, err = s.Update(ctx, "a", func(j *Job) error { j.State = StateSucceeded; return nil }, false)
+	require.NoError(t, err)
+	_, err = s.Update(ctx, "c", func(j *Job) error { j.State = StateQueued; return nil }, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"e"}, running())
+	q, err = s.Queued(ctx, "cat", 0, 10)
+	require.NoError(t, err)
+	var ids []string
+	for _, j := range q {
+		ids = append(ids, j.ID)
+	}
+	require.Equal(t, []string{"b", "d", "c"}, ids)
+	c = s.Counts()["cat"]
+	require.Equal(t, 3, c[StateQueued])
+	require.Equal(t, 1, c[StateRunning])
+}

@@ -277,6 +277,12 @@ func (s *Badger) applyCounts(answered []*request) {
 			continue
 		}
 		for _, d := range r.deltas {
+			if d.from == StateRunning {
+				delete(s.running, d.id)
+			}
+			if d.to == StateRunning {
+				s.running[d.id] = struct{}{}
+			}
 			c := s.count(d.category)
 			if d.from != "" && !d.from.Finished() {
 				c[d.from]--

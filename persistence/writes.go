@@ -21,8 +21,8 @@ type request struct {
 }
 
 type delta struct {
-	category string
-	from, to State
+	id, category string
+	from, to     State
 }
 
 // submit hands r to the writer, which then owns it and calls r.done once. It returns an error,
@@ -77,7 +77,7 @@ func (s *Badger) Insert(ctx context.Context, jobs []*Job) ([]InsertResult, error
 	r := &request{inserts: make([]*Job, len(jobs)), encoded: make([][]byte, len(jobs)), durable: true}
 	for i, in := range jobs {
 		j := in.Clone()
-		if j.State == StateQueued {
+		if j.State == StateQueued || j.State == StateRunning {
 			j.Seq = s.takeSeq(j.Category)
 		}
 		r.inserts[i], r.encoded[i] = j, encodeJob(j)
