@@ -26,17 +26,16 @@ func (s *Badger) load() error {
 			if c := s.seq(cat); seq > c.Load() {
 				c.Store(seq)
 			}
-			var running bool
-			var id string
+			var e queueEntry
 			err := it.Item().Value(func(v []byte) (err error) {
-				running, id, err = parseQueueValue(v)
+				e, err = parseQueueValue(v)
 				return err
 			})
 			if err != nil {
 				return fmt.Errorf("index %q: %w", it.Item().Key(), err)
 			}
-			if running {
-				s.running[id] = struct{}{}
+			if e.running {
+				s.running[e.id] = struct{}{}
 				s.count(cat)[StateRunning]++
 			} else {
 				s.count(cat)[StateQueued]++

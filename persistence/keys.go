@@ -71,9 +71,9 @@ func indexKeys(j *Job) []indexEntry {
 	var out []indexEntry
 	switch j.State {
 	case StateQueued:
-		out = append(out, indexEntry{queueKey(j.Category, j.Seq), queueValue(tagQueued, j.ID)})
+		out = append(out, indexEntry{queueKey(j.Category, j.Seq), queuedValue(j.ID)})
 	case StateRunning:
-		out = append(out, indexEntry{queueKey(j.Category, j.Seq), queueValue(tagRunning, j.ID)})
+		out = append(out, indexEntry{queueKey(j.Category, j.Seq), runningValue(j)})
 	case StateScheduled, StateRetrying:
 		out = append(out, indexEntry{scheduledKey(j.RunAt, j.ID), indexValue(j)})
 	}
@@ -83,17 +83,53 @@ func indexKeys(j *Job) []indexEntry {
 	return out
 }
 
-// queueValue is the value of a job's q/ key: its tag and its id.
-func queueValue(tag byte, id string) []byte {
-	return append(append(make([]byte, 0, 1+len(id)), tag), id...)
+// queuedValue is the value of a queued job's q/ key: 'q' and its id.
+func queuedValue(id string) []byte {
+	return append(append(make([]byte, 0, 1+len(id)), tagQueued), id...)
+}
+
+// runningValue is the value of a running job's q/ key: 'r', its id, and what a start changes in
+// its record (attempt, started_at, cancel_requested), so that a start need not rewrite the record
+// (see startOnly).
+func runningValue(j *Job) []byte {
+	b := make([]byte, 0, 24+len(j.ID))
+	b = appendString(append(b, tagRunning), j.ID)
+	b = binary.AppendUvarint(b, uint64(j.Attempt))
+	b = appendOptTime(b, j.StartedAt, 0)
+	return appendBool(b, j.CancelRequested)
+}
+
+// queueEntry is a q/ value read back.
+type queueEntry struct {
+	running bool
+	id      string
+	// A running job's start: its attempt, started_at and cancel_requested.
+	attempt   int
+	startedAt *time.Time
+	cancel    bool
 }
 
 // parseQueueValue splits the value of a q/ key.
-func parseQueueValue(v []byte) (running bool, id string, err error) {
-	if len(v) < 2 || (v[0] != tagQueued && v[0] != tagRunning) {
-		return false, "", fmt.Errorf("corrupt queue value %q", v)
+func parseQueueValue(v []byte) (queueEntry, error) {
+	if len(v) >= 2 && v[0] == tagQueued {
+		return queueEntry{id: string(v[1:])}, nil
 	}
-	return v[0] == tagRunning, string(v[1:]), nil
+	if len(v) < 2 || v[0] != tagRunning {
+		return queueEntry{}, fmt.Errorf("corrupt queue value %q", v)
+	}
+	d := &decoder{b: v[1:]}
+	e := queueEntry{running: true, id: d.string(), attempt: int(d.uvarint()), startedAt: d.optTime(0), cancel: d.bool()}
+	if d.err != nil || len(d.b) != 0 {
+		return queueEntry{}, fmt.Errorf("corrupt queue value %q", v)
+	}
+	return e, nil
+}
+
+// applyStart gives j, whose record says queued, the start its q/ value holds, if any.
+func (e queueEntry) applyStart(j *Job) {
+	if e.running && e.id == j.ID {
+		j.State, j.Attempt, j.StartedAt, j.CancelRequested = StateRunning, e.attempt, e.startedAt, e.cancel
+	}
 }
 
 // indexValue is the value of a job's s/ key: "state/category".

@@ -34,7 +34,11 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	case j.State == StateRunning && (j.Seq == 0 || j.Category != old.Category):
 		j.Seq = s.takeSeq(j.Category) // a running job needs a q/ key too (keys.go)
 	}
-	writes, err := s.jobWrites(make([]pendingWrite, 0, 4), old, j, nil)
+	var val []byte
+	if old.State == StateQueued && j.State == StateRunning && j.Seq == old.Seq && j.Category == old.Category {
+		val = startOnly(old, j)
+	}
+	writes, err := s.jobWrites(make([]pendingWrite, 0, 4), old, j, val)
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +112,25 @@ func (s *Badger) uniqueHolder(txn *badger.Txn, key string) (*Job, error) {
 	return j, nil
 }
 
+// keepRecord is jobWrites' val for a write that leaves the stored record as it is.
+var keepRecord = []byte{}
+
+// startOnly reports, for a job going from queued (old) to running (j), whether the start changed
+// nothing but what a running q/ value holds (state, attempt, started_at, cancel_requested): then
+// the record stays as stored, saying queued, and readers complete it from its q/ key
+// (resolveStart). It returns keepRecord then, and else j's encoded record.
+func startOnly(old, j *Job) []byte {
+	c := *j
+	c.State, c.Attempt, c.StartedAt, c.CancelRequested = old.State, old.Attempt, old.StartedAt, old.CancelRequested
+	if bytes.Equal(encodeJob(&c), encodeJob(old)) {
+		return keepRecord
+	}
+	return encodeJob(j)
+}
+
 // jobWrites appends to writes the writes that take a job from old (nil for a new job) to j: the
-// record and the index keys that differ. val is j's encoded record, or nil to encode it here.
+// record and the index keys that differ. val is j's encoded record, nil to encode it here, or
+// keepRecord to leave the stored record as it is.
 func (s *Badger) jobWrites(writes []pendingWrite, old, j *Job, val []byte) ([]pendingWrite, error) {
 	if val == nil {
 		val = encodeJob(j)
@@ -118,7 +139,9 @@ func (s *Badger) jobWrites(writes []pendingWrite, old, j *Job, val []byte) ([]pe
 	if j.State.Finished() && s.opt.Retention > 0 {
 		ttl = s.opt.Retention
 	}
-	writes = append(writes, pendingWrite{key: jobKey(j.ID), value: val, ttl: ttl})
+	if len(val) > 0 {
+		writes = append(writes, pendingWrite{key: jobKey(j.ID), value: val, ttl: ttl})
+	}
 	newKeys := indexKeys(j)
 	if old != nil {
 		for _, ok := range indexKeys(old) {

@@ -22,7 +22,33 @@ func (s *Badger) readJob(txn *badger.Txn, id string) (*Job, error) {
 	if err := item.Value(func(v []byte) error { return decodeJob(id, v, &j) }); err != nil {
 		return nil, fmt.Errorf("decode job %s: %w", id, err)
 	}
+	if err := resolveStart(txn, &j); err != nil {
+		return nil, err
+	}
 	return &j, nil
+}
+
+// resolveStart completes a record that says queued with the start its q/ key may hold: a start
+// rewrites only that key (startOnly).
+func resolveStart(txn *badger.Txn, j *Job) error {
+	if j.State != StateQueued {
+		return nil
+	}
+	item, err := txn.Get(queueKey(j.Category, j.Seq))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("job %s: %w", j.ID, errCorrupt) // a queued job always has its key
+	}
+	if err != nil {
+		return fmt.Errorf("read job %s: %w", j.ID, err)
+	}
+	return item.Value(func(v []byte) error {
+		e, err := parseQueueValue(v)
+		if err != nil {
+			return fmt.Errorf("job %s: %w", j.ID, err)
+		}
+		e.applyStart(j)
+		return nil
+	})
 }
 
 // Get implements Store.
@@ -74,6 +100,9 @@ func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, err
 			var j Job
 			if err := it.Item().Value(func(v []byte) error { return decodeJob(id, v, &j) }); err != nil {
 				return fmt.Errorf("decode job %s: %w", id, err)
+			}
+			if err := resolveStart(txn, &j); err != nil {
+				return err
 			}
 			if (opt.Category != "" && j.Category != opt.Category) || (opt.State != "" && j.State != opt.State) {
 				continue

@@ -63,15 +63,15 @@ func (s *Badger) readQueued(txn *badger.Txn, q *queuedRead) ([]*Job, error) {
 	var missing []queuedRef
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: queuePrefix(q.category)})
 	for it.Seek(queueKey(q.category, q.after+1)); it.Valid() && len(out) < q.limit; it.Next() {
-		var id string
-		var running bool
-		if err := it.Item().Value(func(v []byte) (err error) { running, id, err = parseQueueValue(v); return err }); err != nil {
+		var e queueEntry
+		if err := it.Item().Value(func(v []byte) (err error) { e, err = parseQueueValue(v); return err }); err != nil {
 			it.Close()
 			return nil, fmt.Errorf("read queue: %w", err)
 		}
-		if running {
+		if e.running {
 			continue // started, not queued (keys.go)
 		}
+		id := e.id
 		if j, ok := s.cache.get(id); ok {
 			out = append(out, j.Clone())
 			continue

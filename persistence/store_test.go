@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/jobsched/jobsched/internal/leaktest"
 	"github.com/stretchr/testify/require"
 )
@@ -286,4 +287,87 @@ func TestBadgerReopenFindsRunningJobsInTheQueueIndex(t *testing.T) {
 	c = s.Counts()["cat"]
 	require.Equal(t, 3, c[StateQueued])
 	require.Equal(t, 1, c[StateRunning])
+}
+
+// A start that changes only what a start changes leaves the stored record as it is and writes
+// the job's q/ key alone; every reader sees the job running all the same, before and after a
+// reopen. A start that changes more rewrites the record.
+func TestAStartRewritesOnlyTheQueueKey(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{Dir: dir, CacheBytes: -1}) // no cache: readers go to the store
+	require.NoError(t, err)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	_, err = s.Insert(ctx, []*Job{
+		{ID: "plain", Kind: "k", Category: "c", State: StateQueued, MaxAttempts: 3, CreatedAt: now, RunAt: now},
+		{ID: "more", Kind: "k", Category: "c", State: StateQueued, MaxAttempts: 3, CreatedAt: now, RunAt: now},
+	})
+	require.NoError(t, err)
+	started := now.Add(time.Second)
+	start := func(extra func(j *Job)) Mutator {
+		return func(j *Job) error {
+			j.State, j.Attempt, j.StartedAt, j.CancelRequested = StateRunning, j.Attempt+1, &started, false
+			extra(j)
+			return nil
+		}
+	}
+	_, err = s.Update(ctx, "plain", start(func(*Job) {}), false)
+	require.NoError(t, err)
+	_, err = s.Update(ctx, "more", start(func(j *Job) { j.Progress = &Progress{Percent: 1, At: started} }), false)
+	require.NoError(t, err)
+	stored := func(id string) State { // the state the record itself holds
+		var st State
+		require.NoError(t, s.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(jobKey(id))
+			if err != nil {
+				return err
+			}
+			return item.Value(func(v []byte) error {
+				var j Job
+				err := decodeJob(id, v, &j)
+				st = j.State
+				return err
+			})
+		}))
+		return st
+	}
+	require.Equal(t, StateQueued, stored("plain"), "the start wrote the q/ key alone")
+	require.Equal(t, StateRunning, stored("more"), "a start with a progress rewrote the record")
+
+	check := func() {
+		for _, id := range []string{"plain", "more"} {
+			j, err := s.Get(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, StateRunning, j.State, id)
+			require.Equal(t, 1, j.Attempt)
+			require.True(t, started.Equal(*j.StartedAt))
+		}
+		list, _, err := s.List(ctx, ListOptions{State: StateRunning})
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		q, err := s.Queued(ctx, "c", 0, 10)
+		require.NoError(t, err)
+		require.Empty(t, q)
+	}
+	check()
+	require.NoError(t, s.Close())
+	s, err = OpenBadger(BadgerOptions{Dir: dir, CacheBytes: -1})
+	require.NoError(t, err)
+	defer s.Close()
+	check()
+	// The finish reads the started job back from the store and writes the whole record.
+	j, err := s.Update(ctx, "plain", func(j *Job) error {
+		if j.State != StateRunning || j.Attempt != 1 {
+			return fmt.Errorf("finish saw %s attempt %d", j.State, j.Attempt)
+		}
+		j.State = StateSucceeded
+		return nil
+	}, false)
+	require.NoError(t, err)
+	require.Equal(t, StateSucceeded, j.State)
+	require.Equal(t, StateSucceeded, stored("plain"))
+	got, err := s.Get(ctx, "plain")
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Attempt)
+	require.True(t, started.Equal(*got.StartedAt))
 }
