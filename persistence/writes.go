@@ -1,6 +1,9 @@
 package persistence
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // request is one caller's write: an insert of jobs or an update of one job.
 type request struct {
@@ -18,6 +21,39 @@ type request struct {
 	err       error
 	deltas    []delta
 	done      func(r *request)
+
+	reply chan struct{}     // wait's signal (buffered: the writer never blocks on it)
+	async func(*Job, error) // UpdateAsync's callback
+}
+
+// updates recycles the requests of Update and UpdateAsync (two per job), with their reply
+// channels. A request goes back only once the writer has answered it and its results are read.
+var updates = sync.Pool{New: func() any { return &request{reply: make(chan struct{}, 1)} }}
+
+// newUpdate returns a pooled request for an update of id.
+func newUpdate(id string, fn Mutator, durable bool) *request {
+	r := updates.Get().(*request)
+	r.id, r.fn, r.durable = id, fn, durable
+	return r
+}
+
+// recycle clears r, answered and read, and returns it to the pool.
+func recycle(r *request) {
+	clear(r.planned)
+	*r = request{reply: r.reply, planned: r.planned[:0], deltas: r.deltas[:0]}
+	updates.Put(r)
+}
+
+// signal is the done of a request someone waits for.
+func signal(r *request) { r.reply <- struct{}{} }
+
+// answerAsync is the done of an UpdateAsync: the request is recycled before the callback runs.
+func answerAsync(r *request) {
+	done, j, err := r.async, r.job, r.err
+	recycle(r)
+	if done != nil {
+		done(j, err)
+	}
 }
 
 type delta struct {
@@ -53,17 +89,19 @@ func (s *Badger) wait(ctx context.Context, r *request) (answered bool, err error
 	if err := ctx.Err(); err != nil {
 		return false, err // nothing submitted: nothing written
 	}
-	ch := make(chan struct{})
-	r.done = func(*request) { close(ch) }
+	if r.reply == nil {
+		r.reply = make(chan struct{}, 1)
+	}
+	r.done = signal
 	if err := s.submit(ctx, r); err != nil {
 		return false, err
 	}
 	select {
-	case <-ch:
+	case <-r.reply:
 		return true, r.err
 	case <-ctx.Done():
 		select {
-		case <-ch: // answered as ctx ended: the answer is known, give it
+		case <-r.reply: // answered as ctx ended: the answer is known, give it
 			return true, r.err
 		default:
 			return false, ctx.Err()
@@ -90,22 +128,21 @@ func (s *Badger) Insert(ctx context.Context, jobs []*Job) ([]InsertResult, error
 
 // Update implements Store.
 func (s *Badger) Update(ctx context.Context, id string, fn Mutator, durable bool) (*Job, error) {
-	r := &request{id: id, fn: fn, durable: durable}
+	r := newUpdate(id, fn, durable)
 	answered, err := s.wait(ctx, r)
 	if !answered {
-		return nil, err
+		return nil, err // the writer may still hold r: it is not recycled
 	}
-	return r.job, err
+	j := r.job
+	recycle(r)
+	return j, err
 }
 
 // UpdateAsync implements Store. A write the store refuses at once (closed, failed) is answered
 // on the caller's goroutine.
 func (s *Badger) UpdateAsync(id string, fn Mutator, durable bool, done func(*Job, error)) {
-	r := &request{id: id, fn: fn, durable: durable, done: func(r *request) {
-		if done != nil {
-			done(r.job, r.err)
-		}
-	}}
+	r := newUpdate(id, fn, durable)
+	r.async, r.done = done, answerAsync
 	if err := s.submit(context.Background(), r); err != nil {
 		r.err = err
 		r.done(r)
