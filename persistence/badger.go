@@ -88,6 +88,7 @@ type Badger struct {
 	// in the open transaction, which become cached only once it commits.
 	cache   writerCache
 	overlay map[string]*Job
+	scratch [2][]byte // startOnly's encodings
 
 	countsMu sync.Mutex
 	counts   map[string]StateCounts

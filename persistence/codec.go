@@ -23,7 +23,11 @@ const recordVersion = 2
 var errCorrupt = errors.New("corrupt job record")
 
 func encodeJob(j *Job) []byte {
-	b := make([]byte, 0, 128+len(j.Args)+len(j.Result))
+	return appendJob(make([]byte, 0, 128+len(j.Args)+len(j.Result)), j)
+}
+
+// appendJob appends j's record to b.
+func appendJob(b []byte, j *Job) []byte {
 	b = append(b, recordVersion)
 	b = appendTime(b, j.CreatedAt, 0)
 	base := unixNano(j.CreatedAt)

@@ -49,7 +49,9 @@ func queuePrefix(category string) []byte {
 }
 
 func queueKey(category string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(queuePrefix(category), seq)
+	k := make([]byte, 0, len(prefixQueued)+len(category)+1+8)
+	k = append(append(append(k, prefixQueued...), category...), 0)
+	return binary.BigEndian.AppendUint64(k, seq)
 }
 
 func scheduledKey(runAt time.Time, id string) []byte {
@@ -66,19 +68,36 @@ type indexEntry struct {
 	key, value []byte
 }
 
-// indexKeys lists the index keys a job in its current state must have.
-func indexKeys(j *Job) []indexEntry {
-	var out []indexEntry
+// indexKeys appends to out the index keys a job in its current state must have, with their
+// values if values is set (a key to delete needs none).
+func indexKeys(out []indexEntry, j *Job, values bool) []indexEntry {
+	var e indexEntry
 	switch j.State {
 	case StateQueued:
-		out = append(out, indexEntry{queueKey(j.Category, j.Seq), queuedValue(j.ID)})
+		e.key = queueKey(j.Category, j.Seq)
+		if values {
+			e.value = queuedValue(j.ID)
+		}
 	case StateRunning:
-		out = append(out, indexEntry{queueKey(j.Category, j.Seq), runningValue(j)})
+		e.key = queueKey(j.Category, j.Seq)
+		if values {
+			e.value = runningValue(j)
+		}
 	case StateScheduled, StateRetrying:
-		out = append(out, indexEntry{scheduledKey(j.RunAt, j.ID), indexValue(j)})
+		e.key = scheduledKey(j.RunAt, j.ID)
+		if values {
+			e.value = indexValue(j)
+		}
+	}
+	if e.key != nil {
+		out = append(out, e)
 	}
 	if j.UniqueKey != "" && !j.State.Finished() {
-		out = append(out, indexEntry{uniqueKey(j.UniqueKey), []byte(j.ID)})
+		e = indexEntry{key: uniqueKey(j.UniqueKey)}
+		if values {
+			e.value = []byte(j.ID)
+		}
+		out = append(out, e)
 	}
 	return out
 }

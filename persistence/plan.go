@@ -36,7 +36,7 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	}
 	var val []byte
 	if old.State == StateQueued && j.State == StateRunning && j.Seq == old.Seq && j.Category == old.Category {
-		val = startOnly(old, j)
+		val = s.startOnly(old, j)
 	}
 	writes, err := s.jobWrites(make([]pendingWrite, 0, 4), old, j, val)
 	if err != nil {
@@ -119,10 +119,12 @@ var keepRecord = []byte{}
 // nothing but what a running q/ value holds (state, attempt, started_at, cancel_requested): then
 // the record stays as stored, saying queued, and readers complete it from its q/ key
 // (resolveStart). It returns keepRecord then, and else j's encoded record.
-func startOnly(old, j *Job) []byte {
+func (s *Badger) startOnly(old, j *Job) []byte {
 	c := *j
 	c.State, c.Attempt, c.StartedAt, c.CancelRequested = old.State, old.Attempt, old.StartedAt, old.CancelRequested
-	if bytes.Equal(encodeJob(&c), encodeJob(old)) {
+	s.scratch[0] = appendJob(s.scratch[0][:0], &c)
+	s.scratch[1] = appendJob(s.scratch[1][:0], old)
+	if bytes.Equal(s.scratch[0], s.scratch[1]) {
 		return keepRecord
 	}
 	return encodeJob(j)
@@ -142,9 +144,10 @@ func (s *Badger) jobWrites(writes []pendingWrite, old, j *Job, val []byte) ([]pe
 	if len(val) > 0 {
 		writes = append(writes, pendingWrite{key: jobKey(j.ID), value: val, ttl: ttl})
 	}
-	newKeys := indexKeys(j)
+	var buf [4]indexEntry
+	newKeys := indexKeys(buf[:0], j, true)
 	if old != nil {
-		for _, ok := range indexKeys(old) {
+		for _, ok := range indexKeys(buf[len(newKeys):len(newKeys)], old, false) {
 			keep := false
 			for _, nk := range newKeys {
 				if bytes.Equal(ok.key, nk.key) {
