@@ -43,9 +43,9 @@ func (c *writerCache) get(id string) (*Job, bool) {
 	return j, ok
 }
 
-// put caches j (replacing its older record) if it fits in limit bytes; a record that no longer
-// fits leaves the cache, so a cached record is never stale.
-func (c *writerCache) put(j *Job, limit int64) {
+// put caches j (replacing its older record) if it fits in limit bytes, and reports whether it
+// did; a record that no longer fits leaves the cache, so a cached record is never stale.
+func (c *writerCache) put(j *Job, limit int64) bool {
 	old, had := c.jobs[j.ID]
 	if had {
 		c.bytes -= jobBytes(old)
@@ -53,14 +53,15 @@ func (c *writerCache) put(j *Job, limit int64) {
 	n := jobBytes(j)
 	if c.budget < 0 || c.bytes+n > limit {
 		delete(c.jobs, j.ID)
-		return
+		return false
 	}
 	c.jobs[j.ID] = j
 	c.bytes += n
+	return true
 }
 
-// putQueued caches j, just read by Queued, if there is room.
-func (c *writerCache) putQueued(j *Job) { c.put(j, c.budget) }
+// putQueued caches j, just read by Queued, if there is room, and reports whether it did.
+func (c *writerCache) putQueued(j *Job) bool { return c.put(j, c.budget) }
 
 // drop removes id from the cache.
 func (c *writerCache) drop(id string) {

@@ -83,6 +83,13 @@ func TestWriterCacheDefaultsAndOff(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StateRunning, j.State)
 	require.Empty(t, off.cache.jobs)
+	_, err = off.Insert(ctx, []*Job{{ID: "b", Kind: "k", Category: "c", State: StateQueued}})
+	require.NoError(t, err)
+	q, err := off.Queued(ctx, "c", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, q, 1, "the running job is not queued")
+	require.Equal(t, "b", q[0].ID)
+	require.Empty(t, off.cache.jobs, "Queued caches nothing either")
 }
 
 // Queued reads records into the writer's cache, so the starts that follow need not read them;

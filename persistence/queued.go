@@ -95,8 +95,10 @@ func (s *Badger) readQueued(txn *badger.Txn, q *queuedRead) ([]*Job, error) {
 		if err := jit.Item().Value(func(v []byte) error { return decodeJob(m.id, v, j) }); err != nil {
 			return nil, fmt.Errorf("decode job %s: %w", m.id, err)
 		}
-		s.cache.putQueued(j)
-		out[m.pos] = j.Clone()
+		if s.cache.putQueued(j) {
+			j = j.Clone() // the cached record is never handed out
+		}
+		out[m.pos] = j
 	}
 	return out, nil
 }
