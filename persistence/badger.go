@@ -88,9 +88,11 @@ type Badger struct {
 	// in the open transaction, which become cached only once it commits.
 	cache   writerCache
 	overlay map[string]*Job
+	scratch [2][]byte // startOnly's encodings
 
 	countsMu sync.Mutex
 	counts   map[string]StateCounts
+	running  map[string]struct{} // the ids of the jobs stored as running
 
 	commits, syncs, writes atomic.Uint64
 }
@@ -145,6 +147,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		cache:         newWriterCache(opt.CacheBytes),
 		overlay:       map[string]*Job{},
 		counts:        map[string]StateCounts{},
+		running:       map[string]struct{}{},
 	}
 	if err := s.load(); err != nil {
 		_ = db.Close() // the load error is the one to report

@@ -2,10 +2,17 @@ package persistence
 
 import "github.com/dgraph-io/badger/v4"
 
-// writerCache holds the records of unfinished jobs the writer wrote, so a start or finish need
-// not read the record back from the LSM tree. It is bounded by bytes, not entries: args may be
-// up to a MiB each. When it is full, new jobs are not cached (they are read from the store when
-// next written); jobs leave it when they finish. Owned by the writer goroutine.
+// writerCache holds the records of unfinished jobs the writer wrote or read for Queued, so a
+// start or finish need not read the record back from the LSM tree. It is bounded by bytes, not
+// entries: args may be up to a MiB each. Jobs leave it when they finish. Owned by the writer
+// goroutine. Its budget is shared out by how soon a record will be needed again:
+//   - a job inserted queued is cached only while the cache is less than half full: behind a
+//     backlog it waits long, and Queued will cache it when its queue reaches it;
+//   - a job read by Queued is cached while there is room: it starts soon;
+//   - a running job is cached up to twice the budget (the running jobs are bounded by the
+//     workers), so its finish never reads.
+//
+// A record that does not fit is not cached, and is read from the store when next written.
 type writerCache struct {
 	jobs   map[string]*Job
 	bytes  int64 // the sum of jobBytes over jobs
@@ -36,21 +43,25 @@ func (c *writerCache) get(id string) (*Job, bool) {
 	return j, ok
 }
 
-// put caches j (replacing its older record) if it fits in the budget; a record that no longer
-// fits leaves the cache, so a cached record is never stale.
-func (c *writerCache) put(j *Job) {
+// put caches j (replacing its older record) if it fits in limit bytes, and reports whether it
+// did; a record that no longer fits leaves the cache, so a cached record is never stale.
+func (c *writerCache) put(j *Job, limit int64) bool {
 	old, had := c.jobs[j.ID]
 	if had {
 		c.bytes -= jobBytes(old)
 	}
 	n := jobBytes(j)
-	if c.budget < 0 || c.bytes+n > c.budget {
+	if c.budget < 0 || c.bytes+n > limit {
 		delete(c.jobs, j.ID)
-		return
+		return false
 	}
 	c.jobs[j.ID] = j
 	c.bytes += n
+	return true
 }
+
+// putQueued caches j, just read by Queued, if there is room, and reports whether it did.
+func (c *writerCache) putQueued(j *Job) bool { return c.put(j, c.budget) }
 
 // drop removes id from the cache.
 func (c *writerCache) drop(id string) {
@@ -74,11 +85,18 @@ func (s *Badger) lookup(txn *badger.Txn, id string) (*Job, error) {
 // remember moves the committed transaction's records into the cache: unfinished jobs in (while
 // there is room), finished ones out.
 func (s *Badger) remember() {
+	c := &s.cache
 	for id, j := range s.overlay {
-		if j.State.Finished() {
-			s.cache.drop(id)
-			continue
+		_, had := c.jobs[id]
+		switch {
+		case j.State.Finished():
+			c.drop(id)
+		case j.State == StateRunning:
+			c.put(j, 2*c.budget)
+		case j.State == StateQueued && !had:
+			c.put(j, c.budget/2)
+		default:
+			c.put(j, c.budget)
 		}
-		s.cache.put(j)
 	}
 }

@@ -83,4 +83,64 @@ func TestWriterCacheDefaultsAndOff(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StateRunning, j.State)
 	require.Empty(t, off.cache.jobs)
+	_, err = off.Insert(ctx, []*Job{{ID: "b", Kind: "k", Category: "c", State: StateQueued}})
+	require.NoError(t, err)
+	q, err := off.Queued(ctx, "c", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, q, 1, "the running job is not queued")
+	require.Equal(t, "b", q[0].ID)
+	require.Empty(t, off.cache.jobs, "Queued caches nothing either")
+}
+
+// Queued reads records into the writer's cache, so the starts that follow need not read them;
+// records already cached are handed out as cached; the FIFO order survives the mix of both.
+func TestQueuedFillsTheWriterCache(t *testing.T) {
+	s, err := OpenBadger(BadgerOptions{CacheBytes: 40 * 500})
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	var jobs []*Job
+	for i := 0; i < 40; i++ {
+		// ids in the reverse of FIFO order: the ordered pass over j/ must still put each in place
+		jobs = append(jobs, &Job{ID: fmt.Sprintf("id-%02d", 99-i), Kind: "k", Category: "c", State: StateQueued})
+	}
+	_, err = s.Insert(ctx, jobs)
+	require.NoError(t, err)
+	cachedAtInsert := len(s.cache.jobs)
+	require.Positive(t, cachedAtInsert, "inserts fill half the cache")
+	require.Less(t, cachedAtInsert, 40, "and no more")
+
+	got, err := s.Queued(ctx, "c", 0, 30)
+	require.NoError(t, err)
+	require.Len(t, got, 30)
+	for i, j := range got {
+		require.Equal(t, jobs[i].ID, j.ID)
+		require.Equal(t, StateQueued, j.State)
+		require.Equal(t, uint64(i+1), j.Seq)
+		cached, ok := s.cache.get(j.ID)
+		require.True(t, ok, "job %d is cached", i)
+		require.NotSame(t, cached, j, "the caller gets its own copy")
+	}
+	requireCacheTrue(t, s)
+	require.LessOrEqual(t, s.cache.bytes, s.cache.budget)
+
+	// Running jobs stay cached past the budget, so a finish never reads; finished ones leave.
+	for _, j := range got {
+		_, err := s.Update(ctx, j.ID, func(j *Job) error { j.State = StateRunning; return nil }, false)
+		require.NoError(t, err)
+	}
+	for _, j := range got {
+		_, ok := s.cache.get(j.ID)
+		require.True(t, ok)
+	}
+	requireCacheTrue(t, s)
+	for _, j := range got {
+		_, err := s.Update(ctx, j.ID, func(j *Job) error { j.State = StateSucceeded; return nil }, false)
+		require.NoError(t, err)
+	}
+	rest, err := s.Queued(ctx, "c", got[len(got)-1].Seq, 100)
+	require.NoError(t, err)
+	require.Len(t, rest, 10)
+	require.Equal(t, jobs[30].ID, rest[0].ID)
+	requireCacheTrue(t, s)
 }

@@ -12,21 +12,29 @@ import (
 // and writes the record on the store's single writer goroutine, and encoding/json cost several
 // times more there. The API still speaks JSON (Job's json tags).
 //
-// Layout (version 1): a version byte, then the fields in declaration order: strings and byte
-// slices as uvarint length + bytes, integers as varints, times as varint Unix nanoseconds (0 for
-// the zero time), optional parts behind a presence byte.
-const recordVersion = 1
+// Layout (version 2): a version byte, created_at, then the other fields in declaration order but
+// the id (it is in the key, j/<id>): strings and byte slices as uvarint length + bytes, the state
+// as one byte (its index in States), integers as varints, optional parts behind a presence byte.
+// A time is a uvarint: 0 for the zero time, else 1 + the zigzag of its Unix nanoseconds less
+// created_at's (created_at's own less 0), so the times of a job's life take 1 to 5 bytes, not 9. Version 1 (with the id, the state as a string) is not
+// read: a data directory of an older jobsched must be drained or deleted before upgrading.
+const recordVersion = 2
 
 var errCorrupt = errors.New("corrupt job record")
 
 func encodeJob(j *Job) []byte {
-	b := make([]byte, 0, 128+len(j.Args)+len(j.Result))
+	return appendJob(make([]byte, 0, 128+len(j.Args)+len(j.Result)), j)
+}
+
+// appendJob appends j's record to b.
+func appendJob(b []byte, j *Job) []byte {
 	b = append(b, recordVersion)
-	b = appendString(b, j.ID)
+	b = appendTime(b, j.CreatedAt, 0)
+	base := unixNano(j.CreatedAt)
 	b = appendString(b, j.Kind)
 	b = appendString(b, j.Category)
 	b = appendBytes(b, j.Args)
-	b = appendString(b, string(j.State))
+	b = append(b, stateCode(j.State))
 	b = binary.AppendVarint(b, int64(j.Attempt))
 	b = binary.AppendVarint(b, int64(j.MaxAttempts))
 	b = binary.AppendVarint(b, int64(j.Timeout))
@@ -35,7 +43,7 @@ func encodeJob(j *Job) []byte {
 	b = binary.AppendUvarint(b, uint64(len(j.Errors)))
 	for _, e := range j.Errors {
 		b = binary.AppendVarint(b, int64(e.Attempt))
-		b = appendTime(b, e.At)
+		b = appendTime(b, e.At, base)
 		b = appendString(b, e.Error)
 		b = appendBool(b, e.Panic)
 	}
@@ -44,12 +52,11 @@ func encodeJob(j *Job) []byte {
 	if j.Progress != nil {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(j.Progress.Percent))
 		b = appendString(b, j.Progress.Message)
-		b = appendTime(b, j.Progress.At)
+		b = appendTime(b, j.Progress.At, base)
 	}
-	b = appendTime(b, j.CreatedAt)
-	b = appendTime(b, j.RunAt)
-	b = appendOptTime(b, j.StartedAt)
-	b = appendOptTime(b, j.FinishedAt)
+	b = appendTime(b, j.RunAt, base)
+	b = appendOptTime(b, j.StartedAt, base)
+	b = appendOptTime(b, j.FinishedAt, base)
 	b = appendBool(b, j.CancelRequested)
 	b = binary.AppendUvarint(b, j.Seq)
 	return b
@@ -75,18 +82,28 @@ func appendBool(b []byte, v bool) []byte {
 	return append(b, 0)
 }
 
-func appendTime(b []byte, t time.Time) []byte {
+// unixNano is t's Unix nanoseconds, 0 for the zero time.
+func unixNano(t time.Time) int64 {
 	if t.IsZero() {
-		return binary.AppendVarint(b, 0)
+		return 0
 	}
-	return binary.AppendVarint(b, t.UnixNano())
+	return t.UnixNano()
 }
 
-func appendOptTime(b []byte, t *time.Time) []byte {
+// appendTime appends t relative to base (Unix nanoseconds).
+func appendTime(b []byte, t time.Time, base int64) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	d := t.UnixNano() - base
+	return binary.AppendUvarint(b, uint64(d<<1^d>>63)+1)
+}
+
+func appendOptTime(b []byte, t *time.Time, base int64) []byte {
 	if t == nil {
 		return append(b, 0)
 	}
-	return appendTime(append(b, 1), *t)
+	return appendTime(append(b, 1), *t, base)
 }
 
 // decoder reads a record; the first error sticks and later reads return zero values.
@@ -147,32 +164,52 @@ func (d *decoder) bool() bool {
 	return len(p) == 1 && p[0] == 1
 }
 
-func (d *decoder) time() time.Time {
-	n := d.varint()
+// time reads a time relative to base (see appendTime).
+func (d *decoder) time(base int64) time.Time {
+	n := d.uvarint()
 	if n == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, n).UTC()
+	z := n - 1
+	return time.Unix(0, base+(int64(z>>1)^-int64(z&1))).UTC()
 }
 
-func (d *decoder) optTime() *time.Time {
+func (d *decoder) optTime(base int64) *time.Time {
 	if !d.bool() {
 		return nil
 	}
-	t := d.time()
+	t := d.time(base)
 	return &t
 }
 
-func decodeJob(b []byte, j *Job) error {
+// stateCode is a state's byte in a record: its index in States (0xff for an unknown state,
+// which decodes as corrupt).
+func stateCode(s State) byte {
+	for i, k := range States {
+		if s == k {
+			return byte(i)
+		}
+	}
+	return 0xff
+}
+
+// decodeJob decodes the record of job id (the id is its key's, not the record's).
+func decodeJob(id string, b []byte, j *Job) error {
 	if len(b) == 0 || b[0] != recordVersion {
 		return fmt.Errorf("%w: unknown version", errCorrupt)
 	}
 	d := &decoder{b: b[1:]}
-	j.ID = d.string()
+	j.ID = id
+	j.CreatedAt = d.time(0)
+	base := unixNano(j.CreatedAt)
 	j.Kind = d.string()
 	j.Category = d.string()
 	j.Args = d.bytes()
-	j.State = State(d.string())
+	if p := d.take(1); len(p) == 1 && int(p[0]) < len(States) {
+		j.State = States[p[0]]
+	} else if d.err == nil {
+		return fmt.Errorf("%w: state code %v", errCorrupt, p)
+	}
 	j.Attempt = int(d.varint())
 	j.MaxAttempts = int(d.varint())
 	j.Timeout = Duration(d.varint())
@@ -181,7 +218,7 @@ func decodeJob(b []byte, j *Job) error {
 	if n := d.uvarint(); n > 0 && n <= uint64(len(d.b)) {
 		j.Errors = make([]AttemptError, n)
 		for i := range j.Errors {
-			j.Errors[i] = AttemptError{Attempt: int(d.varint()), At: d.time(), Error: d.string(), Panic: d.bool()}
+			j.Errors[i] = AttemptError{Attempt: int(d.varint()), At: d.time(base), Error: d.string(), Panic: d.bool()}
 		}
 	} else if n > 0 {
 		d.fail()
@@ -193,13 +230,12 @@ func decodeJob(b []byte, j *Job) error {
 			p.Percent = math.Float64frombits(binary.LittleEndian.Uint64(raw))
 		}
 		p.Message = d.string()
-		p.At = d.time()
+		p.At = d.time(base)
 		j.Progress = p
 	}
-	j.CreatedAt = d.time()
-	j.RunAt = d.time()
-	j.StartedAt = d.optTime()
-	j.FinishedAt = d.optTime()
+	j.RunAt = d.time(base)
+	j.StartedAt = d.optTime(base)
+	j.FinishedAt = d.optTime(base)
 	j.CancelRequested = d.bool()
 	j.Seq = d.uvarint()
 	if d.err == nil && !j.State.Valid() {

@@ -18,7 +18,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		CreatedAt: now, RunAt: now.Add(time.Second), StartedAt: &now, FinishedAt: &now, CancelRequested: true, Seq: 99}
 	for _, j := range []*Job{full, {ID: "x", Kind: "k", Category: "c", State: StateQueued}} {
 		var got Job
-		require.NoError(t, decodeJob(encodeJob(j), &got))
+		require.NoError(t, decodeJob(j.ID, encodeJob(j), &got))
 		require.Equal(t, j, &got)
 	}
 }
@@ -39,13 +39,13 @@ func TestCodecProperties(t *testing.T) {
 			j.Args = rapid.SliceOf(rapid.Byte()).Draw(t, "args")
 		}
 		var got Job
-		require.NoError(t, decodeJob(encodeJob(j), &got))
+		require.NoError(t, decodeJob(j.ID, encodeJob(j), &got))
 		require.Equal(t, j, &got)
 		// Any truncation is reported, never a panic.
 		b := encodeJob(j)
 		cut := rapid.IntRange(0, len(b)-1).Draw(t, "cut")
 		var junk Job
-		require.Error(t, decodeJob(b[:cut], &junk))
+		require.Error(t, decodeJob(j.ID, b[:cut], &junk))
 	})
 }
 
@@ -56,7 +56,7 @@ func BenchmarkCodec(b *testing.B) {
 	b.Run("binary", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			var out Job
-			_ = decodeJob(encodeJob(j), &out)
+			_ = decodeJob(j.ID, encodeJob(j), &out)
 		}
 	})
 	b.Run("json", func(b *testing.B) {

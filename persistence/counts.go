@@ -9,8 +9,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// load counts the unfinished jobs by their index keys (keys only: no record is read) and finds
-// each category's next sequence number.
+// load counts the unfinished jobs by their index keys and values (no record is read), finds
+// each category's next sequence number and the running jobs.
 func (s *Badger) load() error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte(prefixQueued)})
@@ -26,24 +26,34 @@ func (s *Badger) load() error {
 			if c := s.seq(cat); seq > c.Load() {
 				c.Store(seq)
 			}
-			s.count(cat)[StateQueued]++
-		}
-		for _, p := range []string{prefixScheduled, prefixRunning} {
-			it2 := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(p)})
-			for it2.Rewind(); it2.Valid(); it2.Next() {
-				var st State
-				var cat string
-				err := it2.Item().Value(func(v []byte) (err error) {
-					st, cat, err = parseIndexValue(v)
-					return err
-				})
-				if err != nil {
-					it2.Close()
-					return fmt.Errorf("index %q: %w", it2.Item().Key(), err)
-				}
-				s.count(cat)[st]++
+			var e queueEntry
+			err := it.Item().Value(func(v []byte) (err error) {
+				e, err = parseQueueValue(v)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("index %q: %w", it.Item().Key(), err)
 			}
-			it2.Close()
+			if e.running {
+				s.running[e.id] = struct{}{}
+				s.count(cat)[StateRunning]++
+			} else {
+				s.count(cat)[StateQueued]++
+			}
+		}
+		it2 := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixScheduled)})
+		defer it2.Close()
+		for it2.Rewind(); it2.Valid(); it2.Next() {
+			var st State
+			var cat string
+			err := it2.Item().Value(func(v []byte) (err error) {
+				st, cat, err = parseIndexValue(v)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("index %q: %w", it2.Item().Key(), err)
+			}
+			s.count(cat)[st]++
 		}
 		return nil
 	})

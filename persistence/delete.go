@@ -37,7 +37,7 @@ func (s *Badger) planDelete(txn *badger.Txn, r *request) ([]pendingWrite, error)
 		return nil, fmt.Errorf("delete %s: %w (state %s)", r.id, ErrNotFinished, j.State)
 	}
 	writes := []pendingWrite{{key: jobKey(j.ID), del: true}}
-	for _, k := range indexKeys(j) {
+	for _, k := range indexKeys(nil, j, false) {
 		writes = append(writes, pendingWrite{key: k.key, del: true})
 	}
 	// Later requests of this transaction must not see the job: with neither the overlay nor the

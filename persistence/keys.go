@@ -10,22 +10,33 @@ import (
 // The key layout. Every index key is a pure function of the job record (indexKeys), so the
 // writer keeps indexes true by deleting the keys a job no longer has and setting the new ones.
 //
-//	j/<id>                          the job record (JSON); ids are UUIDv7, so j/ sorts by creation
-//	q/<category>\x00<seq:8 BE>      queued jobs of a category in FIFO order; value = id
+//	j/<id>                          the job record (codec.go); ids are UUIDv7, so j/ sorts by creation
+//	q/<category>\x00<seq:8 BE>      queued and running jobs of a category in FIFO order;
+//	                                value = 'q' or 'r' (queued, running) + id
 //	s/<run_at unix ns:8 BE><id>     scheduled and retrying jobs in time order; value = state/category
-//	r/<id>                          running jobs (returned to their queue at start-up); value = state/category
 //	u/<unique_key>                  the unfinished job holding a unique key; value = id
+//
+// A job keeps its q/ key from its insert (or promotion) to its finish: a start rewrites the key's
+// value to mark it running instead of deleting it and adding a running index key, so a job's life
+// writes 6 entries, not 7. Queued skips the running ones (few: at most the workers), and Running
+// is answered from memory (the running ids, read from q/ at start-up and kept by the writer).
 //
 // Category names never contain 0x00 or '/' (the scheduler validates them), so a category's q/
 // prefix never matches another's, and "state/category" splits at its first '/'. Start-up counts
 // the unfinished jobs and reads the waiting and running ones from the index keys and values
 // alone, never decoding a record. Finished jobs carry only j/, written with the retention TTL.
+// The layout before record version 2 (with r/<id> keys) is not read.
 const (
 	prefixJob       = "j/"
 	prefixQueued    = "q/"
 	prefixScheduled = "s/"
-	prefixRunning   = "r/"
 	prefixUnique    = "u/"
+)
+
+// The first byte of a q/ value.
+const (
+	tagQueued  = 'q'
+	tagRunning = 'r'
 )
 
 func jobKey(id string) []byte { return append([]byte(prefixJob), id...) }
@@ -38,7 +49,9 @@ func queuePrefix(category string) []byte {
 }
 
 func queueKey(category string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(queuePrefix(category), seq)
+	k := make([]byte, 0, len(prefixQueued)+len(category)+1+8)
+	k = append(append(append(k, prefixQueued...), category...), 0)
+	return binary.BigEndian.AppendUint64(k, seq)
 }
 
 func scheduledKey(runAt time.Time, id string) []byte {
@@ -48,8 +61,6 @@ func scheduledKey(runAt time.Time, id string) []byte {
 	return append(k, id...)
 }
 
-func runningKey(id string) []byte { return append([]byte(prefixRunning), id...) }
-
 func uniqueKey(key string) []byte { return append([]byte(prefixUnique), key...) }
 
 // indexEntry is one index key of a job and its value.
@@ -57,27 +68,93 @@ type indexEntry struct {
 	key, value []byte
 }
 
-// indexKeys lists the index keys a job in its current state must have.
-func indexKeys(j *Job) []indexEntry {
-	var out []indexEntry
+// indexKeys appends to out the index keys a job in its current state must have, with their
+// values if values is set (a key to delete needs none).
+func indexKeys(out []indexEntry, j *Job, values bool) []indexEntry {
+	var e indexEntry
 	switch j.State {
 	case StateQueued:
-		out = append(out, indexEntry{queueKey(j.Category, j.Seq), []byte(j.ID)})
-	case StateScheduled, StateRetrying:
-		out = append(out, indexEntry{scheduledKey(j.RunAt, j.ID), indexValue(j)})
+		e.key = queueKey(j.Category, j.Seq)
+		if values {
+			e.value = queuedValue(j.ID)
+		}
 	case StateRunning:
-		out = append(out, indexEntry{runningKey(j.ID), indexValue(j)})
+		e.key = queueKey(j.Category, j.Seq)
+		if values {
+			e.value = runningValue(j)
+		}
+	case StateScheduled, StateRetrying:
+		e.key = scheduledKey(j.RunAt, j.ID)
+		if values {
+			e.value = indexValue(j)
+		}
+	}
+	if e.key != nil {
+		out = append(out, e)
 	}
 	if j.UniqueKey != "" && !j.State.Finished() {
-		out = append(out, indexEntry{uniqueKey(j.UniqueKey), []byte(j.ID)})
+		e = indexEntry{key: uniqueKey(j.UniqueKey)}
+		if values {
+			e.value = []byte(j.ID)
+		}
+		out = append(out, e)
 	}
 	return out
 }
 
-// indexValue is the value of a job's s/ or r/ key: "state/category".
+// queuedValue is the value of a queued job's q/ key: 'q' and its id.
+func queuedValue(id string) []byte {
+	return append(append(make([]byte, 0, 1+len(id)), tagQueued), id...)
+}
+
+// runningValue is the value of a running job's q/ key: 'r', its id, and what a start changes in
+// its record (attempt, started_at, cancel_requested), so that a start need not rewrite the record
+// (see startOnly).
+func runningValue(j *Job) []byte {
+	b := make([]byte, 0, 24+len(j.ID))
+	b = appendString(append(b, tagRunning), j.ID)
+	b = binary.AppendUvarint(b, uint64(j.Attempt))
+	b = appendOptTime(b, j.StartedAt, 0)
+	return appendBool(b, j.CancelRequested)
+}
+
+// queueEntry is a q/ value read back.
+type queueEntry struct {
+	running bool
+	id      string
+	// A running job's start: its attempt, started_at and cancel_requested.
+	attempt   int
+	startedAt *time.Time
+	cancel    bool
+}
+
+// parseQueueValue splits the value of a q/ key.
+func parseQueueValue(v []byte) (queueEntry, error) {
+	if len(v) >= 2 && v[0] == tagQueued {
+		return queueEntry{id: string(v[1:])}, nil
+	}
+	if len(v) < 2 || v[0] != tagRunning {
+		return queueEntry{}, fmt.Errorf("corrupt queue value %q", v)
+	}
+	d := &decoder{b: v[1:]}
+	e := queueEntry{running: true, id: d.string(), attempt: int(d.uvarint()), startedAt: d.optTime(0), cancel: d.bool()}
+	if d.err != nil || len(d.b) != 0 {
+		return queueEntry{}, fmt.Errorf("corrupt queue value %q", v)
+	}
+	return e, nil
+}
+
+// applyStart gives j, whose record says queued, the start its q/ value holds, if any.
+func (e queueEntry) applyStart(j *Job) {
+	if e.running && e.id == j.ID {
+		j.State, j.Attempt, j.StartedAt, j.CancelRequested = StateRunning, e.attempt, e.startedAt, e.cancel
+	}
+}
+
+// indexValue is the value of a job's s/ key: "state/category".
 func indexValue(j *Job) []byte { return []byte(string(j.State) + "/" + j.Category) }
 
-// parseIndexValue splits the value of an s/ or r/ key.
+// parseIndexValue splits the value of an s/ key.
 func parseIndexValue(v []byte) (State, string, error) {
 	i := bytes.IndexByte(v, '/')
 	if i < 0 || !State(v[:i]).Valid() {

@@ -35,23 +35,35 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 		r.job = old.Clone()
 		return nil, err
 	}
-	if j.State == StateQueued && (old.State != StateQueued || j.Category != old.Category) {
-		j.Seq = s.takeSeq(j.Category)
+	switch {
+	case j.State == StateQueued && (old.State != StateQueued || j.Category != old.Category):
+		j.Seq = s.takeSeq(j.Category) // to the back of its queue
+	case j.State == StateRunning && (j.Seq == 0 || j.Category != old.Category):
+		j.Seq = s.takeSeq(j.Category) // a running job needs a q/ key too (keys.go)
 	}
-	writes, err := s.jobWrites(old, j, nil)
+	var val []byte
+	if old.State == StateQueued && j.State == StateRunning && j.Seq == old.Seq && j.Category == old.Category {
+		val = s.startOnly(old, j)
+	}
+	writes, err := s.jobWrites(make([]pendingWrite, 0, 4), old, j, val)
 	if err != nil {
 		return nil, err
 	}
 	r.planned = append(r.planned, j)
-	r.job = j.Clone() // the caller's copy: the cached one is never handed out
+	if j.State.Finished() {
+		// Not cached (remember drops it): once r is answered, nothing of the writer holds j.
+		r.job = j
+	} else {
+		r.job = j.Clone() // the caller's copy: the cached one is never handed out
+	}
 	if old.State != j.State {
-		r.deltas = append(r.deltas, delta{j.Category, old.State, j.State})
+		r.deltas = append(r.deltas, delta{j.ID, j.Category, old.State, j.State})
 	}
 	return writes, nil
 }
 
 func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error) {
-	var writes []pendingWrite
+	writes := make([]pendingWrite, 0, 3*len(r.inserts))
 	res := make([]InsertResult, len(r.inserts))
 	claimed := map[string]*Job{} // unique keys taken earlier in this same request
 	for i, j := range r.inserts {
@@ -69,17 +81,16 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 				continue
 			}
 		}
-		w, err := s.jobWrites(nil, j, r.encoded[i])
-		if err != nil {
+		var err error
+		if writes, err = s.jobWrites(writes, nil, j, r.encoded[i]); err != nil {
 			return nil, err
 		}
-		writes = append(writes, w...)
 		r.planned = append(r.planned, j)
 		res[i] = InsertResult{Job: j.Clone()}
 		if j.UniqueKey != "" {
 			claimed[j.UniqueKey] = j
 		}
-		r.deltas = append(r.deltas, delta{j.Category, "", j.State})
+		r.deltas = append(r.deltas, delta{j.ID, j.Category, "", j.State})
 	}
 	r.insertRes = res
 	return writes, nil
@@ -108,9 +119,28 @@ func (s *Badger) uniqueHolder(txn *badger.Txn, key string) (*Job, error) {
 	return j, nil
 }
 
-// jobWrites returns the writes that take a job from old (nil for a new job) to j: the record and
-// the index keys that differ. val is j's encoded record, or nil to encode it here.
-func (s *Badger) jobWrites(old, j *Job, val []byte) ([]pendingWrite, error) {
+// keepRecord is jobWrites' val for a write that leaves the stored record as it is.
+var keepRecord = []byte{}
+
+// startOnly reports, for a job going from queued (old) to running (j), whether the start changed
+// nothing but what a running q/ value holds (state, attempt, started_at, cancel_requested): then
+// the record stays as stored, saying queued, and readers complete it from its q/ key
+// (resolveStart). It returns keepRecord then, and else j's encoded record.
+func (s *Badger) startOnly(old, j *Job) []byte {
+	c := *j
+	c.State, c.Attempt, c.StartedAt, c.CancelRequested = old.State, old.Attempt, old.StartedAt, old.CancelRequested
+	s.scratch[0] = appendJob(s.scratch[0][:0], &c)
+	s.scratch[1] = appendJob(s.scratch[1][:0], old)
+	if bytes.Equal(s.scratch[0], s.scratch[1]) {
+		return keepRecord
+	}
+	return encodeJob(j)
+}
+
+// jobWrites appends to writes the writes that take a job from old (nil for a new job) to j: the
+// record and the index keys that differ. val is j's encoded record, nil to encode it here, or
+// keepRecord to leave the stored record as it is.
+func (s *Badger) jobWrites(writes []pendingWrite, old, j *Job, val []byte) ([]pendingWrite, error) {
 	if val == nil {
 		val = encodeJob(j)
 	}
@@ -118,10 +148,13 @@ func (s *Badger) jobWrites(old, j *Job, val []byte) ([]pendingWrite, error) {
 	if j.State.Finished() && s.opt.Retention > 0 {
 		ttl = s.opt.Retention
 	}
-	writes := []pendingWrite{{key: jobKey(j.ID), value: val, ttl: ttl}}
-	newKeys := indexKeys(j)
+	if len(val) > 0 {
+		writes = append(writes, pendingWrite{key: jobKey(j.ID), value: val, ttl: ttl})
+	}
+	var buf [4]indexEntry
+	newKeys := indexKeys(buf[:0], j, true)
 	if old != nil {
-		for _, ok := range indexKeys(old) {
+		for _, ok := range indexKeys(buf[len(newKeys):len(newKeys)], old, false) {
 			keep := false
 			for _, nk := range newKeys {
 				if bytes.Equal(ok.key, nk.key) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -18,10 +19,36 @@ func (s *Badger) readJob(txn *badger.Txn, id string) (*Job, error) {
 		return nil, fmt.Errorf("read job %s: %w", id, err)
 	}
 	var j Job
-	if err := item.Value(func(v []byte) error { return decodeJob(v, &j) }); err != nil {
+	if err := item.Value(func(v []byte) error { return decodeJob(id, v, &j) }); err != nil {
 		return nil, fmt.Errorf("decode job %s: %w", id, err)
 	}
+	if err := resolveStart(txn, &j); err != nil {
+		return nil, err
+	}
 	return &j, nil
+}
+
+// resolveStart completes a record that says queued with the start its q/ key may hold: a start
+// rewrites only that key (startOnly).
+func resolveStart(txn *badger.Txn, j *Job) error {
+	if j.State != StateQueued {
+		return nil
+	}
+	item, err := txn.Get(queueKey(j.Category, j.Seq))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("job %s: %w", j.ID, errCorrupt) // a queued job always has its key
+	}
+	if err != nil {
+		return fmt.Errorf("read job %s: %w", j.ID, err)
+	}
+	return item.Value(func(v []byte) error {
+		e, err := parseQueueValue(v)
+		if err != nil {
+			return fmt.Errorf("job %s: %w", j.ID, err)
+		}
+		e.applyStart(j)
+		return nil
+	})
 }
 
 // Get implements Store.
@@ -71,8 +98,11 @@ func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, err
 				return nil
 			}
 			var j Job
-			if err := it.Item().Value(func(v []byte) error { return decodeJob(v, &j) }); err != nil {
+			if err := it.Item().Value(func(v []byte) error { return decodeJob(id, v, &j) }); err != nil {
 				return fmt.Errorf("decode job %s: %w", id, err)
+			}
+			if err := resolveStart(txn, &j); err != nil {
+				return err
 			}
 			if (opt.Category != "" && j.Category != opt.Category) || (opt.State != "" && j.State != opt.State) || (opt.Kind != "" && j.Kind != opt.Kind) {
 				continue
@@ -82,33 +112,6 @@ func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, err
 		return nil
 	})
 	return out, next, err
-}
-
-// Queued implements Store. It seeks to the first key after afterSeq, so the deletion markers of
-// jobs already taken are never scanned (FACTS.md: tombstone scans).
-func (s *Badger) Queued(ctx context.Context, category string, afterSeq uint64, limit int) ([]*Job, error) {
-	if s.closed.Load() {
-		return nil, ErrClosed
-	}
-	var out []*Job
-	err := s.db.View(func(txn *badger.Txn) error {
-		prefix := queuePrefix(category)
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefix})
-		defer it.Close()
-		for it.Seek(queueKey(category, afterSeq+1)); it.Valid() && len(out) < limit; it.Next() {
-			id, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			j, err := s.readJob(txn, string(id))
-			if err != nil {
-				return err
-			}
-			out = append(out, j)
-		}
-		return nil
-	})
-	return out, err
 }
 
 // Waiting implements Store. It reads the s/ keys only.
@@ -122,9 +125,28 @@ func (s *Badger) Waiting(ctx context.Context, fn func(id string, runAt time.Time
 	})
 }
 
-// Running implements Store. It reads the r/ keys only.
+// Running implements Store. The running ids are read from the q/ index at start-up and kept
+// by the writer since (keys.go), so no record is read; they come in id order.
 func (s *Badger) Running(ctx context.Context, fn func(id string) error) error {
-	return s.scanKeys(ctx, prefixRunning, func(k []byte) error { return fn(string(k[len(prefixRunning):])) })
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.countsMu.Lock()
+	ids := make([]string, 0, len(s.running))
+	for id := range s.running {
+		ids = append(ids, id)
+	}
+	s.countsMu.Unlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanKeys calls fn with every key under prefix, in order, without reading values.

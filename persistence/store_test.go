@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/jobsched/jobsched/internal/leaktest"
 	"github.com/stretchr/testify/require"
 )
@@ -225,4 +226,148 @@ func TestBadgerReopenKeepsJobsCountsAndSequence(t *testing.T) {
 	res2, err := s.Insert(ctx, []*Job{{ID: "z", Kind: "k", Category: "c", State: StateQueued}})
 	require.NoError(t, err)
 	require.Greater(t, res2[0].Job.Seq, res[0].Job.Seq, "the sequence goes on after a reopen")
+}
+
+// A started job keeps its q/ key, marked running (keys.go): after a reopen, Running finds it
+// from the index alone, Queued skips it, and the counts and the finish stay true.
+func TestBadgerReopenFindsRunningJobsInTheQueueIndex(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	var jobs []*Job
+	for _, id := range []string{"a", "b", "c", "d"} {
+		jobs = append(jobs, &Job{ID: id, Kind: "k", Category: "cat", State: StateQueued})
+	}
+	_, err = s.Insert(ctx, jobs)
+	require.NoError(t, err)
+	for _, id := range []string{"c", "a"} {
+		_, err := s.Update(ctx, id, func(j *Job) error { j.State = StateRunning; return nil }, false)
+		require.NoError(t, err)
+	}
+	// A job stored as scheduled and then started directly gets a q/ key all the same.
+	_, err = s.Insert(ctx, []*Job{{ID: "e", Kind: "k", Category: "cat", State: StateScheduled, RunAt: time.Now()}})
+	require.NoError(t, err)
+	e, err := s.Update(ctx, "e", func(j *Job) error { j.State = StateRunning; return nil }, false)
+	require.NoError(t, err)
+	require.NotZero(t, e.Seq)
+	require.NoError(t, s.Close())
+
+	s, err = OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	defer s.Close()
+	running := func() []string {
+		var ids []string
+		require.NoError(t, s.Running(ctx, func(id string) error { ids = append(ids, id); return nil }))
+		return ids
+	}
+	require.Equal(t, []string{"a", "c", "e"}, running())
+	c := s.Counts()["cat"]
+	require.Equal(t, 2, c[StateQueued])
+	require.Equal(t, 3, c[StateRunning])
+	q, err := s.Queued(ctx, "cat", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, q, 2)
+	require.Equal(t, "b", q[0].ID)
+	require.Equal(t, "d", q[1].ID)
+
+	// The finish removes the job's q/ key; back to the queue gives it a new place at the end.
+	_, err = s.Update(ctx, "a", func(j *Job) error { j.State = StateSucceeded; return nil }, false)
+	require.NoError(t, err)
+	_, err = s.Update(ctx, "c", func(j *Job) error { j.State = StateQueued; return nil }, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"e"}, running())
+	q, err = s.Queued(ctx, "cat", 0, 10)
+	require.NoError(t, err)
+	var ids []string
+	for _, j := range q {
+		ids = append(ids, j.ID)
+	}
+	require.Equal(t, []string{"b", "d", "c"}, ids)
+	c = s.Counts()["cat"]
+	require.Equal(t, 3, c[StateQueued])
+	require.Equal(t, 1, c[StateRunning])
+}
+
+// A start that changes only what a start changes leaves the stored record as it is and writes
+// the job's q/ key alone; every reader sees the job running all the same, before and after a
+// reopen. A start that changes more rewrites the record.
+func TestAStartRewritesOnlyTheQueueKey(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{Dir: dir, CacheBytes: -1}) // no cache: readers go to the store
+	require.NoError(t, err)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	_, err = s.Insert(ctx, []*Job{
+		{ID: "plain", Kind: "k", Category: "c", State: StateQueued, MaxAttempts: 3, CreatedAt: now, RunAt: now},
+		{ID: "more", Kind: "k", Category: "c", State: StateQueued, MaxAttempts: 3, CreatedAt: now, RunAt: now},
+	})
+	require.NoError(t, err)
+	started := now.Add(time.Second)
+	start := func(extra func(j *Job)) Mutator {
+		return func(j *Job) error {
+			j.State, j.Attempt, j.StartedAt, j.CancelRequested = StateRunning, j.Attempt+1, &started, false
+			extra(j)
+			return nil
+		}
+	}
+	_, err = s.Update(ctx, "plain", start(func(*Job) {}), false)
+	require.NoError(t, err)
+	_, err = s.Update(ctx, "more", start(func(j *Job) { j.Progress = &Progress{Percent: 1, At: started} }), false)
+	require.NoError(t, err)
+	stored := func(id string) State { // the state the record itself holds
+		var st State
+		require.NoError(t, s.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(jobKey(id))
+			if err != nil {
+				return err
+			}
+			return item.Value(func(v []byte) error {
+				var j Job
+				err := decodeJob(id, v, &j)
+				st = j.State
+				return err
+			})
+		}))
+		return st
+	}
+	require.Equal(t, StateQueued, stored("plain"), "the start wrote the q/ key alone")
+	require.Equal(t, StateRunning, stored("more"), "a start with a progress rewrote the record")
+
+	check := func() {
+		for _, id := range []string{"plain", "more"} {
+			j, err := s.Get(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, StateRunning, j.State, id)
+			require.Equal(t, 1, j.Attempt)
+			require.True(t, started.Equal(*j.StartedAt))
+		}
+		list, _, err := s.List(ctx, ListOptions{State: StateRunning})
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		q, err := s.Queued(ctx, "c", 0, 10)
+		require.NoError(t, err)
+		require.Empty(t, q)
+	}
+	check()
+	require.NoError(t, s.Close())
+	s, err = OpenBadger(BadgerOptions{Dir: dir, CacheBytes: -1})
+	require.NoError(t, err)
+	defer s.Close()
+	check()
+	// The finish reads the started job back from the store and writes the whole record.
+	j, err := s.Update(ctx, "plain", func(j *Job) error {
+		if j.State != StateRunning || j.Attempt != 1 {
+			return fmt.Errorf("finish saw %s attempt %d", j.State, j.Attempt)
+		}
+		j.State = StateSucceeded
+		return nil
+	}, false)
+	require.NoError(t, err)
+	require.Equal(t, StateSucceeded, j.State)
+	require.Equal(t, StateSucceeded, stored("plain"))
+	got, err := s.Get(ctx, "plain")
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Attempt)
+	require.True(t, started.Equal(*got.StartedAt))
 }

@@ -54,7 +54,12 @@ type pendingWrite struct {
 func (s *Badger) commit(batch []*request) {
 	g := &group{s: s, txn: s.db.NewTransaction(true)}
 	free := s.freeBytes()
+	var reads []*request
 	for _, r := range batch {
+		if r.read != nil {
+			reads = append(reads, r)
+			continue
+		}
 		if err := s.Err(); err != nil {
 			g.refuse(r, err)
 			continue
@@ -68,6 +73,11 @@ func (s *Badger) commit(batch []*request) {
 		if r.err == nil {
 			s.writes.Add(1)
 		}
+		r.done(r)
+	}
+	// Reads go after the commits, when the store and the cache agree.
+	for _, r := range reads {
+		s.answerRead(r)
 		r.done(r)
 	}
 }
@@ -267,6 +277,12 @@ func (s *Badger) applyCounts(answered []*request) {
 			continue
 		}
 		for _, d := range r.deltas {
+			if d.from == StateRunning {
+				delete(s.running, d.id)
+			}
+			if d.to == StateRunning {
+				s.running[d.id] = struct{}{}
+			}
 			c := s.count(d.category)
 			if d.from != "" && !d.from.Finished() {
 				c[d.from]--

@@ -1,6 +1,9 @@
 package persistence
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // request is one caller's write: an insert of jobs or an update of one job.
 type request struct {
@@ -10,6 +13,7 @@ type request struct {
 	fn      Mutator
 	del     bool // Delete: remove the finished job id
 	durable bool
+	read    *queuedRead // a read the writer answers between commits (Queued)
 
 	// results, filled by the writer
 	insertRes []InsertResult
@@ -18,11 +22,44 @@ type request struct {
 	err       error
 	deltas    []delta
 	done      func(r *request)
+
+	reply chan struct{}     // wait's signal (buffered: the writer never blocks on it)
+	async func(*Job, error) // UpdateAsync's callback
+}
+
+// updates recycles the requests of Update and UpdateAsync (two per job), with their reply
+// channels. A request goes back only once the writer has answered it and its results are read.
+var updates = sync.Pool{New: func() any { return &request{reply: make(chan struct{}, 1)} }}
+
+// newUpdate returns a pooled request for an update of id.
+func newUpdate(id string, fn Mutator, durable bool) *request {
+	r := updates.Get().(*request)
+	r.id, r.fn, r.durable = id, fn, durable
+	return r
+}
+
+// recycle clears r, answered and read, and returns it to the pool.
+func recycle(r *request) {
+	clear(r.planned)
+	*r = request{reply: r.reply, planned: r.planned[:0], deltas: r.deltas[:0]}
+	updates.Put(r)
+}
+
+// signal is the done of a request someone waits for.
+func signal(r *request) { r.reply <- struct{}{} }
+
+// answerAsync is the done of an UpdateAsync: the request is recycled before the callback runs.
+func answerAsync(r *request) {
+	done, j, err := r.async, r.job, r.err
+	recycle(r)
+	if done != nil {
+		done(j, err)
+	}
 }
 
 type delta struct {
-	category string
-	from, to State
+	id, category string
+	from, to     State
 }
 
 // submit hands r to the writer, which then owns it and calls r.done once. It returns an error,
@@ -35,7 +72,7 @@ func (s *Badger) submit(ctx context.Context, r *request) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if err := s.Err(); err != nil {
+	if err := s.Err(); err != nil && r.read == nil { // reads keep working
 		return err
 	}
 	select {
@@ -53,17 +90,19 @@ func (s *Badger) wait(ctx context.Context, r *request) (answered bool, err error
 	if err := ctx.Err(); err != nil {
 		return false, err // nothing submitted: nothing written
 	}
-	ch := make(chan struct{})
-	r.done = func(*request) { close(ch) }
+	if r.reply == nil {
+		r.reply = make(chan struct{}, 1)
+	}
+	r.done = signal
 	if err := s.submit(ctx, r); err != nil {
 		return false, err
 	}
 	select {
-	case <-ch:
+	case <-r.reply:
 		return true, r.err
 	case <-ctx.Done():
 		select {
-		case <-ch: // answered as ctx ended: the answer is known, give it
+		case <-r.reply: // answered as ctx ended: the answer is known, give it
 			return true, r.err
 		default:
 			return false, ctx.Err()
@@ -77,7 +116,7 @@ func (s *Badger) Insert(ctx context.Context, jobs []*Job) ([]InsertResult, error
 	r := &request{inserts: make([]*Job, len(jobs)), encoded: make([][]byte, len(jobs)), durable: true}
 	for i, in := range jobs {
 		j := in.Clone()
-		if j.State == StateQueued {
+		if j.State == StateQueued || j.State == StateRunning {
 			j.Seq = s.takeSeq(j.Category)
 		}
 		r.inserts[i], r.encoded[i] = j, encodeJob(j)
@@ -90,22 +129,21 @@ func (s *Badger) Insert(ctx context.Context, jobs []*Job) ([]InsertResult, error
 
 // Update implements Store.
 func (s *Badger) Update(ctx context.Context, id string, fn Mutator, durable bool) (*Job, error) {
-	r := &request{id: id, fn: fn, durable: durable}
+	r := newUpdate(id, fn, durable)
 	answered, err := s.wait(ctx, r)
 	if !answered {
-		return nil, err
+		return nil, err // the writer may still hold r: it is not recycled
 	}
-	return r.job, err
+	j := r.job
+	recycle(r)
+	return j, err
 }
 
 // UpdateAsync implements Store. A write the store refuses at once (closed, failed) is answered
 // on the caller's goroutine.
 func (s *Badger) UpdateAsync(id string, fn Mutator, durable bool, done func(*Job, error)) {
-	r := &request{id: id, fn: fn, durable: durable, done: func(r *request) {
-		if done != nil {
-			done(r.job, r.err)
-		}
-	}}
+	r := newUpdate(id, fn, durable)
+	r.async, r.done = done, answerAsync
 	if err := s.submit(context.Background(), r); err != nil {
 		r.err = err
 		r.done(r)
