@@ -71,6 +71,7 @@ type Scheduler struct {
 	hub       hub
 
 	periodicRetries atomic.Uint64 // periodic ticks refused and tried again
+	testHookStarted func(id string) // tests: runs between an attempt's start write and its registration
 
 	closeOnce sync.Once
 	closeErr  error
@@ -360,8 +361,8 @@ func (s *Scheduler) Close(ctx context.Context) error {
 		s.mu.Lock()
 		prev := s.state
 		s.state = stateClosing
+		s.draining.Store(true) // before Ready turns false: whoever sees that sees this too
 		s.mu.Unlock()
-		s.draining.Store(true)
 		close(s.quit)
 		if prev == stateRunning {
 			for name := range s.cats {

@@ -51,6 +51,9 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		defer stop()
 	}
 	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt})
+	if s.testHookStarted != nil {
+		s.testHookStarted(j.ID)
+	}
 	s.running.Store(j.ID, cancel)
 	if s.cancels.Load() != cancels {
 		// A Cancel ran between the start write and the line above; it may have found no

@@ -54,6 +54,7 @@ type CategoryStats struct {
 	InMemory  atomic.Int64 // ready jobs the Fifo holds in memory
 	Resizes   atomic.Int64 // resizes applied by the balancer
 	Rescued   atomic.Int64 // queued jobs a Fifo found in the store that no message had brought
+	Parked    atomic.Int64 // jobs a Fifo keeps waiting for a concurrency-key slot
 
 	// lowWater: no queued job of the category has a sequence number at or below it (the Fifo's
 	// rescans start there). It outlives a Fifo, so a restarted one starts from it too.

@@ -110,6 +110,7 @@ func (f *fifo) Receive(ctx actor.Context) {
 		f.paused = f.stats.Paused.Load()
 		// What an earlier incarnation read is not trusted: read again from the low-water mark.
 		f.spilled, f.cursor = true, f.stats.lowWater.Load()
+		f.stats.Parked.Store(0)
 		f.load(ctx)
 		f.armPoll(ctx)
 	case *poll:
@@ -268,6 +269,7 @@ func (f *fifo) pump(ctx actor.Context) {
 			}
 			f.parked[k] = append(f.parked[k], j)
 			f.parkedN++
+			f.stats.Parked.Store(int64(f.parkedN))
 			continue
 		}
 		if !f.allowStart(ctx) {
@@ -321,6 +323,7 @@ func (f *fifo) release(k string) {
 			f.parked[k] = p[1:]
 		}
 		f.parkedN--
+		f.stats.Parked.Store(int64(f.parkedN))
 		delete(f.ids, j.ID) // still in ids while parked; pushFront adds it back
 		f.pushFront(j)
 	}

@@ -97,6 +97,9 @@ func (w *waiter) Receive(ctx actor.Context) {
 			w.read(ctx, w.ready)
 		}
 	case *Schedule:
+		if msg.ID == "" {
+			panic("waiter: a Schedule without a job id") // a bug of the sender; fault tests use it
+		}
 		w.hold(waitItem{at: msg.RunAt, id: msg.ID})
 		if w.ready {
 			w.due(ctx)
