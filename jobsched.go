@@ -70,7 +70,7 @@ type Scheduler struct {
 	retry     retrier
 	hub       hub
 
-	periodicRetries atomic.Uint64 // periodic ticks refused and tried again
+	periodicRetries atomic.Uint64   // periodic ticks refused and tried again
 	testHookStarted func(id string) // tests: runs between an attempt's start write and its registration
 
 	closeOnce sync.Once
