@@ -201,8 +201,18 @@ func (s *Scheduler) recoverRunning(ctx context.Context) error {
 	}
 	now := s.cfg.clock.Now()
 	for _, id := range ids {
-		if _, err := s.store.Update(ctx, id, recoverRunning(now), true); err != nil && !errors.Is(err, persistence.ErrSkip) {
-			return err
+		for n := 1; ; n++ {
+			_, err := s.store.Update(ctx, id, recoverRunning(now), true)
+			if err == nil || errors.Is(err, persistence.ErrSkip) {
+				break
+			}
+			if actors.Permanent(err) || ctx.Err() != nil {
+				return err
+			}
+			s.log.Warn("return an interrupted job to its queue; trying again", slog.String("job", id), slog.Any("err", err))
+			if !s.pause(ctx, actors.Backoff(n)) {
+				return err
+			}
 		}
 	}
 	if len(ids) > 0 {

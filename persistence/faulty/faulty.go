@@ -100,13 +100,15 @@ func (s *Store) roll(p float64, n *atomic.Uint64) bool {
 	return hit
 }
 
-// write runs one synchronous write with the faults a write may get.
-func (s *Store) write(ctx context.Context, do func(context.Context) error) error {
+// write runs one synchronous write with the faults a write may get; do makes it and returns
+// its result.
+func write[T any](s *Store, ctx context.Context, do func(context.Context) (T, error)) (T, error) {
+	var zero T
 	if p := s.failed.Load(); p != nil {
-		return *p
+		return zero, *p
 	}
 	if s.roll(s.opt.FailBefore, &s.failBefore) {
-		return ErrInjected
+		return zero, ErrInjected
 	}
 	if s.roll(s.opt.Slow, &s.slow) {
 		t := time.NewTimer(s.opt.SlowFor)
@@ -114,45 +116,30 @@ func (s *Store) write(ctx context.Context, do func(context.Context) error) error
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return zero, ctx.Err()
 		}
 	}
 	after := s.roll(s.opt.FailAfter, &s.failAfter)
 	if ctx.Done() != nil && s.roll(s.opt.Leave, &s.leave) {
 		// The caller leaves; the write goes on (as the real store's writer does) and lands.
-		go func() { _ = do(context.WithoutCancel(ctx)) }() // nobody waits for this answer any more
-		return context.Canceled
+		go func() { _, _ = do(context.WithoutCancel(ctx)) }() // nobody waits for this answer any more
+		return zero, context.Canceled
 	}
-	err := do(ctx)
+	v, err := do(ctx)
 	if err == nil && after {
-		return ErrInjected
+		return zero, ErrInjected
 	}
-	return err
+	return v, err
 }
 
 // Insert implements persistence.Store.
 func (s *Store) Insert(ctx context.Context, jobs []*persistence.Job) ([]persistence.InsertResult, error) {
-	var res []persistence.InsertResult
-	err := s.write(ctx, func(c context.Context) error {
-		var err error
-		res, err = s.inner.Insert(c, jobs)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	return write(s, ctx, func(c context.Context) ([]persistence.InsertResult, error) { return s.inner.Insert(c, jobs) })
 }
 
 // Update implements persistence.Store.
 func (s *Store) Update(ctx context.Context, id string, fn persistence.Mutator, durable bool) (*persistence.Job, error) {
-	var j *persistence.Job
-	err := s.write(ctx, func(c context.Context) error {
-		var err error
-		j, err = s.inner.Update(c, id, fn, durable)
-		return err
-	})
-	return j, err
+	return write(s, ctx, func(c context.Context) (*persistence.Job, error) { return s.inner.Update(c, id, fn, durable) })
 }
 
 // UpdateAsync implements persistence.Store. An injected failure before the write answers at
