@@ -249,6 +249,7 @@ func TestJobsHandedToDeadWorkersComeBackAndFreeTheirKey(t *testing.T) {
 		}
 	}
 	require.Equal(t, int32(1), maxRunning.Load(), "never two jobs of one key at once")
+	require.Positive(t, restartsOf(s, "jobsched/categories/default/workers"), "the Workers supervisor gave up and was restarted")
 	// The key is free: one more runs.
 	j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "keyed", ConcurrencyKey: "k"})
 	require.NoError(t, err)

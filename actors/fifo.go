@@ -477,6 +477,12 @@ func (f *fifo) scanned(ctx actor.Context, msg *scanned) {
 	var found []*persistence.Job
 	for _, j := range msg.jobs {
 		f.maxSeq = max(f.maxSeq, j.Seq)
+		if f.spilled && j.Seq > f.cursor {
+			// Past the spill cursor: the spill reads bring these in order. The next page
+			// starts at the low-water mark again.
+			f.scanPos = 0
+			break
+		}
 		if !f.known(j.ID) {
 			found = append(found, j)
 		}
