@@ -441,25 +441,28 @@ func (s *Scheduler) shutdownRuntime(ctx context.Context) error {
 				slog.String("waiting_for", what))
 		}
 	}
+	s.mu.Lock()
+	store, own, system, root, env := s.store, s.ownStore, s.system, s.root, s.env
+	s.mu.Unlock()
 	wait("enqueues", s.inserting.Wait)
-	if s.root != nil {
+	if root != nil {
 		wait("the tree", func() {
-			if err := s.system.Root.StopFuture(s.root).Wait(); err != nil {
+			if err := system.Root.StopFuture(root).Wait(); err != nil {
 				s.log.Warn("stop the tree", slog.Any("err", err))
 			}
 		})
 	}
 	wait("handlers", s.wg.Wait)
-	if s.env != nil {
+	if env != nil {
 		s.retry.stopOnce.Do(func() { close(s.retry.stop) })
 		wait("the outcomes of attempts", func() { <-s.retry.done })
 	}
 	var err error
-	if s.store != nil && s.ownStore {
-		err = s.store.Close()
+	if store != nil && own {
+		err = store.Close()
 	}
-	if s.system != nil {
-		s.system.Shutdown()
+	if system != nil {
+		system.Shutdown()
 	}
 	return err
 }
