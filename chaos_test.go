@@ -215,6 +215,10 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	requireAllFinished(t, s)
+	for role, n := range s.RestartsByRole() {
+		// The last scheduler had no crash made by the test; only a handler's panic restarts.
+		require.Equal(t, "Worker", role, "%d restarts of %s without a fault", n, role)
+	}
 	summary, _ := json.Marshal(map[string]int64{"operations": done.Load(), "acknowledged": int64(len(ids)),
 		"enqueued": enqueued, "callers_left": leftCallers, "crashes": crashes, "closes": closes,
 		"succeeded_again_after_interruption": int64(dup)})
