@@ -47,7 +47,7 @@ type fifo struct {
 
 	// Hand-offs to the registry not ended yet, by token, and the token of each job.
 	nextToken uint64
-	flights   map[uint64]*flight
+	flights   map[uint64]flight
 	inflight  map[string]uint64
 
 	// Rescans: the next page starts after scanPos (0: at the low-water mark). A candidate
@@ -90,7 +90,7 @@ var _ supervision.ReadySignaler = (*fifo)(nil)
 func NewFifo(env *Env, cat string) actor.Producer {
 	return func() actor.Actor {
 		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], ids: map[string]struct{}{}, epoch: epochs.Add(1),
-			flights: map[uint64]*flight{}, inflight: map[string]uint64{},
+			flights: map[uint64]flight{}, inflight: map[string]uint64{},
 			keyRunning: map[string]int{}, parked: map[string][]*persistence.Job{}}
 		for _, c := range env.Categories {
 			if c.Name == cat && c.RateLimit > 0 {
@@ -229,9 +229,7 @@ func (f *fifo) pushFront(j *persistence.Job) {
 
 // requeue takes back a job no worker took: its hand-off ends, and it goes back in front.
 func (f *fifo) requeue(msg *Requeue) {
-	if f.flights[msg.Token] != nil {
-		f.end(msg.Token)
-	}
+	f.end(msg.Token)
 	if !f.known(msg.Job.ID) {
 		f.pushFront(msg.Job)
 	}
@@ -239,8 +237,8 @@ func (f *fifo) requeue(msg *Requeue) {
 
 // end ends a hand-off: the job is no longer held, and its key slot is free.
 func (f *fifo) end(tok uint64) {
-	fl := f.flights[tok]
-	if fl == nil {
+	fl, ok := f.flights[tok]
+	if !ok {
 		return // ended already (a late message after an audit)
 	}
 	delete(f.flights, tok)
@@ -280,7 +278,7 @@ func (f *fifo) pump(ctx actor.Context) {
 		delete(f.ids, j.ID)
 		f.demand--
 		f.nextToken++
-		fl := &flight{id: j.ID, at: f.env.Clock.Now()}
+		fl := flight{id: j.ID, at: f.env.Clock.Now()}
 		if limited {
 			f.keyRunning[k]++
 			fl.key = k
@@ -540,14 +538,15 @@ func (f *fifo) audited(ctx actor.Context, msg *audited) {
 	f.auditing = false
 	now := f.env.Clock.Now()
 	for i, tok := range msg.tokens {
-		fl := f.flights[tok]
+		fl, ok := f.flights[tok]
 		j, err := msg.jobs[i], msg.errs[i]
 		switch {
-		case fl == nil:
+		case !ok:
 		case err != nil && !errors.Is(err, persistence.ErrNotFound):
 			// Ask again at the next poll.
 		case err == nil && j.State == persistence.StateRunning:
 			fl.at = now // its attempt runs: its end will come
+			f.flights[tok] = fl
 		case err == nil && j.State == persistence.StateQueued:
 			// The hand-off was lost (a stopped worker, a dropped message): take the job back.
 			f.end(tok)
