@@ -89,7 +89,10 @@ var _ supervision.ReadySignaler = (*fifo)(nil)
 // NewFifo returns the producer of a category's Fifo.
 func NewFifo(env *Env, cat string) actor.Producer {
 	return func() actor.Actor {
-		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], ids: map[string]struct{}{}, epoch: epochs.Add(1),
+		ep := epochs.Add(1)
+		// Tokens are unique across incarnations: the end of an earlier one's hand-off, arriving
+		// late, never ends one of this incarnation.
+		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
 			flights: map[uint64]flight{}, inflight: map[string]uint64{},
 			keyRunning: map[string]int{}, parked: map[string][]*persistence.Job{}}
 		for _, c := range env.Categories {
