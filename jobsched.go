@@ -421,6 +421,7 @@ func (s *Scheduler) runningCount() int {
 // shutdownRuntime stops the actors, waits for every goroutine (until closeGrace after ctx
 // ends) and closes the store if Start opened it.
 func (s *Scheduler) shutdownRuntime(ctx context.Context) error {
+	var graceOver chan struct{} // closed closeGrace after ctx ended (one grace for all steps)
 	wait := func(what string, f func()) {
 		done := make(chan struct{})
 		go func() {
@@ -432,11 +433,13 @@ func (s *Scheduler) shutdownRuntime(ctx context.Context) error {
 			return
 		case <-ctx.Done():
 		}
-		t := time.NewTimer(closeGrace)
-		defer t.Stop()
+		if graceOver == nil {
+			graceOver = make(chan struct{})
+			time.AfterFunc(closeGrace, func() { close(graceOver) })
+		}
 		select {
 		case <-done:
-		case <-t.C:
+		case <-graceOver:
 			s.log.Warn("close: gave up waiting; the jobs of abandoned handlers return to their queue at the next start",
 				slog.String("waiting_for", what))
 		}
