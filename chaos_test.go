@@ -188,7 +188,7 @@ func TestChaos(t *testing.T) {
 	}
 	mu.Unlock()
 	require.NotEmpty(t, ids)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), max(2*time.Minute, time.Duration(ops)*time.Millisecond))
 	defer cancel()
 	drainStart := time.Now()
 	defer func() { t.Logf("drain: %s", time.Since(drainStart)) }()
