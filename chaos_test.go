@@ -192,10 +192,15 @@ func TestChaos(t *testing.T) {
 	defer cancel()
 	drainStart := time.Now()
 	defer func() { t.Logf("drain: %s", time.Since(drainStart)) }()
+	t.Logf("chaos: %d acknowledged jobs; at the start of the drain: %s", len(ids), countsOf(s))
 	dup := 0
 	for _, id := range ids {
 		j, err := s.Wait(ctx, id)
-		require.NoError(t, err, "acknowledged job %s never finished", id)
+		if err != nil {
+			stuck, gerr := s.Get(context.Background(), id)
+			require.NoError(t, gerr)
+			require.NoError(t, err, "acknowledged job %s never finished: %+v; now %s", id, stuck, countsOf(s))
+		}
 		require.True(t, j.State.Finished())
 		interrupted := 0
 		for _, e := range j.Errors {
@@ -223,6 +228,19 @@ func TestChaos(t *testing.T) {
 		"enqueued": enqueued, "callers_left": leftCallers, "crashes": crashes, "closes": closes,
 		"succeeded_again_after_interruption": int64(dup)})
 	t.Logf("chaos: %s", summary)
+}
+
+// countsOf sums the unfinished jobs of every category by state, and the jobs in memory.
+func countsOf(s *jobsched.Scheduler) string {
+	var b strings.Builder
+	for _, c := range s.Categories() {
+		b.WriteString(c.Name + ":")
+		for _, st := range []jobsched.State{jobsched.StateQueued, jobsched.StateScheduled, jobsched.StateRunning, jobsched.StateRetrying} {
+			b.WriteString(" " + string(st) + "=" + strconv.Itoa(c.Counts[st]))
+		}
+		b.WriteString(" in_memory=" + strconv.Itoa(c.InMemory) + " busy=" + strconv.Itoa(c.Busy) + "; ")
+	}
+	return b.String()
 }
 
 // crashWorkers makes every idle worker of a category panic at once (a JobDone for no job).
