@@ -51,6 +51,8 @@ func TestChaos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 10))
 	dir := filepath.Join(t.TempDir(), "store")
 
+	var faults atomic.Bool // handlers panic and fail only while the faults are on
+	faults.Store(true)
 	var mu sync.Mutex
 	acked := map[string]bool{}
 	succeeded := map[string]int{}
@@ -58,6 +60,7 @@ func TestChaos(t *testing.T) {
 		h := fnv.New32a()
 		h.Write([]byte(j.ID))
 		switch roll := h.Sum32() % 20; {
+		case !faults.Load():
 		case roll == 0 && j.Attempt == 1:
 			panic("chaos: a handler panics")
 		case roll == 1 && j.Attempt == 1:
@@ -175,6 +178,7 @@ func TestChaos(t *testing.T) {
 	}
 
 	// The faults stop: a last scheduler works everything off.
+	faults.Store(false)
 	b, err := persistence.OpenBadger(persistence.BadgerOptions{Dir: dir})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, b.Close()) }()
@@ -220,10 +224,7 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	requireAllFinished(t, s)
-	for role, n := range s.RestartsByRole() {
-		// The last scheduler had no crash made by the test; only a handler's panic restarts.
-		require.Equal(t, "Worker", role, "%d restarts of %s without a fault", n, role)
-	}
+	require.Empty(t, s.RestartsByRole(), "the last scheduler, without faults, restarts nothing")
 	summary, _ := json.Marshal(map[string]int64{"operations": done.Load(), "acknowledged": int64(len(ids)),
 		"enqueued": enqueued, "callers_left": leftCallers, "crashes": crashes, "closes": closes,
 		"succeeded_again_after_interruption": int64(dup)})
