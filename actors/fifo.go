@@ -419,8 +419,8 @@ func (f *fifo) onPoll(ctx actor.Context) {
 // scanIfIdle rescans at once when workers wait and the Fifo has nothing (at most four times a
 // poll interval), so a job whose message was lost waits less than a poll.
 func (f *fifo) scanIfIdle(ctx actor.Context) {
-	if f.demand == 0 || f.len() > 0 || f.paused || !f.ready || f.scanning {
-		return
+	if f.demand == 0 || f.len() > 0 || f.paused || !f.ready || f.scanning || f.spilled || f.loading {
+		return // a spill read is on its way, or will be: that is the fast path
 	}
 	if f.env.Clock.Now().Sub(f.lastScan) < f.env.pollInterval()/4 {
 		return
