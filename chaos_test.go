@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/fnv"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -78,8 +79,10 @@ func TestChaos(t *testing.T) {
 		return "ok", nil
 	}
 	cats := []jobsched.Category{{Name: "a", MinWorkers: 2}, {Name: "b", MinWorkers: 1, Priority: 2}}
+	logs := &ringLog{}
 	newScheduler := func(store persistence.Store) *jobsched.Scheduler {
 		s, err := jobsched.New(jobsched.Config{Store: store, Workers: 8, PollInterval: fastPoll, FifoMemory: 64,
+			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			Categories: cats, Kinds: []jobsched.Kind{{Name: "keyed", KeyConcurrency: 1}},
 			RetryBackoff: func(int) time.Duration { return time.Duration(1+rand.IntN(10)) * time.Millisecond }})
 		require.NoError(t, err)
@@ -97,7 +100,10 @@ func TestChaos(t *testing.T) {
 			Slow: 0.02, SlowFor: 5 * time.Millisecond, Leave: 0.02, FailRead: 0.05})
 		s := newScheduler(fs)
 		startCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		require.NoError(t, s.Start(startCtx))
+		if err := s.Start(startCtx); err != nil {
+			tree, _ := json.Marshal(s.Tree())
+			t.Fatalf("round %d: start: %v\ntree: %s\nlast log lines:\n%s", round, err, tree, logs.String())
+		}
 		cancel()
 
 		roundStart := time.Now()
@@ -229,6 +235,28 @@ func TestChaos(t *testing.T) {
 		"enqueued": enqueued, "callers_left": leftCallers, "crashes": crashes, "closes": closes,
 		"succeeded_again_after_interruption": int64(dup)})
 	t.Logf("chaos: %s", summary)
+}
+
+// ringLog keeps the last 64 KiB of log text, for a failure to show.
+type ringLog struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (r *ringLog) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf = append(r.buf, p...)
+	if len(r.buf) > 64<<10 {
+		r.buf = append([]byte(nil), r.buf[len(r.buf)-(64<<10):]...)
+	}
+	return len(p), nil
+}
+
+func (r *ringLog) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return string(r.buf)
 }
 
 // countsOf sums the unfinished jobs of every category by state, and the jobs in memory.
