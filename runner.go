@@ -88,7 +88,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	}
 	s.running.Delete(j.ID)
 	done := s.cfg.clock.Now()
-	s.finishWrite(j.ID, s.finishAttempt(j.Attempt, done, out), func(fj *Job) {
+	s.finishWrite(j.ID, s.finishAttempt(j.Attempt, now, done, out), func(fj *Job) {
 		if s.cfg.Observer != nil {
 			s.cfg.Observer.JobFinished(fj, done.Sub(now))
 		}
@@ -199,10 +199,13 @@ func startAttempt(now time.Time) persistence.Mutator {
 	}
 }
 
-// finishAttempt stores the outcome of attempt on a running job.
-func (s *Scheduler) finishAttempt(attempt int, now time.Time, out outcome) persistence.Mutator {
+// finishAttempt stores the outcome of an attempt on a running job. The attempt is named by its
+// number and its start time: a number alone is not enough, since an attempt given back (a
+// shutdown) is numbered again, and a finish tried again after a write the store made but
+// reported failed must not land on the next attempt.
+func (s *Scheduler) finishAttempt(attempt int, startedAt, now time.Time, out outcome) persistence.Mutator {
 	return func(j *Job) error {
-		if j.State != StateRunning || j.Attempt != attempt {
+		if j.State != StateRunning || j.Attempt != attempt || j.StartedAt == nil || !j.StartedAt.Equal(startedAt) {
 			return persistence.ErrSkip
 		}
 		switch {
