@@ -82,7 +82,7 @@ func TestChaos(t *testing.T) {
 	logs := &ringLog{}
 	newScheduler := func(store persistence.Store) *jobsched.Scheduler {
 		s, err := jobsched.New(jobsched.Config{Store: store, Workers: 8, PollInterval: fastPoll, FifoMemory: 64,
-			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			Categories: cats, Kinds: []jobsched.Kind{{Name: "keyed", KeyConcurrency: 1}},
 			RetryBackoff: func(int) time.Duration { return time.Duration(1+rand.IntN(10)) * time.Millisecond }})
 		require.NoError(t, err)
