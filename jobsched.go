@@ -181,14 +181,22 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	case <-ctx.Done():
 		return fmt.Errorf("start: waiting for the tree: %w", ctx.Err())
 	}
+	// Running, and the background loops counted in, at once: a Close from now on stops them.
+	s.mu.Lock()
+	if s.state != stateStarting {
+		err := s.runningErrLocked()
+		s.mu.Unlock()
+		return fmt.Errorf("start: %w", err)
+	}
+	s.state = stateRunning
 	s.wg.Add(1)
-	go s.watchStore()
 	if len(s.cfg.Periodic) > 0 {
 		s.wg.Add(1)
-		go s.periodicLoop()
 	}
-	if !s.setStateFrom(stateStarting, stateRunning) {
-		return fmt.Errorf("start: %w", s.checkRunning())
+	s.mu.Unlock()
+	go s.watchStore()
+	if len(s.cfg.Periodic) > 0 {
+		go s.periodicLoop()
 	}
 	s.log.Info("jobsched started", slog.String("dir", s.cfg.Dir), slog.Int("workers", s.cfg.Workers), slog.Int("categories", len(cats)))
 	return nil
@@ -231,17 +239,6 @@ func (s *Scheduler) setState(st int) {
 	s.mu.Lock()
 	s.state = st
 	s.mu.Unlock()
-}
-
-// setStateFrom moves from one state to another, unless the state changed meanwhile.
-func (s *Scheduler) setStateFrom(from, to int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state != from {
-		return false
-	}
-	s.state = to
-	return true
 }
 
 // Done returns a channel closed when the scheduler stops: on its own (its root supervisor
