@@ -169,6 +169,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	ready := make(chan struct{})
 	var once sync.Once
 	spec := actors.Spec(s.env, s.tree, func() { once.Do(func() { close(ready) }) })
+	// TODO(on-give-up): once supervision.Spec has OnGiveUp: spec.OnGiveUp = s.rootGaveUp
 	root, err := system.Root.SpawnNamed(supervision.Props(spec), actors.RootName)
 	if err != nil {
 		return fmt.Errorf("start: spawn the tree: %w", err)
