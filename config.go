@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/jobsched/jobsched/persistence"
 	"github.com/robfig/cron/v3"
 )
 
@@ -22,6 +23,8 @@ const (
 	DefaultMaxArgsBytes    = 1 << 20 // 1 MiB
 	DefaultMaxBatch        = 10_000
 	DefaultFifoMemory      = 10_000
+	DefaultPollInterval    = time.Second
+	MinPollInterval        = 10 * time.Millisecond
 )
 
 // Config configures a Scheduler. Zero values mean the documented defaults.
@@ -65,6 +68,15 @@ type Config struct {
 	// NoSync skips the disk sync of enqueues. Only for measuring what the sync costs: an
 	// acknowledged job may then be lost in a power failure.
 	NoSync bool
+	// PollInterval is how often each category's Fifo and the Waiter look for their work in the
+	// store again, whatever messages said (default 1s, at least 10ms): a job stored while its
+	// caller left, or whose message a restarted actor lost, waits at most about this long.
+	// A periodic tick the store refused is tried again at this pace too.
+	PollInterval time.Duration
+	// Store, if set, is the store the Scheduler uses instead of opening badger at Dir (Dir,
+	// Retention and NoSync are then the store's business). The caller owns it: Close leaves it
+	// open. For tests that wrap a store (persistence/faulty) and programs that share one.
+	Store persistence.Store
 
 	clock clock // tests set a fake clock
 }
@@ -147,6 +159,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RetryBackoff == nil {
 		c.RetryBackoff = DefaultBackoff
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.PollInterval < MinPollInterval {
+		return c, invalid("poll_interval", "must be at least %s, got %s", MinPollInterval, c.PollInterval)
 	}
 	if c.MaxArgsBytes == 0 {
 		c.MaxArgsBytes = DefaultMaxArgsBytes

@@ -39,8 +39,19 @@ func (s *Scheduler) EnqueueBatch(ctx context.Context, specs []JobSpec) ([]*Job, 
 	return out, nil
 }
 
-func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string) ([]persistence.InsertResult, error) {
-	if err := s.checkRunning(); err != nil {
+func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string) (_ []persistence.InsertResult, err error) {
+	if err := s.admit(); err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.inserting.Done()
+		}
+	}()
+	if err := s.storeErr(); err != nil {
+		err = fmt.Errorf("%w: the store failed: %w", ErrStopped, err)
+		s.stopWith(err)
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
 	if len(specs) == 0 {
@@ -75,10 +86,8 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 		}
 		held = append(held, cat)
 	}
-	res, err := s.store.Insert(ctx, jobs)
-	for cat, n := range perCat {
-		s.reserved[cat].Add(-n)
-	}
+	handedOff = true
+	res, err := s.insert(ctx, jobs, perCat)
 	if err != nil {
 		if errors.Is(err, persistence.ErrTooLarge) {
 			return nil, fmt.Errorf("enqueue: %w: %v", ErrTooLarge, err)
@@ -88,6 +97,53 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 		}
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
+	return res, nil
+}
+
+// insert stores the jobs and tells the actors of them. The insert is not tied to ctx: if the
+// caller leaves during the commit, the jobs may still be stored, and then the actors hear of
+// them all the same (the caller gets ctx's error; the job runs, as a job whose caller's
+// connection dropped after the commit would). The InsertGate tracks the insert until the store
+// answers, so no Fifo moves its low-water mark past a job still being committed. The caller
+// has counted the insert in s.inserting; it is counted out here.
+func (s *Scheduler) insert(ctx context.Context, jobs []*Job, perCat map[string]int64) ([]persistence.InsertResult, error) {
+	run := func() ([]persistence.InsertResult, error) {
+		defer s.inserting.Done()
+		gen := s.inserts.Begin()
+		res, err := s.store.Insert(context.WithoutCancel(ctx), jobs)
+		s.inserts.End(gen)
+		for cat, n := range perCat {
+			s.reserved[cat].Add(-n)
+		}
+		if err == nil {
+			s.announce(res)
+		}
+		return res, err
+	}
+	if ctx.Done() == nil {
+		return run() // the caller cannot leave: no goroutine needed
+	}
+	type result struct {
+		res []persistence.InsertResult
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		res, err := run()
+		ch <- result{res, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.res, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// announce hands the stored jobs to the actors: ready ones to the Dispatcher (a batch as one
+// message), waiting ones to the Waiter. A message lost on the way costs only time: the Fifos
+// and the Waiter find the jobs in the store at their next poll.
+func (s *Scheduler) announce(res []persistence.InsertResult) {
 	ready := make([]*Job, 0, len(res))
 	for _, r := range res {
 		if r.Duplicate {
@@ -106,7 +162,6 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 	if len(ready) > 0 {
 		s.system.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Jobs: ready}) // one message per batch
 	}
-	return res, nil
 }
 
 // reserve takes room for n jobs in a category's queue limit, or returns ErrQueueFull.
@@ -122,12 +177,14 @@ func (s *Scheduler) reserve(cat string, n int64) error {
 	return nil
 }
 
-// Get returns the job with that id, or ErrNotFound.
+// Get returns the job with that id, or ErrNotFound. It works while the store is open, also
+// after the scheduler stopped on its own.
 func (s *Scheduler) Get(ctx context.Context, id string) (*Job, error) {
-	if s.store == nil {
+	store := s.getStore()
+	if store == nil {
 		return nil, ErrNotStarted
 	}
-	j, err := s.store.Get(ctx, id)
+	j, err := store.Get(ctx, id)
 	if errors.Is(err, persistence.ErrClosed) {
 		return nil, ErrClosed
 	}
@@ -139,7 +196,8 @@ type ListOptions = persistence.ListOptions
 
 // List returns a page of jobs, newest first, and the cursor of the next page ("" at the end).
 func (s *Scheduler) List(ctx context.Context, opt ListOptions) ([]*Job, string, error) {
-	if s.store == nil {
+	store := s.getStore()
+	if store == nil {
 		return nil, "", ErrNotStarted
 	}
 	if opt.Category != "" {
@@ -153,7 +211,7 @@ func (s *Scheduler) List(ctx context.Context, opt ListOptions) ([]*Job, string, 
 	if opt.Limit < 0 || opt.Limit > persistence.MaxListLimit {
 		return nil, "", invalid("limit", "must be between 1 and %d", persistence.MaxListLimit)
 	}
-	return s.store.List(ctx, opt)
+	return store.List(ctx, opt)
 }
 
 // Cancel cancels a job: a scheduled, queued or retrying job never runs; a running job's context
@@ -182,6 +240,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (*Job, error) {
 		return nil, fmt.Errorf("cancel %s: %w", id, err)
 	}
 	if j.State == StateRunning {
+		s.cancels.Add(1) // before looking: an attempt that registers after this looks in the store
 		if f, ok := s.running.Load(id); ok {
 			f.(context.CancelCauseFunc)(ErrCancelled)
 		}
@@ -228,8 +287,8 @@ type CategoryInfo struct {
 // Categories returns every category's settings and figures, in configuration order.
 func (s *Scheduler) Categories() []CategoryInfo {
 	var counts map[string]persistence.StateCounts
-	if s.store != nil {
-		counts = s.store.Counts()
+	if store := s.getStore(); store != nil {
+		counts = store.Counts()
 	}
 	out := make([]CategoryInfo, 0, len(s.cfg.Categories))
 	for _, c := range s.cfg.Categories {
@@ -271,8 +330,9 @@ func (s *Scheduler) pauseResume(category string, msg any) error {
 // StoreStats returns the store's totals: commits, disk syncs, writes (for benchmarks and
 // metrics).
 func (s *Scheduler) StoreStats() persistence.Stats {
-	if s.store == nil {
+	store := s.getStore()
+	if store == nil {
 		return persistence.Stats{}
 	}
-	return s.store.Stats()
+	return store.Stats()
 }

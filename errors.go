@@ -33,6 +33,9 @@ var (
 	ErrTimeout = errors.New("job timed out")
 	// ErrCancelled is the cause of a handler context cancelled by Cancel.
 	ErrCancelled = errors.New("job cancelled")
+	// ErrStopped: the scheduler stopped on its own (its root supervisor gave up, or its store
+	// failed); Scheduler.Err says why. It takes no more jobs: Close it and start a new one.
+	ErrStopped = errors.New("scheduler stopped")
 	// ErrShutdown is the cause of a handler context cancelled because Close ran out of time.
 	ErrShutdown = errors.New("scheduler shutting down")
 )

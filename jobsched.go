@@ -30,6 +30,7 @@ const (
 	stateNew int = iota
 	stateStarting
 	stateRunning
+	stateStopped // stopped on its own (root supervisor gave up, store failed): Close it
 	stateClosing
 	stateClosed
 )
@@ -43,21 +44,35 @@ type Scheduler struct {
 	kinds    map[string]Kind
 	cats     map[string]Category
 
-	mu    sync.Mutex
-	state int
+	mu      sync.Mutex
+	state   int
+	stopErr error // why the scheduler stopped on its own (nil: it did not)
 
-	store    *persistence.Badger
+	// Set by Start under mu (Get, List and Categories may run meanwhile), never changed after.
+	store    persistence.Store
+	ownStore bool // opened by Start (Config.Store unset): Close closes it
 	system   *actor.ActorSystem
 	root     *actor.PID
 	env      *actors.Env
+
 	tree     *supervision.Tree
 	stats    map[string]*actors.CategoryStats
 	reserved map[string]*atomic.Int64
 
-	wg      sync.WaitGroup // goroutines started through env.Go and the periodic loop
-	running sync.Map       // job id -> context.CancelCauseFunc of its running attempt
-	quit    chan struct{}  // closed by Close: stops the periodic loop
-	hub     hub
+	wg        sync.WaitGroup // goroutines started through env.Go and the background loops
+	inserting sync.WaitGroup // Enqueue's inserts, which finish even when their caller leaves
+	inserts   actors.InsertGate
+	running   sync.Map      // job id -> context.CancelCauseFunc of its running attempt
+	cancels   atomic.Uint64 // Cancels of running jobs so far (see runner.Run)
+	draining  atomic.Bool   // Close began: no attempt starts any more
+	quit      chan struct{} // closed by Close: stops the background loops
+	done      chan struct{} // closed when the scheduler stops (Done)
+	doneOnce  sync.Once
+	retry     retrier
+	hub       hub
+
+	periodicRetries atomic.Uint64   // periodic ticks refused and tried again
+	testHookStarted func(id string) // tests: runs between an attempt's start write and its registration
 
 	closeOnce sync.Once
 	closeErr  error
@@ -76,7 +91,8 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	s := &Scheduler{cfg: cfg, log: log, handlers: map[string]Handler{}, kinds: map[string]Kind{},
 		cats: map[string]Category{}, stats: map[string]*actors.CategoryStats{},
-		reserved: map[string]*atomic.Int64{}, quit: make(chan struct{}), tree: supervision.NewTree()}
+		reserved: map[string]*atomic.Int64{}, quit: make(chan struct{}), done: make(chan struct{}), tree: supervision.NewTree()}
+	s.retry.init()
 	for _, k := range cfg.Kinds {
 		s.kinds[k.Name] = k
 	}
@@ -106,21 +122,28 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	s.mu.Unlock()
 	defer func() {
 		if err != nil {
-			s.shutdownRuntime()
+			_ = s.shutdownRuntime(context.Background()) // the start error is the one to report
 			s.setState(stateClosed)
 		}
 	}()
 
-	s.store, err = persistence.OpenBadger(persistence.BadgerOptions{
-		Dir: s.cfg.Dir, Retention: s.cfg.Retention, Logger: s.log, NoSync: s.cfg.NoSync, OnSync: s.onSync})
-	if err != nil {
-		return fmt.Errorf("start: %w", err)
+	store := s.cfg.Store
+	if store == nil {
+		b, err := persistence.OpenBadger(persistence.BadgerOptions{
+			Dir: s.cfg.Dir, Retention: s.cfg.Retention, Logger: s.log, NoSync: s.cfg.NoSync, OnSync: s.onSync})
+		if err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+		store = b
 	}
+	s.mu.Lock()
+	s.store, s.ownStore = store, s.cfg.Store == nil
+	s.mu.Unlock()
 	if err := s.recoverRunning(ctx); err != nil {
 		return fmt.Errorf("start: recover running jobs: %w", err)
 	}
 
-	s.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(minLevel{h: s.log.Handler(), min: slog.LevelWarn}).With("component", "protoactor")
 	}))
 	cats := make([]actors.Category, len(s.cfg.Categories))
@@ -134,28 +157,49 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 			keyLimits[k.Name] = k.KeyConcurrency
 		}
 	}
-	s.env = &actors.Env{
-		System: s.system, Store: s.store, Runner: runner{s}, Clock: s.cfg.clock, Log: s.log,
+	env := &actors.Env{
+		System: system, Store: store, Runner: runner{s}, Clock: s.cfg.clock, Log: s.log,
 		Categories: cats, Stats: s.stats, Budget: s.cfg.Workers, BalanceInterval: s.cfg.BalanceInterval,
 		FifoMemory: s.cfg.FifoMemory, Go: s.goTracked, OnEvent: s.hub.event, KeyLimits: keyLimits,
-		WorkerIntensity: 10 * s.cfg.Workers,
+		WorkerIntensity: 10 * s.cfg.Workers, PollInterval: s.cfg.PollInterval, Inserts: &s.inserts,
 	}
+	s.mu.Lock()
+	s.system, s.env = system, env
+	s.mu.Unlock()
+	go s.retryLoop() // stopped by Close after the attempts
 	ready := make(chan struct{})
 	var once sync.Once
 	spec := actors.Spec(s.env, s.tree, func() { once.Do(func() { close(ready) }) })
-	if s.root, err = s.system.Root.SpawnNamed(supervision.Props(spec), actors.RootName); err != nil {
+	spec.OnGiveUp = s.rootGaveUp
+	root, err := system.Root.SpawnNamed(supervision.Props(spec), actors.RootName)
+	if err != nil {
 		return fmt.Errorf("start: spawn the tree: %w", err)
 	}
+	s.mu.Lock()
+	s.root = root
+	s.mu.Unlock()
 	select {
 	case <-ready:
 	case <-ctx.Done():
 		return fmt.Errorf("start: waiting for the tree: %w", ctx.Err())
 	}
+	// Running, and the background loops counted in, at once: a Close from now on stops them.
+	s.mu.Lock()
+	if s.state != stateStarting {
+		err := s.runningErrLocked()
+		s.mu.Unlock()
+		return fmt.Errorf("start: %w", err)
+	}
+	s.state = stateRunning
+	s.wg.Add(1)
 	if len(s.cfg.Periodic) > 0 {
 		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	go s.watchStore()
+	if len(s.cfg.Periodic) > 0 {
 		go s.periodicLoop()
 	}
-	s.setState(stateRunning)
 	s.log.Info("jobsched started", slog.String("dir", s.cfg.Dir), slog.Int("workers", s.cfg.Workers), slog.Int("categories", len(cats)))
 	return nil
 }
@@ -167,8 +211,18 @@ func (s *Scheduler) recoverRunning(ctx context.Context) error {
 	}
 	now := s.cfg.clock.Now()
 	for _, id := range ids {
-		if _, err := s.store.Update(ctx, id, recoverRunning(now), true); err != nil && !errors.Is(err, persistence.ErrSkip) {
-			return err
+		for n := 1; ; n++ {
+			_, err := s.store.Update(ctx, id, recoverRunning(now), true)
+			if err == nil || errors.Is(err, persistence.ErrSkip) {
+				break
+			}
+			if persistence.Permanent(err) || ctx.Err() != nil {
+				return err
+			}
+			s.log.Warn("return an interrupted job to its queue; trying again", slog.String("job", id), slog.Any("err", err))
+			if !s.pause(ctx, actors.Backoff(n)) {
+				return err
+			}
 		}
 	}
 	if len(ids) > 0 {
@@ -189,6 +243,76 @@ func (s *Scheduler) setState(st int) {
 	s.mu.Unlock()
 }
 
+// Done returns a channel closed when the scheduler stops: on its own (its root supervisor
+// gave up, its store failed; Err says why) or by Close.
+func (s *Scheduler) Done() <-chan struct{} { return s.done }
+
+// Err says why the scheduler stopped on its own (it wraps ErrStopped), or nil if it did not
+// (it runs, or Close stopped it).
+func (s *Scheduler) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopErr
+}
+
+// rootGaveUp is told that the root supervisor gave up (its restart intensity ran out): the
+// tree is gone, so the scheduler stops taking jobs. Get, List and Wait keep working while the
+// store is open; Close releases the rest.
+func (s *Scheduler) rootGaveUp(reason any) {
+	if err, ok := reason.(error); ok {
+		s.stopWith(fmt.Errorf("%w: %w", ErrStopped, err))
+		return
+	}
+	s.stopWith(fmt.Errorf("%w: the root supervisor gave up: %v", ErrStopped, reason))
+}
+
+// stopWith stops the scheduler on its own with err: Enqueue and the other calls that need the
+// tree return it, Ready is false, Done closes.
+func (s *Scheduler) stopWith(err error) {
+	s.mu.Lock()
+	if s.state != stateStarting && s.state != stateRunning {
+		s.mu.Unlock()
+		return
+	}
+	s.state, s.stopErr = stateStopped, err
+	s.mu.Unlock()
+	s.log.Error("jobsched stopped: it takes no more jobs; close it and start again", slog.Any("err", err))
+	s.doneOnce.Do(func() { close(s.done) })
+}
+
+// storeErr is the store's failure, if it reports one (a failed sync makes it refuse writes).
+func (s *Scheduler) storeErr() error {
+	if st := s.getStore(); st != nil {
+		return st.Err()
+	}
+	return nil
+}
+
+// watchStore stops the scheduler when its store reports a failure, until Close.
+func (s *Scheduler) watchStore() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			if err := s.storeErr(); err != nil {
+				s.stopWith(fmt.Errorf("%w: the store failed: %w", ErrStopped, err))
+				return
+			}
+		}
+	}
+}
+
+// getStore returns the store (nil before Start).
+func (s *Scheduler) getStore() persistence.Store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store
+}
+
 // Ready reports whether Start has finished and Close has not begun.
 func (s *Scheduler) Ready() bool {
 	s.mu.Lock()
@@ -199,14 +323,32 @@ func (s *Scheduler) Ready() bool {
 func (s *Scheduler) checkRunning() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.runningErrLocked()
+}
+
+func (s *Scheduler) runningErrLocked() error {
 	switch s.state {
 	case stateRunning:
 		return nil
 	case stateNew, stateStarting:
 		return ErrNotStarted
+	case stateStopped:
+		return s.stopErr
 	default:
 		return ErrClosed
 	}
+}
+
+// admit checks that the scheduler runs and counts an insert in, atomically with Close's
+// change of state, so Close waits for every insert it did not refuse.
+func (s *Scheduler) admit() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.runningErrLocked(); err != nil {
+		return err
+	}
+	s.inserting.Add(1)
+	return nil
 }
 
 // goTracked runs f on a goroutine that Close waits for.
@@ -220,13 +362,18 @@ func (s *Scheduler) goTracked(f func()) {
 
 // Close drains the scheduler: it stops taking jobs, lets running jobs finish until ctx is done,
 // then cancels them (they return to their queue, their attempt not counted), stops the actors
-// and closes the store. Unfinished jobs stay stored for the next Start. It may be called more
-// than once, and before Start.
+// and closes the store (unless Config.Store gave it: the caller closes it). A job handed to a
+// worker that had not started when Close began does not start, and keeps its attempts.
+// Unfinished jobs stay stored for the next Start. Close returns soon after ctx ends even if
+// handlers ignore their cancelled context: it abandons them (their jobs stay running in the
+// store, and the next Start returns them to their queue). It may be called more than once, and
+// before Start.
 func (s *Scheduler) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		prev := s.state
 		s.state = stateClosing
+		s.draining.Store(true) // before Ready turns false: whoever sees that sees this too
 		s.mu.Unlock()
 		close(s.quit)
 		if prev == stateRunning {
@@ -235,15 +382,19 @@ func (s *Scheduler) Close(ctx context.Context) error {
 			}
 			s.drain(ctx)
 		}
-		s.closeErr = s.shutdownRuntime()
+		s.closeErr = s.shutdownRuntime(ctx)
 		s.setState(stateClosed)
 		s.hub.close()
-		if prev == stateRunning {
+		s.doneOnce.Do(func() { close(s.done) })
+		if prev == stateRunning || prev == stateStopped {
 			s.log.Info("jobsched stopped")
 		}
 	})
 	return s.closeErr
 }
+
+// closeGrace is how long Close waits, after its ctx ended, for cancelled handlers to return.
+const closeGrace = 200 * time.Millisecond
 
 // drain waits for running attempts to end; when ctx is done it cancels them.
 func (s *Scheduler) drain(ctx context.Context) {
@@ -269,27 +420,65 @@ func (s *Scheduler) runningCount() int {
 	return n
 }
 
-// shutdownRuntime stops the actors, waits for every goroutine and closes the store.
-func (s *Scheduler) shutdownRuntime() error {
-	if s.root != nil {
-		if err := s.system.Root.StopFuture(s.root).Wait(); err != nil {
-			s.log.Warn("stop the tree", slog.Any("err", err))
+// shutdownRuntime stops the actors, waits for every goroutine (until closeGrace after ctx
+// ends) and closes the store if Start opened it.
+func (s *Scheduler) shutdownRuntime(ctx context.Context) error {
+	var graceOver chan struct{} // closed closeGrace after ctx ended (one grace for all steps)
+	wait := func(what string, f func()) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f()
+		}()
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		if graceOver == nil {
+			graceOver = make(chan struct{})
+			time.AfterFunc(closeGrace, func() { close(graceOver) })
+		}
+		select {
+		case <-done:
+		case <-graceOver:
+			s.log.Warn("close: gave up waiting; the jobs of abandoned handlers return to their queue at the next start",
+				slog.String("waiting_for", what))
 		}
 	}
-	s.wg.Wait()
-	var err error
-	if s.store != nil {
-		err = s.store.Close()
+	s.mu.Lock()
+	store, own, system, root, env := s.store, s.ownStore, s.system, s.root, s.env
+	s.mu.Unlock()
+	wait("enqueues", s.inserting.Wait)
+	if root != nil {
+		wait("the tree", func() {
+			if err := system.Root.StopFuture(root).Wait(); err != nil {
+				s.log.Warn("stop the tree", slog.Any("err", err))
+			}
+		})
 	}
-	if s.system != nil {
-		s.system.Shutdown()
+	wait("handlers", s.wg.Wait)
+	if env != nil {
+		s.retry.stopOnce.Do(func() { close(s.retry.stop) })
+		wait("the outcomes of attempts", func() { <-s.retry.done })
+	}
+	var err error
+	if store != nil && own {
+		err = store.Close()
+	}
+	if system != nil {
+		system.Shutdown()
 	}
 	return err
 }
 
 // ActorSystem is the protoactor-go system the tree runs in, for programs that spawn their own
 // actors beside it (see AddActor to put them under the tree's root).
-func (s *Scheduler) ActorSystem() *actor.ActorSystem { return s.system }
+func (s *Scheduler) ActorSystem() *actor.ActorSystem {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.system
+}
 
 // AddActor starts child as the last child of the RootSupervisor, so the tree supervises it
 // (rest_for_one: it restarts when an earlier sibling does) and the tree snapshot shows it.

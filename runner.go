@@ -29,17 +29,14 @@ type outcome struct {
 // and a start or finish must not be abandoned halfway.
 func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	s := r.s
-	if queued.ConcurrencyKey != "" && s.env.KeyLimits[queued.Kind] > 0 {
-		// However the attempt ends, its concurrency-key slot is free again.
-		defer s.env.System.Root.Send(s.env.FifoPID(queued.Category), &actors.KeyReleased{Kind: queued.Kind, Key: queued.ConcurrencyKey})
+	if s.draining.Load() {
+		return "" // handed out before the drain began: it stays queued, no attempt charged
 	}
+	cancels := s.cancels.Load()
 	now := s.cfg.clock.Now()
-	j, err := s.store.Update(context.Background(), queued.ID, startAttempt(now), false)
+	j, err := s.startWrite(ctx, queued.ID, now)
 	if err != nil {
-		if !errors.Is(err, persistence.ErrSkip) && !errors.Is(err, persistence.ErrClosed) && !errors.Is(err, persistence.ErrNotFound) {
-			s.log.Error("start job", slog.String("job", queued.ID), slog.Any("err", err))
-		}
-		return "" // cancelled meanwhile (and perhaps deleted), or already taken
+		return "" // cancelled meanwhile, taken by another hand-off, or left queued for a rescan
 	}
 	s.publish(j)
 	if s.cfg.Observer != nil {
@@ -54,35 +51,44 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		defer stop()
 	}
 	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt})
+	if s.testHookStarted != nil {
+		s.testHookStarted(j.ID)
+	}
 	s.running.Store(j.ID, cancel)
-	out := s.invoke(jctx, j)
-	s.running.Delete(j.ID)
-
-	cause := context.Cause(jctx)
-	if out.err != "" || out.result == nil && jctx.Err() != nil {
-		switch {
-		case errors.Is(cause, ErrCancelled):
-			out.cancelled = true
-		case errors.Is(cause, ErrShutdown):
-			out.shutdown = true
-		case errors.Is(cause, ErrTimeout):
-			out.err = timeoutError(time.Duration(j.Timeout), errors.New(out.err))
-		case errors.Is(cause, actors.ErrWorkerStopped):
-			out.err = "worker stopped: " + out.err
+	if s.cancels.Load() != cancels {
+		// A Cancel ran between the start write and the line above; it may have found no
+		// attempt to cancel. The store says whether it asked.
+		if cur, err := s.store.Get(context.Background(), j.ID); err == nil && cur.CancelRequested {
+			cancel(ErrCancelled)
 		}
 	}
-	done := s.cfg.clock.Now()
-	s.store.UpdateAsync(j.ID, s.finishAttempt(j.Attempt, done, out), false, func(fj *Job, err error) {
-		if err != nil {
-			if !errors.Is(err, persistence.ErrSkip) {
-				s.log.Error("finish job", slog.String("job", j.ID), slog.Any("err", err))
+	var out outcome
+	switch {
+	case errors.Is(context.Cause(jctx), ErrCancelled):
+		out.cancelled = true
+	case s.draining.Load() || ctx.Err() != nil:
+		// The drain began, or the worker stopped, before the handler did: the job goes back
+		// to its queue, its attempt given back.
+		out.shutdown = true
+	default:
+		out = s.invoke(jctx, j)
+		cause := context.Cause(jctx)
+		if out.err != "" || out.result == nil && jctx.Err() != nil {
+			switch {
+			case errors.Is(cause, ErrCancelled):
+				out.cancelled = true
+			case errors.Is(cause, ErrShutdown):
+				out.shutdown = true
+			case errors.Is(cause, ErrTimeout):
+				out.err = timeoutError(time.Duration(j.Timeout), errors.New(out.err))
+			case errors.Is(cause, actors.ErrWorkerStopped):
+				out.err = "worker stopped: " + out.err
 			}
-			return
 		}
-		if fj.State == StateRetrying {
-			s.env.System.Root.Send(s.env.WaiterPID(), &actors.Schedule{ID: fj.ID, RunAt: fj.RunAt})
-		}
-		s.publish(fj)
+	}
+	s.running.Delete(j.ID)
+	done := s.cfg.clock.Now()
+	s.finishWrite(j.ID, s.finishAttempt(j.Attempt, now, done, out), func(fj *Job) {
 		if s.cfg.Observer != nil {
 			s.cfg.Observer.JobFinished(fj, done.Sub(now))
 		}
@@ -91,6 +97,59 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		return out.err
 	}
 	return ""
+}
+
+// startWrite stores the start of an attempt, trying again while the store fails for a reason
+// that may pass. It gives up when the worker stops or the drain begins: the job stays queued,
+// and the Fifo finds it again.
+func (s *Scheduler) startWrite(ctx context.Context, id string, now time.Time) (*Job, error) {
+	for n := 1; ; n++ {
+		j, err := s.store.Update(context.Background(), id, startAttempt(now), false)
+		if err == nil || persistence.Permanent(err) {
+			return j, err
+		}
+		s.log.Warn("store the start of a job; trying again", slog.String("job", id), slog.Int("tries", n), slog.Any("err", err))
+		if !s.pause(ctx, actors.Backoff(n)) || s.draining.Load() {
+			return nil, err
+		}
+	}
+}
+
+// finishWrite stores the outcome of an attempt without waiting; a write the store refuses for
+// a reason that may pass is tried again by the retrier. then runs once the outcome is stored.
+func (s *Scheduler) finishWrite(id string, fn persistence.Mutator, then func(*Job)) {
+	s.store.UpdateAsync(id, fn, false, func(fj *Job, err error) {
+		if err != nil {
+			s.retry.add(&retryItem{id: id, fn: fn, then: then, err: err})
+			return
+		}
+		s.finished(fj, then)
+	})
+}
+
+// finished tells the others of a stored outcome: the Waiter of a retry, Wait callers of the end.
+func (s *Scheduler) finished(fj *Job, then func(*Job)) {
+	if fj.State == StateRetrying {
+		s.env.System.Root.Send(s.env.WaiterPID(), &actors.Schedule{ID: fj.ID, RunAt: fj.RunAt})
+	}
+	s.publish(fj)
+	if then != nil {
+		then(fj)
+	}
+}
+
+// pause waits d, or returns false when ctx ends or the scheduler closes.
+func (s *Scheduler) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.quit:
+		return false
+	}
 }
 
 // invoke calls the handler, turning a panic into an outcome.
@@ -122,9 +181,13 @@ func (s *Scheduler) invoke(ctx context.Context, j *Job) (out outcome) {
 }
 
 // startAttempt takes a queued job to running and counts the attempt before the handler runs, so
-// a handler that kills the process still used up an attempt.
+// a handler that kills the process still used up an attempt. Tried again after a write the
+// store reported failed but made (its start time is this attempt's), it takes the job as is.
 func startAttempt(now time.Time) persistence.Mutator {
 	return func(j *Job) error {
+		if j.State == StateRunning && j.StartedAt != nil && j.StartedAt.Equal(now) {
+			return nil
+		}
 		if j.State != StateQueued {
 			return persistence.ErrSkip
 		}
@@ -136,10 +199,13 @@ func startAttempt(now time.Time) persistence.Mutator {
 	}
 }
 
-// finishAttempt stores the outcome of attempt on a running job.
-func (s *Scheduler) finishAttempt(attempt int, now time.Time, out outcome) persistence.Mutator {
+// finishAttempt stores the outcome of an attempt on a running job. The attempt is named by its
+// number and its start time: a number alone is not enough, since an attempt given back (a
+// shutdown) is numbered again, and a finish tried again after a write the store made but
+// reported failed must not land on the next attempt.
+func (s *Scheduler) finishAttempt(attempt int, startedAt, now time.Time, out outcome) persistence.Mutator {
 	return func(j *Job) error {
-		if j.State != StateRunning || j.Attempt != attempt {
+		if j.State != StateRunning || j.Attempt != attempt || j.StartedAt == nil || !j.StartedAt.Equal(startedAt) {
 			return persistence.ErrSkip
 		}
 		switch {

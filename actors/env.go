@@ -53,6 +53,12 @@ type CategoryStats struct {
 	Paused    atomic.Bool
 	InMemory  atomic.Int64 // ready jobs the Fifo holds in memory
 	Resizes   atomic.Int64 // resizes applied by the balancer
+	Rescued   atomic.Int64 // queued jobs a Fifo found in the store that no message had brought
+	Parked    atomic.Int64 // jobs a Fifo keeps waiting for a concurrency-key slot
+
+	// lowWater: no queued job of the category has a sequence number at or below it (the Fifo's
+	// rescans start there). It outlives a Fifo, so a restarted one starts from it too.
+	lowWater atomic.Uint64
 }
 
 // Event is something the tree did that observers (dashboard, metrics) may show.
@@ -90,6 +96,24 @@ type Env struct {
 	// WorkerIntensity is how many worker restarts per second a category tolerates before its
 	// Workers supervisor escalates (handler panics restart workers).
 	WorkerIntensity int
+	// PollInterval is how often a Fifo and the Waiter look for their work in the store again,
+	// whatever messages said (default 1s). A hand-off that has not ended after 5 intervals is
+	// checked against the store.
+	PollInterval time.Duration
+	// Inserts tracks the inserts in flight (the scheduler begins and ends each); nil means
+	// none are tracked, and the Fifos' low-water marks never move.
+	Inserts *InsertGate
+}
+
+// epochs numbers actor incarnations: a read started by one incarnation carries its epoch, and
+// the next incarnation (same PID) ignores it.
+var epochs atomic.Uint64
+
+func (e *Env) pollInterval() time.Duration {
+	if e.PollInterval <= 0 {
+		return time.Second
+	}
+	return e.PollInterval
 }
 
 // RootName is the name of the root supervisor; every PID id in the tree starts with it.

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"errors"
+	"log/slog"
 	"math"
 	"time"
 
@@ -14,14 +16,22 @@ import (
 // it reports free workers (Demand). It keeps at most Env.FifoMemory jobs in memory; past that
 // the queue "spills": new jobs stay only in the store, and the Fifo reads them back (by their
 // sequence number, from a cursor, never scanning deleted keys) as the queue drains.
+//
+// The store drives the queue: messages (Enqueued, Requeue) are the fast path, never the only
+// one. Every poll interval the Fifo rescans a page of its queue in the store, from its
+// low-water mark on, and takes every queued job nobody holds; and it checks the hand-offs that
+// have not ended for a while against the store, taking back those that were lost (a stopped
+// worker, a dropped message). A hand-off is ended exactly once (by its token), so the
+// concurrency-key slots it holds are never leaked nor freed twice.
 type fifo struct {
 	env   *Env
 	cat   string
 	stats *CategoryStats
+	epoch uint64 // this incarnation: reads and timers of an earlier one are ignored
 
 	queue  []*persistence.Job // queue[head:] are waiting
 	head   int
-	ids    map[string]struct{}
+	ids    map[string]struct{} // jobs in queue or parked
 	demand int
 	paused bool
 
@@ -29,25 +39,61 @@ type fifo struct {
 	spilled bool
 	cursor  uint64
 	// dropMin is the lowest Seq dropped while a read was running (0: none).
-	dropMin uint64
-	loading bool
-	ready   bool
+	dropMin    uint64
+	loading    bool
+	loadFailed bool // the last read failed: the next poll reads again
+	ready      bool
+	maxSeq     uint64 // highest sequence number seen
+
+	// Hand-offs to the registry not ended yet, by token, and the token of each job.
+	nextToken uint64
+	flights   map[uint64]flight
+	inflight  map[string]uint64
+
+	// Rescans: the next page starts after scanPos (0: at the low-water mark). A candidate
+	// low-water mark becomes the mark once the inserts begun before lowMark have ended.
+	scanning  bool
+	scanPos   uint64
+	lowCand   uint64
+	lowMark   uint64
+	lastScan  time.Time
+	auditing  bool
+	pollTimer Timer
 
 	// Flow control. limiter paces starts (rate_limit); wakeAt is when a pump is due for it.
 	limiter *rate.Limiter
 	wakeAt  time.Time
-	// keyRunning counts the dispatched, unfinished jobs per kind+concurrency key with a limit;
-	// parked holds, in order, the jobs waiting for a slot of their key (not taking a worker).
+	// keyRunning counts the hand-offs not ended per kind+concurrency key with a limit; parked
+	// holds, in order, up to parkCap jobs waiting for a slot of their key (not taking a worker).
 	keyRunning map[string]int
 	parked     map[string][]*persistence.Job
+	parkedN    int
 }
+
+// flight is one hand-off to the registry.
+type flight struct {
+	id  string
+	key string // concurrency-key slot held ("" none)
+	at  time.Time
+}
+
+// Sizes of the store-driven paths.
+const (
+	scanPage = 1024 // jobs read by one rescan
+	auditMax = 256  // hand-offs checked by one audit
+	parkMax  = 4096 // parked jobs kept in memory; the rest stay in the store
+)
 
 var _ supervision.ReadySignaler = (*fifo)(nil)
 
 // NewFifo returns the producer of a category's Fifo.
 func NewFifo(env *Env, cat string) actor.Producer {
 	return func() actor.Actor {
-		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], ids: map[string]struct{}{},
+		ep := epochs.Add(1)
+		// Tokens are unique across incarnations: the end of an earlier one's hand-off, arriving
+		// late, never ends one of this incarnation.
+		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
+			flights: map[uint64]flight{}, inflight: map[string]uint64{},
 			keyRunning: map[string]int{}, parked: map[string][]*persistence.Job{}}
 		for _, c := range env.Categories {
 			if c.Name == cat && c.RateLimit > 0 {
@@ -65,23 +111,37 @@ func (f *fifo) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		f.paused = f.stats.Paused.Load()
-		f.spilled, f.cursor = true, 0
+		// What an earlier incarnation read is not trusted: read again from the low-water mark.
+		f.spilled, f.cursor = true, f.stats.lowWater.Load()
+		f.stats.Parked.Store(0)
 		f.load(ctx)
+		f.armPoll(ctx)
+	case *poll:
+		if msg.epoch == f.epoch {
+			f.onPoll(ctx)
+		}
 	case *queuedLoaded:
-		f.loaded(ctx, msg)
+		if msg.epoch == f.epoch {
+			f.loaded(ctx, msg)
+		}
+	case *scanned:
+		if msg.epoch == f.epoch {
+			f.scanned(ctx, msg)
+		}
+	case *audited:
+		if msg.epoch == f.epoch {
+			f.audited(ctx, msg)
+		}
 	case *Enqueued:
 		for _, j := range msg.Jobs {
 			f.enqueued(j)
 		}
 		f.pump(ctx)
 	case *Requeue:
-		if k, limited := f.keyOf(msg.Job); limited {
-			f.keyRunning[k]-- // it did not start after all
-		}
-		f.pushFront(msg.Job)
+		f.requeue(msg)
 		f.pump(ctx)
-	case *KeyReleased:
-		f.release(msg.Kind + "\x00" + msg.Key)
+	case *AttemptEnded:
+		f.end(msg.Token)
 		f.pump(ctx)
 	case *tick:
 		f.wakeAt = time.Time{}
@@ -90,8 +150,12 @@ func (f *fifo) Receive(ctx actor.Context) {
 		if msg.Reset {
 			f.demand = 0
 		}
+		if msg.Ended != 0 {
+			f.end(msg.Ended)
+		}
 		f.demand = max(f.demand+msg.N, 0)
 		f.pump(ctx)
+		f.scanIfIdle(ctx)
 	case *Pause:
 		f.paused = true
 		f.stats.Paused.Store(true)
@@ -99,32 +163,50 @@ func (f *fifo) Receive(ctx actor.Context) {
 		f.paused = false
 		f.stats.Paused.Store(false)
 		f.pump(ctx)
+	case *actor.Stopping, *actor.Restarting:
+		if f.pollTimer != nil {
+			f.pollTimer.Stop()
+		}
 	}
 }
 
 func (f *fifo) len() int { return len(f.queue) - f.head }
 
+// known reports whether the Fifo holds the job: in memory, parked, or handed off.
+func (f *fifo) known(id string) bool {
+	if _, ok := f.ids[id]; ok {
+		return true
+	}
+	_, ok := f.inflight[id]
+	return ok
+}
+
 // enqueued takes one ready job; the caller pumps.
 func (f *fifo) enqueued(j *persistence.Job) {
-	if _, dup := f.ids[j.ID]; dup {
+	if f.known(j.ID) {
 		return
 	}
+	f.maxSeq = max(f.maxSeq, j.Seq)
 	if f.spilled || f.len() >= f.env.FifoMemory {
-		// Leave it in the store; it is read back in order when the queue drains.
-		if !f.spilled {
-			f.spilled, f.cursor = true, j.Seq-1
-		} else if j.Seq <= f.cursor {
-			f.cursor = j.Seq - 1
-		}
-		if f.loading && (f.dropMin == 0 || j.Seq < f.dropMin) {
-			f.dropMin = j.Seq
-		}
+		f.leaveInStore(j)
 		return
 	}
 	wasEmpty := f.len() == 0
 	f.push(j)
 	if wasEmpty && f.demand == 0 && !f.paused {
 		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
+	}
+}
+
+// leaveInStore leaves a job to be read back in order when the queue drains.
+func (f *fifo) leaveInStore(j *persistence.Job) {
+	if !f.spilled {
+		f.spilled, f.cursor = true, j.Seq-1
+	} else if j.Seq <= f.cursor {
+		f.cursor = j.Seq - 1
+	}
+	if f.loading && (f.dropMin == 0 || j.Seq < f.dropMin) {
+		f.dropMin = j.Seq
 	}
 }
 
@@ -148,6 +230,29 @@ func (f *fifo) pushFront(j *persistence.Job) {
 	f.stats.InMemory.Store(int64(f.len()))
 }
 
+// requeue takes back a job no worker took: its hand-off ends, and it goes back in front.
+func (f *fifo) requeue(msg *Requeue) {
+	f.end(msg.Token)
+	if !f.known(msg.Job.ID) {
+		f.pushFront(msg.Job)
+	}
+}
+
+// end ends a hand-off: the job is no longer held, and its key slot is free.
+func (f *fifo) end(tok uint64) {
+	fl, ok := f.flights[tok]
+	if !ok {
+		return // ended already (a late message after an audit)
+	}
+	delete(f.flights, tok)
+	if f.inflight[fl.id] == tok {
+		delete(f.inflight, fl.id)
+	}
+	if fl.key != "" {
+		f.release(fl.key)
+	}
+}
+
 // pump hands out jobs while workers are free (within the rate limit and the concurrency-key
 // limits), then refills from the store if it runs low.
 func (f *fifo) pump(ctx actor.Context) {
@@ -155,10 +260,17 @@ func (f *fifo) pump(ctx actor.Context) {
 		j := f.queue[f.head]
 		k, limited := f.keyOf(j)
 		if limited && f.keyRunning[k] >= f.env.KeyLimits[j.Kind] {
-			// Over its key's limit: park it, in order, without taking a worker.
+			// Over its key's limit: park it, in order, without taking a worker. Past parkMax
+			// it is forgotten: it stays queued in the store, and a rescan brings it back.
 			f.queue[f.head] = nil
 			f.head++
+			if f.parkedN >= parkMax {
+				delete(f.ids, j.ID)
+				continue
+			}
 			f.parked[k] = append(f.parked[k], j)
+			f.parkedN++
+			f.stats.Parked.Store(int64(f.parkedN))
 			continue
 		}
 		if !f.allowStart(ctx) {
@@ -168,17 +280,22 @@ func (f *fifo) pump(ctx actor.Context) {
 		f.head++
 		delete(f.ids, j.ID)
 		f.demand--
+		f.nextToken++
+		fl := flight{id: j.ID, at: f.env.Clock.Now()}
 		if limited {
 			f.keyRunning[k]++
+			fl.key = k
 		}
-		ctx.Send(f.env.RegistryPID(f.cat), &Dispatch{Job: j})
+		f.flights[f.nextToken] = fl
+		f.inflight[j.ID] = f.nextToken
+		ctx.Send(f.env.RegistryPID(f.cat), &Dispatch{Job: j, Token: f.nextToken})
 	}
 	if f.head > 1024 && f.head*2 > len(f.queue) {
 		f.queue = append([]*persistence.Job(nil), f.queue[f.head:]...)
 		f.head = 0
 	}
 	f.stats.InMemory.Store(int64(f.len()))
-	if f.spilled && !f.loading && f.ready && f.len() < f.env.FifoMemory/2 {
+	if f.spilled && !f.loading && !f.loadFailed && f.ready && f.len() < f.env.FifoMemory/2 {
 		f.load(ctx)
 	}
 }
@@ -206,6 +323,8 @@ func (f *fifo) release(k string) {
 		} else {
 			f.parked[k] = p[1:]
 		}
+		f.parkedN--
+		f.stats.Parked.Store(int64(f.parkedN))
 		delete(f.ids, j.ID) // still in ids while parked; pushFront adds it back
 		f.pushFront(j)
 	}
@@ -235,27 +354,29 @@ func (f *fifo) allowStart(ctx actor.Context) bool {
 // load reads queued jobs after the cursor on a goroutine; queuedLoaded brings them back.
 func (f *fifo) load(ctx actor.Context) {
 	f.loading, f.dropMin = true, 0
-	self, cat, after, limit := ctx.Self(), f.cat, f.cursor, f.env.FifoMemory-f.len()
+	self, cat, after, limit, ep := ctx.Self(), f.cat, f.cursor, f.env.FifoMemory-f.len(), f.epoch
 	f.env.Go(func() {
 		c, cancel := loadCtx()
 		defer cancel()
 		jobs, err := f.env.Store.Queued(c, cat, after, limit)
-		f.env.send(self, &queuedLoaded{jobs: jobs, err: err, full: len(jobs) == limit})
+		f.env.send(self, &queuedLoaded{epoch: ep, jobs: jobs, err: err, full: len(jobs) == limit})
 	})
 }
 
 func (f *fifo) loaded(ctx actor.Context, msg *queuedLoaded) {
 	f.loading = false
 	if msg.err != nil {
-		// The store failed (or is closing): crash, and let the supervisor restart the Fifo,
-		// which reads again from the start.
-		panic("fifo " + f.cat + ": read queued jobs: " + msg.err.Error())
+		// The store failed this read: keep the cursor and read again at the next poll.
+		f.loadFailed = true
+		f.env.Log.Warn("fifo: read queued jobs", slog.String("category", f.cat), slog.Any("err", msg.err))
+		return
 	}
 	for _, j := range msg.jobs {
-		if _, dup := f.ids[j.ID]; !dup {
+		if !f.known(j.ID) {
 			f.push(j)
 		}
 		f.cursor = max(f.cursor, j.Seq)
+		f.maxSeq = max(f.maxSeq, j.Seq)
 	}
 	f.spilled = msg.full
 	if f.dropMin != 0 {
@@ -265,6 +386,180 @@ func (f *fifo) loaded(ctx actor.Context, msg *queuedLoaded) {
 	if !f.ready {
 		f.ready = true
 		supervision.Ready(ctx)
+	}
+	f.pump(ctx)
+}
+
+func (f *fifo) armPoll(ctx actor.Context) {
+	self, ep := ctx.Self(), f.epoch
+	f.pollTimer = f.env.Clock.AfterFunc(f.env.pollInterval(), func() { f.env.send(self, &poll{epoch: ep}) })
+}
+
+// onPoll is the store-driven path: settle the low-water mark, rescan a page of the queue and
+// check the hand-offs that have not ended for a while.
+func (f *fifo) onPoll(ctx actor.Context) {
+	f.armPoll(ctx)
+	if f.lowMark != 0 && f.env.Inserts != nil && f.env.Inserts.Settled(f.lowMark) {
+		if f.lowCand > f.stats.lowWater.Load() {
+			f.stats.lowWater.Store(f.lowCand)
+		}
+		f.lowMark = 0
+	}
+	if f.loadFailed && !f.loading {
+		f.loadFailed = false
+		f.load(ctx)
+	}
+	if !f.ready {
+		return
+	}
+	f.scan(ctx)
+	f.audit(ctx)
+}
+
+// scanIfIdle rescans at once when workers wait and the Fifo has nothing (at most four times a
+// poll interval), so a job whose message was lost waits less than a poll.
+func (f *fifo) scanIfIdle(ctx actor.Context) {
+	if f.demand == 0 || f.len() > 0 || f.paused || !f.ready || f.scanning || f.spilled || f.loading {
+		return // a spill read is on its way, or will be: that is the fast path
+	}
+	if f.env.Clock.Now().Sub(f.lastScan) < f.env.pollInterval()/4 {
+		return
+	}
+	f.scan(ctx)
+}
+
+// scan reads the next page of the queue in the store, from the low-water mark on.
+func (f *fifo) scan(ctx actor.Context) {
+	if f.scanning {
+		return
+	}
+	f.scanning = true
+	f.lastScan = f.env.Clock.Now()
+	low := f.stats.lowWater.Load()
+	from := max(f.scanPos, low)
+	msg := &scanned{epoch: f.epoch, from: from, head: from == low}
+	seen := f.maxSeq
+	if msg.head && f.lowMark == 0 && f.env.Inserts != nil {
+		msg.mark = f.env.Inserts.Mark()
+	}
+	self, cat := ctx.Self(), f.cat
+	f.env.Go(func() {
+		c, cancel := loadCtx()
+		defer cancel()
+		msg.jobs, msg.err = f.env.Store.Queued(c, cat, from, scanPage)
+		if msg.head && len(msg.jobs) == 0 {
+			// An empty queue: nothing at or below the highest number seen before the mark.
+			msg.from = max(from, seen)
+		}
+		f.env.send(self, msg)
+	})
+}
+
+func (f *fifo) scanned(ctx actor.Context, msg *scanned) {
+	f.scanning = false
+	if msg.err != nil {
+		f.env.Log.Warn("fifo: rescan queued jobs", slog.String("category", f.cat), slog.Any("err", msg.err))
+		return
+	}
+	if msg.mark != 0 {
+		cand := msg.from
+		if len(msg.jobs) > 0 {
+			cand = msg.jobs[0].Seq - 1
+		}
+		if cand > f.stats.lowWater.Load() {
+			f.lowCand, f.lowMark = cand, msg.mark
+		}
+	}
+	if len(msg.jobs) == scanPage {
+		f.scanPos = msg.jobs[len(msg.jobs)-1].Seq
+	} else {
+		f.scanPos = 0 // the end of the queue: the next page starts at the low-water mark
+	}
+	var found []*persistence.Job
+	for _, j := range msg.jobs {
+		f.maxSeq = max(f.maxSeq, j.Seq)
+		if f.spilled && j.Seq > f.cursor {
+			// Past the spill cursor: the spill reads bring these in order. The next page
+			// starts at the low-water mark again.
+			f.scanPos = 0
+			break
+		}
+		if !f.known(j.ID) {
+			found = append(found, j)
+		}
+	}
+	// The found jobs are older than those in memory: they go in front, oldest first.
+	for i := len(found) - 1; i >= 0; i-- {
+		if f.len() >= f.env.FifoMemory {
+			f.leaveInStore(found[i])
+			continue
+		}
+		f.pushFront(found[i])
+	}
+	if len(found) > 0 {
+		f.stats.Rescued.Add(int64(len(found)))
+		f.env.Log.Debug("fifo: rescan found queued jobs no message brought", slog.String("category", f.cat), slog.Int("jobs", len(found)))
+	}
+	f.pump(ctx)
+}
+
+// audit reads the stored state of the hand-offs that have not ended for 5 poll intervals.
+func (f *fifo) audit(ctx actor.Context) {
+	if f.auditing || len(f.flights) == 0 {
+		return
+	}
+	now := f.env.Clock.Now()
+	age := 5 * f.env.pollInterval()
+	msg := &audited{epoch: f.epoch}
+	var ids []string
+	for tok, fl := range f.flights {
+		if now.Sub(fl.at) >= age {
+			msg.tokens = append(msg.tokens, tok)
+			ids = append(ids, fl.id)
+			if len(ids) == auditMax {
+				break
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	f.auditing = true
+	self := ctx.Self()
+	f.env.Go(func() {
+		c, cancel := loadCtx()
+		defer cancel()
+		msg.jobs, msg.errs = make([]*persistence.Job, len(ids)), make([]error, len(ids))
+		for i, id := range ids {
+			msg.jobs[i], msg.errs[i] = f.env.Store.Get(c, id)
+		}
+		f.env.send(self, msg)
+	})
+}
+
+func (f *fifo) audited(ctx actor.Context, msg *audited) {
+	f.auditing = false
+	now := f.env.Clock.Now()
+	for i, tok := range msg.tokens {
+		fl, ok := f.flights[tok]
+		j, err := msg.jobs[i], msg.errs[i]
+		switch {
+		case !ok:
+		case err != nil && !errors.Is(err, persistence.ErrNotFound):
+			// Ask again at the next poll.
+		case err == nil && j.State == persistence.StateRunning:
+			fl.at = now // its attempt runs: its end will come
+			f.flights[tok] = fl
+		case err == nil && j.State == persistence.StateQueued:
+			// The hand-off was lost (a stopped worker, a dropped message): take the job back.
+			f.end(tok)
+			if !f.known(j.ID) {
+				f.pushFront(j)
+				f.stats.Rescued.Add(1)
+			}
+		default:
+			f.end(tok) // finished, waiting again, or gone: its end message was lost
+		}
 	}
 	f.pump(ctx)
 }

@@ -17,24 +17,41 @@ type Schedule struct {
 	RunAt time.Time
 }
 
-// Dispatch: Fifo → WorkerRegistry: give this job to a free worker.
-type Dispatch struct{ Job *persistence.Job }
+// Dispatch: Fifo → WorkerRegistry: give this job to a free worker. Token names this hand-off
+// until its end comes back (Demand.Ended, Requeue, or the Fifo's audit of the store).
+type Dispatch struct {
+	Job   *persistence.Job
+	Token uint64
+}
 
-// Requeue: WorkerRegistry → Fifo: no free worker took the job after all; put it back in front.
-type Requeue struct{ Job *persistence.Job }
+// Requeue: WorkerRegistry or Worker → Fifo: no worker took the job after all; put it back in
+// front and end the hand-off Token.
+type Requeue struct {
+	Job   *persistence.Job
+	Token uint64
+}
 
 // Demand: WorkerRegistry → Fifo: N more workers are free. Reset first forgets earlier demand
-// (the registry restarted and counts afresh).
+// (the registry restarted and counts afresh). Ended, if not 0, is the token of a hand-off whose
+// attempt ended (started or not): its concurrency-key slot is free again.
 type Demand struct {
 	N     int
 	Reset bool
+	Ended uint64
 }
 
-// Run: WorkerRegistry → Worker: run one attempt of the job.
-type Run struct{ Job *persistence.Job }
+// Run: WorkerRegistry → Worker: run one attempt of the job (hand-off Token).
+type Run struct {
+	Job   *persistence.Job
+	Token uint64
+}
 
 // WorkerIdle: Worker → WorkerRegistry: the worker is free (after it started or finished a job).
-type WorkerIdle struct{ PID *actor.PID }
+// Ended is the token of the attempt that just ended (0 after a start).
+type WorkerIdle struct {
+	PID   *actor.PID
+	Ended uint64
+}
 
 // WorkerGone: Worker → WorkerRegistry: a draining worker stopped.
 type WorkerGone struct{ PID *actor.PID }
@@ -61,22 +78,56 @@ type (
 // Backlogged: Fifo → WorkerBalancer: a category got work and has no free worker.
 type Backlogged struct{ Category string }
 
-// KeyReleased: the Runner → Fifo: an attempt of a job with a concurrency key ended (or never
-// started), so the key has one more free slot.
-type KeyReleased struct{ Kind, Key string }
+// AttemptEnded: Worker → Fifo: the attempt of hand-off Token ended and the Worker crashes (its
+// handler panicked), so no WorkerIdle carries the end.
+type AttemptEnded struct{ Token uint64 }
 
 // tick is a timer's message to its own actor.
 type tick struct{}
 
-// queuedLoaded carries a Fifo's read of queued jobs from the store.
+// poll: a Fifo's or the Waiter's timer: look for work in the store (the store drives the
+// queue; messages only make it fast). Epoch names the incarnation that set the timer.
+type poll struct{ epoch uint64 }
+
+// queuedLoaded carries a Fifo's read of queued jobs from the store. Epoch is the incarnation
+// that started the read: a restarted Fifo ignores the reads of the one before it.
 type queuedLoaded struct {
-	jobs []*persistence.Job
-	err  error
-	full bool // the read was capped: more may wait in the store
+	epoch uint64
+	jobs  []*persistence.Job
+	err   error
+	full  bool // the read was capped: more may wait in the store
 }
 
-// waitingLoaded carries the Waiter's read of scheduled and retrying jobs.
+// scanned carries a Fifo's rescan of its queue: a page of queued jobs after from. head is set
+// when from was the low-water mark; mark is the InsertGate mark taken before the read.
+type scanned struct {
+	epoch uint64
+	from  uint64
+	head  bool
+	mark  uint64
+	jobs  []*persistence.Job
+	err   error
+}
+
+// audited carries the stored state of hand-offs that have not ended for a while.
+type audited struct {
+	epoch  uint64
+	tokens []uint64
+	jobs   []*persistence.Job // nil where the job is gone
+	errs   []error
+}
+
+// waitingLoaded carries the Waiter's read of scheduled and retrying jobs (all of them, or the
+// due ones of a poll).
 type waitingLoaded struct {
+	epoch uint64
 	items []waitItem
+	err   error
+}
+
+// promoted: the store's answer to the Waiter's Promote of one job.
+type promoted struct {
+	epoch uint64
+	id    string
 	err   error
 }

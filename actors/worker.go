@@ -19,6 +19,7 @@ type worker struct {
 	env      *Env
 	cat      string
 	current  string
+	token    uint64
 	cancel   context.CancelCauseFunc
 	draining bool
 }
@@ -36,11 +37,11 @@ func (w *worker) Receive(ctx actor.Context) {
 		ctx.Send(w.env.RegistryPID(w.cat), &WorkerIdle{PID: ctx.Self()})
 	case *Run:
 		if w.current != "" || w.draining {
-			ctx.Send(w.env.FifoPID(w.cat), &Requeue{Job: msg.Job})
+			ctx.Send(w.env.FifoPID(w.cat), &Requeue{Job: msg.Job, Token: msg.Token})
 			return
 		}
 		jctx, cancel := context.WithCancelCause(context.Background())
-		w.current, w.cancel = msg.Job.ID, cancel
+		w.current, w.token, w.cancel = msg.Job.ID, msg.Token, cancel
 		self, job := ctx.Self(), msg.Job
 		w.env.Go(func() {
 			p := w.env.Runner.Run(jctx, job)
@@ -53,14 +54,17 @@ func (w *worker) Receive(ctx actor.Context) {
 		w.current = ""
 		w.cancel(nil)
 		w.cancel = nil
+		ended := w.token
+		w.token = 0
 		if msg.Panic != "" {
+			ctx.Send(w.env.FifoPID(w.cat), &AttemptEnded{Token: ended})
 			panic(fmt.Sprintf("job %s: handler panic: %s", msg.JobID, msg.Panic))
 		}
-		w.afterJob(ctx)
+		w.afterJob(ctx, ended)
 	case *Drain:
 		w.draining = true
 		if w.current == "" {
-			w.afterJob(ctx)
+			w.afterJob(ctx, 0)
 		}
 	case *actor.Restarting, *actor.Stopping:
 		if w.cancel != nil {
@@ -69,11 +73,16 @@ func (w *worker) Receive(ctx actor.Context) {
 	}
 }
 
-func (w *worker) afterJob(ctx actor.Context) {
+// afterJob reports the worker free (or gone, when draining); ended is the token of the attempt
+// that just ended (0: none).
+func (w *worker) afterJob(ctx actor.Context, ended uint64) {
 	if w.draining {
+		if ended != 0 {
+			ctx.Send(w.env.FifoPID(w.cat), &AttemptEnded{Token: ended})
+		}
 		ctx.Send(w.env.RegistryPID(w.cat), &WorkerGone{PID: ctx.Self()})
 		ctx.Stop(ctx.Self())
 		return
 	}
-	ctx.Send(w.env.RegistryPID(w.cat), &WorkerIdle{PID: ctx.Self()})
+	ctx.Send(w.env.RegistryPID(w.cat), &WorkerIdle{PID: ctx.Self(), Ended: ended})
 }

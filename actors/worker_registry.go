@@ -40,7 +40,7 @@ func (r *registry) Receive(ctx actor.Context) {
 		r.stats.Allocated.Store(int64(r.target))
 		r.stats.Busy.Store(0)
 	case *WorkerIdle:
-		r.idle(ctx, msg.PID)
+		r.idle(ctx, msg.PID, msg.Ended)
 	case *Dispatch:
 		r.dispatch(ctx, msg)
 	case *WorkerGone:
@@ -67,7 +67,16 @@ func (r *registry) Receive(ctx actor.Context) {
 	}
 }
 
-func (r *registry) idle(ctx actor.Context, pid *actor.PID) {
+// idle takes a worker that is free; ended is the token of the attempt it just ended (0: none),
+// which travels on to the Fifo with the demand (or alone, when the worker is not free).
+func (r *registry) idle(ctx actor.Context, pid *actor.PID, ended uint64) {
+	if ended != 0 {
+		defer func() {
+			if ended != 0 {
+				ctx.Send(r.env.FifoPID(r.cat), &Demand{Ended: ended})
+			}
+		}()
+	}
 	w := r.workers[pid.Id]
 	if w == nil {
 		w = &workerState{pid: pid}
@@ -91,7 +100,8 @@ func (r *registry) idle(ctx actor.Context, pid *actor.PID) {
 	}
 	r.dropFree(pid)
 	r.free = append(r.free, pid)
-	ctx.Send(r.env.FifoPID(r.cat), &Demand{N: 1})
+	ctx.Send(r.env.FifoPID(r.cat), &Demand{N: 1, Ended: ended})
+	ended = 0
 }
 
 func (r *registry) dispatch(ctx actor.Context, msg *Dispatch) {
@@ -104,10 +114,11 @@ func (r *registry) dispatch(ctx actor.Context, msg *Dispatch) {
 		}
 		w.busy = true
 		r.stats.Busy.Add(1)
-		ctx.Send(pid, &Run{Job: msg.Job})
+		// A worker that stopped meanwhile drops the Run: the Fifo's audit takes the job back.
+		ctx.Send(pid, &Run{Job: msg.Job, Token: msg.Token})
 		return
 	}
-	ctx.Send(r.env.FifoPID(r.cat), &Requeue{Job: msg.Job})
+	ctx.Send(r.env.FifoPID(r.cat), &Requeue{Job: msg.Job, Token: msg.Token})
 }
 
 // live counts the workers that are or will be serving: announced and not draining, plus asked for.

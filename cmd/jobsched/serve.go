@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -129,6 +130,12 @@ func serve(cfg daemon.Config, opt daemon.Options) error {
 	select {
 	case err := <-d.Done():
 		return fmt.Errorf("http server: %w", err)
+	case <-d.Scheduler().Done():
+		// The scheduler stopped on its own (its supervision tree gave up, or its store failed):
+		// exit non-zero so that the service manager starts a fresh process.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownGrace))
+		defer cancel()
+		return errors.Join(fmt.Errorf("scheduler stopped: %w", d.Scheduler().Err()), d.Shutdown(ctx))
 	case s := <-sig:
 		opt.Logger.Info("signal: draining", slog.String("signal", s.String()), slog.Duration("grace", time.Duration(cfg.ShutdownGrace)))
 	}

@@ -87,7 +87,7 @@ func classify(err error) (int, ErrorBody) {
 		return http.StatusInsufficientStorage, e(CodeDiskFull, "")
 	case errors.Is(err, jobsched.ErrQueueFull):
 		return http.StatusTooManyRequests, e(CodeQueueFull, "category")
-	case errors.Is(err, jobsched.ErrClosed), errors.Is(err, jobsched.ErrNotStarted),
+	case errors.Is(err, jobsched.ErrClosed), errors.Is(err, jobsched.ErrNotStarted), errors.Is(err, jobsched.ErrStopped),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, e(CodeUnavailable, "")
 	default:
