@@ -92,7 +92,7 @@ func TestChaos(t *testing.T) {
 	}
 
 	var done atomic.Int64
-	var enqueued, leftCallers, crashes, closes int64
+	var enqueued, leftCallers, crashes, closes, gaveUp int64
 	for round := 0; done.Load() < int64(ops); round++ {
 		b, err := persistence.OpenBadger(persistence.BadgerOptions{Dir: dir})
 		require.NoError(t, err)
@@ -109,12 +109,15 @@ func TestChaos(t *testing.T) {
 		roundStart := time.Now()
 		roundOps := int64(min(ops/3+1, 20_000))
 		end := done.Load() + roundOps
-		var wg sync.WaitGroup
+		var wg, enqueuers sync.WaitGroup
+		enqueuersDone := make(chan struct{})
 		for g := 0; g < 6; g++ {
 			grng := rand.New(rand.NewPCG(rng.Uint64(), uint64(g)))
 			wg.Add(1)
+			enqueuers.Add(1)
 			go func() {
 				defer wg.Done()
+				defer enqueuers.Done()
 				for done.Add(1) <= end {
 					spec := jobsched.JobSpec{Kind: "work", Category: cats[grng.IntN(len(cats))].Name}
 					if grng.IntN(4) == 0 {
@@ -137,6 +140,11 @@ func TestChaos(t *testing.T) {
 					case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 						leftCallers++
 					case errors.Is(err, faulty.ErrInjected):
+					case errors.Is(err, jobsched.ErrStopped):
+						// The tree gave up (crashes past its restart intensity): the round ends
+						// and the scheduler is started again, as a service manager would.
+						mu.Unlock()
+						return
 					default:
 						mu.Unlock()
 						t.Errorf("enqueue: %v", err)
@@ -146,7 +154,8 @@ func TestChaos(t *testing.T) {
 				}
 			}()
 		}
-		// The crasher: one crash per 50 operations, of a random actor.
+		go func() { enqueuers.Wait(); close(enqueuersDone) }()
+		// The crasher: one crash per 50 operations, of a random actor, while enqueuers run.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -154,7 +163,11 @@ func TestChaos(t *testing.T) {
 			next := done.Load() + 50
 			for done.Load() < end {
 				if done.Load() < next {
-					time.Sleep(time.Millisecond) // pace the crashes by the enqueues' progress
+					select { // pace the crashes by the enqueues' progress
+					case <-enqueuersDone:
+						return
+					case <-time.After(time.Millisecond):
+					}
 					continue
 				}
 				next += 50
@@ -175,7 +188,10 @@ func TestChaos(t *testing.T) {
 			}
 		}()
 		wg.Wait()
-		t.Logf("round %d: %s", round, time.Since(roundStart))
+		if s.Err() != nil {
+			gaveUp++
+		}
+		t.Logf("round %d: %s (stopped on its own: %v)", round, time.Since(roundStart), s.Err())
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(300))*time.Millisecond)
 		require.NoError(t, s.Close(closeCtx))
 		cancel()
@@ -232,7 +248,7 @@ func TestChaos(t *testing.T) {
 	requireAllFinished(t, s)
 	require.Empty(t, s.RestartsByRole(), "the last scheduler, without faults, restarts nothing")
 	summary, _ := json.Marshal(map[string]int64{"operations": done.Load(), "acknowledged": int64(len(ids)),
-		"enqueued": enqueued, "callers_left": leftCallers, "crashes": crashes, "closes": closes,
+		"enqueued": enqueued, "callers_left": leftCallers, "crashes": crashes, "closes": closes, "gave_up": gaveUp,
 		"succeeded_again_after_interruption": int64(dup)})
 	t.Logf("chaos: %s", summary)
 }
