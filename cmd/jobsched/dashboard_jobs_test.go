@@ -50,6 +50,23 @@ func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// click clicks the element sel with the mouse. A list that refreshes live may replace the
+// element between the lookup and the click ("Could not find node"): then it looks again.
+func (p *page) click(sel string) {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "Could not find node") || time.Now().After(deadline) {
+			p.shot("failure.png")
+			p.t.Fatalf("browser: click %s: %v", sel, err)
+		}
+	}
+}
+
 func (p *page) shot(name string) {
 	if png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100)); err == nil {
 		_ = os.WriteFile(filepath.Join(p.shots, name), png, 0o644) // a failed screenshot must not hide the failure
@@ -144,7 +161,7 @@ categories:
 
 	// Open the oldest dead job from its row: its page shows the failed attempt.
 	target := dead[0]
-	p.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#jobs tr[data-job=%q] a`, target.ID))))
+	p.click(fmt.Sprintf(`#jobs tr[data-job=%q] a`, target.ID))
 	p.waitFor(textIs("#job-state", "dead")+` && `+textHas("#job-attempts", "status 502"), "the job page shows the dead job and its error")
 	require.Equal(t, "#job/"+target.ID, eval[string](p, `location.hash`))
 
@@ -169,7 +186,7 @@ categories:
 	require.Equal(t, http.StatusNotFound, apiErr.Status)
 
 	// Retry all dead of email from its row.
-	p.do(chromedp.Click(chromedp.CSS(`tr[data-category="email"] button.retry-dead`)))
+	p.click(`tr[data-category="email"] button.retry-dead`)
 	p.waitFor(textIs("#cat-msg", "email: retried 2 dead jobs"), "the category's dead jobs retried")
 	for _, j := range dead[1:] {
 		waitState(t, c, j.ID, jobsched.StateSucceeded)
