@@ -29,9 +29,8 @@ type fifo struct {
 	stats *CategoryStats
 	epoch uint64 // this incarnation: reads and timers of an earlier one are ignored
 
-	queue  []*persistence.Job // queue[head:] are waiting
-	head   int
-	ids    map[string]struct{} // jobs in queue or parked
+	q      *fairQueue          // the waiting jobs, round-robin across fairness keys
+	ids    map[string]struct{} // jobs in q or parked
 	demand int
 	paused bool
 
@@ -82,6 +81,9 @@ const (
 	scanPage = 1024 // jobs read by one rescan
 	auditMax = 256  // hand-offs checked by one audit
 	parkMax  = 4096 // parked jobs kept in memory; the rest stay in the store
+	// admitPerKey: a fairness key with fewer jobs in memory has a new job admitted to memory
+	// even when the queue spills.
+	admitPerKey = 4
 )
 
 var _ supervision.ReadySignaler = (*fifo)(nil)
@@ -92,7 +94,7 @@ func NewFifo(env *Env, cat string) actor.Producer {
 		ep := epochs.Add(1)
 		// Tokens are unique across incarnations: the end of an earlier one's hand-off, arriving
 		// late, never ends one of this incarnation.
-		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
+		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], q: newFairQueue(), ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
 			flights: map[uint64]flight{}, inflight: map[string]uint64{},
 			keyRunning: map[string]int{}, parked: map[string][]*persistence.Job{}}
 		for _, c := range env.Categories {
@@ -170,7 +172,7 @@ func (f *fifo) Receive(ctx actor.Context) {
 	}
 }
 
-func (f *fifo) len() int { return len(f.queue) - f.head }
+func (f *fifo) len() int { return f.q.len() }
 
 // known reports whether the Fifo holds the job: in memory, parked, or handed off.
 func (f *fifo) known(id string) bool {
@@ -187,7 +189,7 @@ func (f *fifo) enqueued(j *persistence.Job) {
 		return
 	}
 	f.maxSeq = max(f.maxSeq, j.Seq)
-	if f.spilled || f.len() >= f.env.FifoMemory {
+	if (f.spilled || f.len() >= f.env.FifoMemory) && !f.admit(j) {
 		f.leaveInStore(j)
 		return
 	}
@@ -196,6 +198,15 @@ func (f *fifo) enqueued(j *persistence.Job) {
 	if wasEmpty && f.demand == 0 && !f.paused {
 		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
 	}
+}
+
+// admit reports whether a job that would spill is taken into memory anyway because its fairness
+// key has few jobs there: a tenant's one job enqueued behind another's backlog in the store
+// would otherwise wait for the whole backlog to be read back. At most FifoMemory jobs are
+// admitted past the limit. An admitted job is known (ids), so the spill reads and rescans that
+// meet it in the store skip it.
+func (f *fifo) admit(j *persistence.Job) bool {
+	return f.len() < 2*f.env.FifoMemory && f.q.count(j.FairnessKey) < admitPerKey
 }
 
 // leaveInStore leaves a job to be read back in order when the queue drains.
@@ -211,7 +222,7 @@ func (f *fifo) leaveInStore(j *persistence.Job) {
 }
 
 func (f *fifo) push(j *persistence.Job) {
-	f.queue = append(f.queue, j)
+	f.q.push(j)
 	f.ids[j.ID] = struct{}{}
 	f.stats.InMemory.Store(int64(f.len()))
 }
@@ -220,12 +231,7 @@ func (f *fifo) pushFront(j *persistence.Job) {
 	if _, dup := f.ids[j.ID]; dup {
 		return
 	}
-	if f.head > 0 {
-		f.head--
-		f.queue[f.head] = j
-	} else {
-		f.queue = append([]*persistence.Job{j}, f.queue...)
-	}
+	f.q.pushFront(j)
 	f.ids[j.ID] = struct{}{}
 	f.stats.InMemory.Store(int64(f.len()))
 }
@@ -257,13 +263,12 @@ func (f *fifo) end(tok uint64) {
 // limits), then refills from the store if it runs low.
 func (f *fifo) pump(ctx actor.Context) {
 	for f.demand > 0 && !f.paused && f.len() > 0 {
-		j := f.queue[f.head]
+		j := f.q.peek()
 		k, limited := f.keyOf(j)
 		if limited && f.keyRunning[k] >= f.env.KeyLimits[j.Kind] {
 			// Over its key's limit: park it, in order, without taking a worker. Past parkMax
 			// it is forgotten: it stays queued in the store, and a rescan brings it back.
-			f.queue[f.head] = nil
-			f.head++
+			f.q.pop()
 			if f.parkedN >= parkMax {
 				delete(f.ids, j.ID)
 				continue
@@ -276,8 +281,7 @@ func (f *fifo) pump(ctx actor.Context) {
 		if !f.allowStart(ctx) {
 			break
 		}
-		f.queue[f.head] = nil
-		f.head++
+		f.q.pop()
 		delete(f.ids, j.ID)
 		f.demand--
 		f.nextToken++
@@ -289,10 +293,6 @@ func (f *fifo) pump(ctx actor.Context) {
 		f.flights[f.nextToken] = fl
 		f.inflight[j.ID] = f.nextToken
 		ctx.Send(f.env.RegistryPID(f.cat), &Dispatch{Job: j, Token: f.nextToken})
-	}
-	if f.head > 1024 && f.head*2 > len(f.queue) {
-		f.queue = append([]*persistence.Job(nil), f.queue[f.head:]...)
-		f.head = 0
 	}
 	f.stats.InMemory.Store(int64(f.len()))
 	if f.spilled && !f.loading && !f.loadFailed && f.ready && f.len() < f.env.FifoMemory/2 {
@@ -354,7 +354,7 @@ func (f *fifo) allowStart(ctx actor.Context) bool {
 // load reads queued jobs after the cursor on a goroutine; queuedLoaded brings them back.
 func (f *fifo) load(ctx actor.Context) {
 	f.loading, f.dropMin = true, 0
-	self, cat, after, limit, ep := ctx.Self(), f.cat, f.cursor, f.env.FifoMemory-f.len(), f.epoch
+	self, cat, after, limit, ep := ctx.Self(), f.cat, f.cursor, max(f.env.FifoMemory-f.len(), 1), f.epoch
 	f.env.Go(func() {
 		c, cancel := loadCtx()
 		defer cancel()
