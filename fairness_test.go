@@ -129,3 +129,81 @@ func TestFairnessKeysWithConcurrencyKeys(t *testing.T) {
 		require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, id).State)
 	}
 }
+
+// Under spill, a key's jobs still start in the order they were enqueued: B's first jobs are
+// admitted to memory past A's spilled backlog, and once one of B's jobs is left in the store,
+// B's later ones wait there behind it rather than overtake it.
+func TestAKeysJobsKeepTheirOrderUnderSpill(t *testing.T) {
+	tokens := make(chan struct{}) // each of A's jobs takes one; closed: A's jobs run freely
+	var mu sync.Mutex
+	var order []string // "A" or the index of B's job, in start order
+	started := func(b string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, o := range order {
+			if o == b {
+				return true
+			}
+		}
+		return false
+	}
+	s := start(t, jobsched.Config{Workers: 1, FifoMemory: 8}, map[string]jobsched.Handler{
+		"work": func(ctx context.Context, j *jobsched.Job) (any, error) {
+			mu.Lock()
+			if j.FairnessKey == "B" {
+				order = append(order, string(j.Args))
+				mu.Unlock()
+				return nil, nil
+			}
+			order = append(order, "A")
+			mu.Unlock()
+			select {
+			case <-tokens:
+				return nil, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		},
+	})
+	ctx := context.Background()
+	specs := make([]jobsched.JobSpec, 500)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "work", FairnessKey: "A"}
+	}
+	jobs, err := s.EnqueueBatch(ctx, specs)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return started("A") }, 10*time.Second, time.Millisecond)
+	enqueueB := func(i int) string {
+		j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "work", FairnessKey: "B", Args: jobsched.Args(i)})
+		require.NoError(t, err)
+		return j.ID
+	}
+	for i := 0; i < 20; i++ {
+		enqueueB(i) // the first few are admitted to memory, the rest stay in the store
+	}
+	for !started("3") {
+		tokens <- struct{}{} // one more of A's jobs ends; B's turn comes next
+	}
+	last := enqueueB(20) // B's jobs 4..19 are still in the store, behind A's backlog
+	close(tokens)
+	waitJob(t, s, last)
+	waitJob(t, s, jobs[len(jobs)-1].ID)
+	mu.Lock()
+	defer mu.Unlock()
+	var bs []string
+	firstB := -1
+	for i, o := range order {
+		if o != "A" {
+			bs = append(bs, o)
+			if firstB < 0 {
+				firstB = i
+			}
+		}
+	}
+	want := make([]string, 21)
+	for i := range want {
+		want[i] = fmt.Sprint(i)
+	}
+	require.Equal(t, want, bs, "B's jobs start in their order")
+	require.LessOrEqual(t, firstB, 3, "B's first job is admitted past A's spilled backlog")
+}

@@ -34,6 +34,9 @@ func (q *fairQueue) count(key string) int {
 	return 0
 }
 
+// keyCount is the number of keys with jobs.
+func (q *fairQueue) keyCount() int { return len(q.keys) }
+
 // push adds j at the back of its key's jobs; a key new to the round is served last in it.
 func (q *fairQueue) push(j *persistence.Job) {
 	k := q.keys[j.FairnessKey]

@@ -34,9 +34,11 @@ type fifo struct {
 	demand int
 	paused bool
 
-	// spilled: jobs with Seq > cursor may be in the store and not in memory.
-	spilled bool
-	cursor  uint64
+	// spilled: jobs with Seq > cursor may be in the store and not in memory; spilledKeys are
+	// the fairness keys of the jobs left in the store since the spill began.
+	spilled     bool
+	spilledKeys map[string]struct{}
+	cursor      uint64
 	// dropMin is the lowest Seq dropped while a read was running (0: none).
 	dropMin    uint64
 	loading    bool
@@ -81,8 +83,9 @@ const (
 	scanPage = 1024 // jobs read by one rescan
 	auditMax = 256  // hand-offs checked by one audit
 	parkMax  = 4096 // parked jobs kept in memory; the rest stay in the store
-	// admitPerKey: a fairness key with fewer jobs in memory has a new job admitted to memory
-	// even when the queue spills.
+	// admitPerKey: a fairness key with fewer jobs in memory (and none left in the store) has a
+	// new job admitted to memory even when the queue spills; more if its share of FifoMemory
+	// (among the keys in memory) is larger.
 	admitPerKey = 4
 )
 
@@ -201,16 +204,25 @@ func (f *fifo) enqueued(j *persistence.Job) {
 }
 
 // admit reports whether a job that would spill is taken into memory anyway because its fairness
-// key has few jobs there: a tenant's one job enqueued behind another's backlog in the store
-// would otherwise wait for the whole backlog to be read back. At most FifoMemory jobs are
-// admitted past the limit. An admitted job is known (ids), so the spill reads and rescans that
-// meet it in the store skip it.
+// key has less than its share of the memory: a tenant's job enqueued behind another's backlog
+// in the store would otherwise wait for the whole backlog to be read back. A key that has
+// jobs left in the store is not admitted (its jobs stay in order), and at most FifoMemory jobs
+// are admitted past the limit. An admitted job is known (ids), so the spill reads and rescans
+// that meet it in the store skip it.
 func (f *fifo) admit(j *persistence.Job) bool {
-	return f.len() < 2*f.env.FifoMemory && f.q.count(j.FairnessKey) < admitPerKey
+	if _, ok := f.spilledKeys[j.FairnessKey]; ok || f.len() >= 2*f.env.FifoMemory {
+		return false
+	}
+	share := max(admitPerKey, f.env.FifoMemory/(f.q.keyCount()+1))
+	return f.q.count(j.FairnessKey) < share
 }
 
 // leaveInStore leaves a job to be read back in order when the queue drains.
 func (f *fifo) leaveInStore(j *persistence.Job) {
+	if f.spilledKeys == nil {
+		f.spilledKeys = map[string]struct{}{}
+	}
+	f.spilledKeys[j.FairnessKey] = struct{}{}
 	if !f.spilled {
 		f.spilled, f.cursor = true, j.Seq-1
 	} else if j.Seq <= f.cursor {
@@ -382,6 +394,9 @@ func (f *fifo) loaded(ctx actor.Context, msg *queuedLoaded) {
 	if f.dropMin != 0 {
 		f.spilled, f.cursor = true, min(f.cursor, f.dropMin-1)
 		f.dropMin = 0
+	}
+	if !f.spilled {
+		f.spilledKeys = nil // read through: every key's jobs are in memory
 	}
 	if !f.ready {
 		f.ready = true
