@@ -88,3 +88,38 @@ func TestFairQueueWithoutKeysIsAPlainFifo(t *testing.T) {
 	}
 	require.Equal(t, want, drain(q))
 }
+
+// BenchmarkFairQueue pushes and pops jobs over 1 or 100 keys, against a plain slice queue.
+func BenchmarkFairQueue(b *testing.B) {
+	for _, keys := range []int{1, 100} {
+		jobs := make([]*persistence.Job, 1024)
+		for i := range jobs {
+			jobs[i] = fj(fmt.Sprint("t", i%keys), i)
+		}
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			q := newFairQueue()
+			for i := 0; i < b.N; i++ {
+				q.push(jobs[i%len(jobs)])
+				if q.len() > 512 {
+					q.pop()
+				}
+			}
+		})
+	}
+	b.Run("slice", func(b *testing.B) {
+		var q []*persistence.Job
+		head := 0
+		j := fj("", 0)
+		for i := 0; i < b.N; i++ {
+			q = append(q, j)
+			if len(q)-head > 512 {
+				q[head] = nil
+				head++
+				if head > 1024 && head*2 > len(q) {
+					q = append([]*persistence.Job(nil), q[head:]...)
+					head = 0
+				}
+			}
+		}
+	})
+}
