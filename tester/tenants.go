@@ -15,8 +15,11 @@ type TenantLatency struct {
 	StartLatencyMS Percentiles `json:"start_latency_ms"`
 }
 
-// maxTenants bounds --tenants.
-const maxTenants = 10_000
+// maxTenants bounds --tenants; the text report lists the first maxTenantLines.
+const (
+	maxTenants     = 10_000
+	maxTenantLines = 20
+)
 
 // TenantName is the fairness key of tenant i (0-based): t001, t002...
 func TenantName(i int) string { return fmt.Sprintf("t%03d", i+1) }

@@ -50,6 +50,18 @@ func TestTenantsRunReportsEachTenantsLatency(t *testing.T) {
 	}
 }
 
+func TestTheTextReportListsTheFirstTenants(t *testing.T) {
+	rep := &Report{}
+	for i := 0; i < 25; i++ {
+		rep.Tenants = append(rep.Tenants, TenantLatency{Tenant: TenantName(i), Jobs: 1})
+	}
+	var text bytes.Buffer
+	rep.Text(&text)
+	require.Contains(t, text.String(), "tenant t020")
+	require.NotContains(t, text.String(), "tenant t021")
+	require.Contains(t, text.String(), "5 more tenants")
+}
+
 func TestTenantOptionsAreChecked(t *testing.T) {
 	for _, o := range []Options{{Embedded: true, Data: "d", Tenants: -1}, {Embedded: true, Data: "d", Tenants: maxTenants + 1},
 		{Embedded: true, Data: "d", Tenants: 2, Skew: -0.5}, {Embedded: true, Data: "d", Tenants: 2, Skew: math.NaN()}} {

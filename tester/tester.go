@@ -504,7 +504,11 @@ func (r *Report) Text(w io.Writer) {
 	}
 	p("enqueue→start ", r.StartLatencyMS)
 	p("enqueue→finish", r.FinishLatencyMS)
-	for _, tl := range r.Tenants {
+	for i, tl := range r.Tenants {
+		if i == maxTenantLines {
+			fmt.Fprintf(w, "tenant ...   %d more tenants (--json lists them all)\n", len(r.Tenants)-i)
+			break
+		}
 		q := tl.StartLatencyMS
 		fmt.Fprintf(w, "tenant %-6s %7d jobs  enqueue→start p50 %.2f ms  p99 %.2f ms\n", tl.Tenant, tl.Jobs, q.P50, q.P99)
 	}
