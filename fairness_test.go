@@ -186,6 +186,9 @@ func TestAKeysJobsKeepTheirOrderUnderSpill(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		enqueueB(i) // the first few are admitted to memory, the rest stay in the store
 	}
+	// In memory: A's first 8 less the one running, and B's first 4 (its share of the 8 among
+	// two keys, at least 4); the rest of both are in the store.
+	require.Eventually(t, func() bool { return s.Categories()[0].InMemory == 7+4 }, 10*time.Second, time.Millisecond)
 	for !started("3") {
 		tokens <- struct{}{} // one more of A's jobs ends; B's turn comes next
 	}
