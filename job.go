@@ -39,6 +39,8 @@ const (
 const (
 	MaxKindLength = 128
 	MaxKeyLength  = 256
+	// MaxFairnessKeyLength bounds JobSpec.FairnessKey.
+	MaxFairnessKeyLength = 200
 )
 
 // JobSpec describes a job to enqueue. Only Kind is required. Its JSON form is the body of
@@ -62,6 +64,10 @@ type JobSpec struct {
 	UniqueKey string `json:"unique_key,omitempty"`
 	// ConcurrencyKey groups jobs for the kind's KeyConcurrency limit (e.g. one per customer).
 	ConcurrencyKey string `json:"concurrency_key,omitempty"`
+	// FairnessKey (e.g. a tenant): within a category, ready jobs are served round-robin across
+	// fairness keys, so one key's backlog does not starve another key's jobs. At most
+	// MaxFairnessKeyLength bytes; jobs without one share the empty key.
+	FairnessKey string `json:"fairness_key,omitempty"`
 }
 
 // Args marshals v to JSON for JobSpec.Args; it panics if v cannot be marshalled, so use it
@@ -108,6 +114,9 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	if len(spec.ConcurrencyKey) > MaxKeyLength {
 		return nil, invalid(field+"concurrency_key", "longer than %d bytes", MaxKeyLength)
 	}
+	if len(spec.FairnessKey) > MaxFairnessKeyLength {
+		return nil, invalid(field+"fairness_key", "longer than %d bytes", MaxFairnessKeyLength)
+	}
 	if len(spec.Args) > s.cfg.MaxArgsBytes {
 		return nil, &InvalidError{Field: field + "args", Reason: fmt.Sprintf("%d bytes, over the limit of %d", len(spec.Args), s.cfg.MaxArgsBytes), tooLarge: true}
 	}
@@ -147,6 +156,6 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	return &Job{
 		ID: id.String(), Kind: spec.Kind, Category: cat, Args: spec.Args, State: state,
 		MaxAttempts: maxAttempts, Timeout: timeout, UniqueKey: spec.UniqueKey,
-		ConcurrencyKey: spec.ConcurrencyKey, CreatedAt: now, RunAt: runAt,
+		ConcurrencyKey: spec.ConcurrencyKey, FairnessKey: spec.FairnessKey, CreatedAt: now, RunAt: runAt,
 	}, nil
 }

@@ -29,15 +29,16 @@ type fifo struct {
 	stats *CategoryStats
 	epoch uint64 // this incarnation: reads and timers of an earlier one are ignored
 
-	queue  []*persistence.Job // queue[head:] are waiting
-	head   int
-	ids    map[string]struct{} // jobs in queue or parked
+	q      *fairQueue          // the waiting jobs, round-robin across fairness keys
+	ids    map[string]struct{} // jobs in q or parked
 	demand int
 	paused bool
 
-	// spilled: jobs with Seq > cursor may be in the store and not in memory.
-	spilled bool
-	cursor  uint64
+	// spilled: jobs with Seq > cursor may be in the store and not in memory; spilledKeys are
+	// the fairness keys of the jobs left in the store since the spill began.
+	spilled     bool
+	spilledKeys map[string]struct{}
+	cursor      uint64
 	// dropMin is the lowest Seq dropped while a read was running (0: none).
 	dropMin    uint64
 	loading    bool
@@ -82,6 +83,10 @@ const (
 	scanPage = 1024 // jobs read by one rescan
 	auditMax = 256  // hand-offs checked by one audit
 	parkMax  = 4096 // parked jobs kept in memory; the rest stay in the store
+	// admitPerKey: a fairness key with fewer jobs in memory (and none left in the store) has a
+	// new job admitted to memory even when the queue spills; more if its share of FifoMemory
+	// (among the keys in memory) is larger.
+	admitPerKey = 4
 )
 
 var _ supervision.ReadySignaler = (*fifo)(nil)
@@ -92,7 +97,7 @@ func NewFifo(env *Env, cat string) actor.Producer {
 		ep := epochs.Add(1)
 		// Tokens are unique across incarnations: the end of an earlier one's hand-off, arriving
 		// late, never ends one of this incarnation.
-		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
+		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], q: newFairQueue(), ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
 			flights: map[uint64]flight{}, inflight: map[string]uint64{},
 			keyRunning: map[string]int{}, parked: map[string][]*persistence.Job{}}
 		for _, c := range env.Categories {
@@ -170,7 +175,7 @@ func (f *fifo) Receive(ctx actor.Context) {
 	}
 }
 
-func (f *fifo) len() int { return len(f.queue) - f.head }
+func (f *fifo) len() int { return f.q.len() }
 
 // known reports whether the Fifo holds the job: in memory, parked, or handed off.
 func (f *fifo) known(id string) bool {
@@ -187,7 +192,7 @@ func (f *fifo) enqueued(j *persistence.Job) {
 		return
 	}
 	f.maxSeq = max(f.maxSeq, j.Seq)
-	if f.spilled || f.len() >= f.env.FifoMemory {
+	if (f.spilled || f.len() >= f.env.FifoMemory) && !f.admit(j) {
 		f.leaveInStore(j)
 		return
 	}
@@ -198,8 +203,26 @@ func (f *fifo) enqueued(j *persistence.Job) {
 	}
 }
 
+// admit reports whether a job that would spill is taken into memory anyway because its fairness
+// key has less than its share of the memory: a tenant's job enqueued behind another's backlog
+// in the store would otherwise wait for the whole backlog to be read back. A key that has
+// jobs left in the store is not admitted (its jobs stay in order), and at most FifoMemory jobs
+// are admitted past the limit. An admitted job is known (ids), so the spill reads and rescans
+// that meet it in the store skip it.
+func (f *fifo) admit(j *persistence.Job) bool {
+	if _, ok := f.spilledKeys[j.FairnessKey]; ok || f.len() >= 2*f.env.FifoMemory {
+		return false
+	}
+	share := max(admitPerKey, f.env.FifoMemory/(f.q.keyCount()+1))
+	return f.q.count(j.FairnessKey) < share
+}
+
 // leaveInStore leaves a job to be read back in order when the queue drains.
 func (f *fifo) leaveInStore(j *persistence.Job) {
+	if f.spilledKeys == nil {
+		f.spilledKeys = map[string]struct{}{}
+	}
+	f.spilledKeys[j.FairnessKey] = struct{}{}
 	if !f.spilled {
 		f.spilled, f.cursor = true, j.Seq-1
 	} else if j.Seq <= f.cursor {
@@ -211,7 +234,7 @@ func (f *fifo) leaveInStore(j *persistence.Job) {
 }
 
 func (f *fifo) push(j *persistence.Job) {
-	f.queue = append(f.queue, j)
+	f.q.push(j)
 	f.ids[j.ID] = struct{}{}
 	f.stats.InMemory.Store(int64(f.len()))
 }
@@ -220,12 +243,7 @@ func (f *fifo) pushFront(j *persistence.Job) {
 	if _, dup := f.ids[j.ID]; dup {
 		return
 	}
-	if f.head > 0 {
-		f.head--
-		f.queue[f.head] = j
-	} else {
-		f.queue = append([]*persistence.Job{j}, f.queue...)
-	}
+	f.q.pushFront(j)
 	f.ids[j.ID] = struct{}{}
 	f.stats.InMemory.Store(int64(f.len()))
 }
@@ -257,13 +275,12 @@ func (f *fifo) end(tok uint64) {
 // limits), then refills from the store if it runs low.
 func (f *fifo) pump(ctx actor.Context) {
 	for f.demand > 0 && !f.paused && f.len() > 0 {
-		j := f.queue[f.head]
+		j := f.q.peek()
 		k, limited := f.keyOf(j)
 		if limited && f.keyRunning[k] >= f.env.KeyLimits[j.Kind] {
 			// Over its key's limit: park it, in order, without taking a worker. Past parkMax
 			// it is forgotten: it stays queued in the store, and a rescan brings it back.
-			f.queue[f.head] = nil
-			f.head++
+			f.q.pop()
 			if f.parkedN >= parkMax {
 				delete(f.ids, j.ID)
 				continue
@@ -276,8 +293,7 @@ func (f *fifo) pump(ctx actor.Context) {
 		if !f.allowStart(ctx) {
 			break
 		}
-		f.queue[f.head] = nil
-		f.head++
+		f.q.pop()
 		delete(f.ids, j.ID)
 		f.demand--
 		f.nextToken++
@@ -289,10 +305,6 @@ func (f *fifo) pump(ctx actor.Context) {
 		f.flights[f.nextToken] = fl
 		f.inflight[j.ID] = f.nextToken
 		ctx.Send(f.env.RegistryPID(f.cat), &Dispatch{Job: j, Token: f.nextToken})
-	}
-	if f.head > 1024 && f.head*2 > len(f.queue) {
-		f.queue = append([]*persistence.Job(nil), f.queue[f.head:]...)
-		f.head = 0
 	}
 	f.stats.InMemory.Store(int64(f.len()))
 	if f.spilled && !f.loading && !f.loadFailed && f.ready && f.len() < f.env.FifoMemory/2 {
@@ -354,7 +366,7 @@ func (f *fifo) allowStart(ctx actor.Context) bool {
 // load reads queued jobs after the cursor on a goroutine; queuedLoaded brings them back.
 func (f *fifo) load(ctx actor.Context) {
 	f.loading, f.dropMin = true, 0
-	self, cat, after, limit, ep := ctx.Self(), f.cat, f.cursor, f.env.FifoMemory-f.len(), f.epoch
+	self, cat, after, limit, ep := ctx.Self(), f.cat, f.cursor, max(f.env.FifoMemory-f.len(), 1), f.epoch
 	f.env.Go(func() {
 		c, cancel := loadCtx()
 		defer cancel()
@@ -382,6 +394,9 @@ func (f *fifo) loaded(ctx actor.Context, msg *queuedLoaded) {
 	if f.dropMin != 0 {
 		f.spilled, f.cursor = true, min(f.cursor, f.dropMin-1)
 		f.dropMin = 0
+	}
+	if !f.spilled {
+		f.spilledKeys = nil // read through: every key's jobs are in memory
 	}
 	if !f.ready {
 		f.ready = true

@@ -18,7 +18,9 @@ import (
 // A time is a uvarint: 0 for the zero time, else 1 + the zigzag of its Unix nanoseconds less
 // created_at's (created_at's own less 0), so the times of a job's life take 1 to 5 bytes, not 9. Version 1 (with the id, the state as a string) is not
 // read: a data directory of an older jobsched must be drained or deleted before upgrading.
-const recordVersion = 2
+//
+// Version 3 appends the fairness key after seq; a version 2 record reads with none.
+const recordVersion = 3
 
 var errCorrupt = errors.New("corrupt job record")
 
@@ -59,6 +61,7 @@ func appendJob(b []byte, j *Job) []byte {
 	b = appendOptTime(b, j.FinishedAt, base)
 	b = appendBool(b, j.CancelRequested)
 	b = binary.AppendUvarint(b, j.Seq)
+	b = appendString(b, j.FairnessKey)
 	return b
 }
 
@@ -195,7 +198,7 @@ func stateCode(s State) byte {
 
 // decodeJob decodes the record of job id (the id is its key's, not the record's).
 func decodeJob(id string, b []byte, j *Job) error {
-	if len(b) == 0 || b[0] != recordVersion {
+	if len(b) == 0 || (b[0] != recordVersion && b[0] != 2) {
 		return fmt.Errorf("%w: unknown version", errCorrupt)
 	}
 	d := &decoder{b: b[1:]}
@@ -238,6 +241,9 @@ func decodeJob(id string, b []byte, j *Job) error {
 	j.FinishedAt = d.optTime(base)
 	j.CancelRequested = d.bool()
 	j.Seq = d.uvarint()
+	if b[0] >= 3 {
+		j.FairnessKey = d.string()
+	}
 	if d.err == nil && !j.State.Valid() {
 		return fmt.Errorf("%w: state %q", errCorrupt, j.State)
 	}

@@ -13,7 +13,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	now := time.Now().UTC()
 	full := &Job{ID: "0193-id", Kind: "email", Category: "default", Args: json.RawMessage(`{"to":"a@b"}`),
 		State: StateRetrying, Attempt: 3, MaxAttempts: 25, Timeout: Duration(30 * time.Second),
-		UniqueKey: "u", ConcurrencyKey: "c", Errors: []AttemptError{{Attempt: 1, At: now, Error: "boom", Panic: true}},
+		UniqueKey: "u", ConcurrencyKey: "c", FairnessKey: "tenant-7", Errors: []AttemptError{{Attempt: 1, At: now, Error: "boom", Panic: true}},
 		Result: json.RawMessage(`"ok"`), Progress: &Progress{Percent: 42.5, Message: "half", At: now},
 		CreatedAt: now, RunAt: now.Add(time.Second), StartedAt: &now, FinishedAt: &now, CancelRequested: true, Seq: 99}
 	for _, j := range []*Job{full, {ID: "x", Kind: "k", Category: "c", State: StateQueued}} {
@@ -21,6 +21,19 @@ func TestCodecRoundTrip(t *testing.T) {
 		require.NoError(t, decodeJob(j.ID, encodeJob(j), &got))
 		require.Equal(t, j, &got)
 	}
+}
+
+// A version 2 record (before fairness keys) still reads, with no fairness key.
+func TestCodecReadsVersion2Records(t *testing.T) {
+	j := &Job{ID: "x", Kind: "k", Category: "c", State: StateQueued, Seq: 7}
+	b := encodeJob(j)
+	require.Equal(t, byte(3), b[0])
+	require.Equal(t, byte(0), b[len(b)-1], "an empty fairness key is one byte at the end")
+	v2 := append([]byte{2}, b[1:len(b)-1]...)
+	var got Job
+	require.NoError(t, decodeJob(j.ID, v2, &got))
+	require.Equal(t, j, &got)
+	require.Error(t, decodeJob(j.ID, append([]byte{1}, b[1:]...), &got), "version 1 is not read")
 }
 
 func TestCodecProperties(t *testing.T) {
@@ -34,7 +47,7 @@ func TestCodecProperties(t *testing.T) {
 		j := &Job{ID: rapid.String().Draw(t, "id"), Kind: rapid.String().Draw(t, "kind"),
 			State: rapid.SampledFrom(States).Draw(t, "state"), Attempt: rapid.IntRange(0, 1000).Draw(t, "attempt"),
 			MaxAttempts: rapid.IntRange(1, 1000).Draw(t, "max"), CreatedAt: tm("created"), RunAt: tm("run"),
-			Seq: rapid.Uint64().Draw(t, "seq")}
+			Seq: rapid.Uint64().Draw(t, "seq"), FairnessKey: rapid.String().Draw(t, "fairness")}
 		if rapid.Bool().Draw(t, "hasArgs") {
 			j.Args = rapid.SliceOf(rapid.Byte()).Draw(t, "args")
 		}

@@ -90,6 +90,7 @@ type Job struct {
 	Timeout        Duration        `json:"timeout,omitempty"`
 	UniqueKey      string          `json:"unique_key,omitempty"`
 	ConcurrencyKey string          `json:"concurrency_key,omitempty"`
+	FairnessKey    string          `json:"fairness_key,omitempty"` // served round-robin within a category
 	Errors         []AttemptError  `json:"errors,omitempty"`
 	Result         json.RawMessage `json:"result,omitempty"`
 	Progress       *Progress       `json:"progress,omitempty"`

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -51,6 +52,12 @@ type Options struct {
 	PanicRate   float64
 	MaxAttempts int
 	Seed        uint64
+	// Tenants spreads the jobs over N tenants (fairness keys t001..tN), tenant i getting a share
+	// proportional to 1/(i+1)^Skew; the report gives each tenant's enqueue-to-start latency.
+	// NoFairness leaves the keys off the jobs (the tenants are still tracked): the baseline.
+	Tenants    int
+	Skew       float64
+	NoFairness bool
 
 	// Chaos "kill" (with Spawn): SIGKILL the daemon about every ChaosEvery and restart it.
 	Chaos      string
@@ -104,6 +111,8 @@ type Report struct {
 	StoreSyncs   uint64   `json:"store_syncs,omitempty"`
 	StoreWrites  uint64   `json:"store_writes,omitempty"`
 	LostIDs      []string `json:"lost_ids,omitempty"`
+	// Tenants: each tenant's jobs and enqueue-to-start latency (a --tenants run).
+	Tenants []TenantLatency `json:"tenants,omitempty"`
 }
 
 // ErrLost is returned by Run (with the report) when an acknowledged job was lost.
@@ -168,6 +177,10 @@ func (o *Options) check() error {
 		return fmt.Errorf("--jobs must not be negative, got %d", o.Jobs)
 	case o.Backlog < 0:
 		return fmt.Errorf("--backlog must not be negative, got %d", o.Backlog)
+	case o.Tenants < 0 || o.Tenants > maxTenants:
+		return fmt.Errorf("--tenants: want 0..%d, got %d", maxTenants, o.Tenants)
+	case o.Skew < 0 || math.IsNaN(o.Skew) || math.IsInf(o.Skew, 0):
+		return fmt.Errorf("--skew must be a number ≥ 0, got %g", o.Skew)
 	case o.Backlog > 0 && !o.Embedded && !o.Spawn:
 		return fmt.Errorf("--backlog needs --embedded or --spawn: the tester fills the store before the scheduler starts")
 	}
@@ -214,7 +227,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		stats0 = e.s.StoreStats()
 	}
 	began := time.Now()
-	acked, enqueueDur, err := enqueueAll(ctx, t, o)
+	tenants := map[string]int{}
+	acked, enqueueDur, err := enqueueAll(ctx, t, o, tenants)
 	if err != nil {
 		rss.stop()
 		_ = t.close(context.Background())
@@ -237,7 +251,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		st := e.s.StoreStats()
 		rep.StoreCommits, rep.StoreSyncs, rep.StoreWrites = st.Commits-stats0.Commits, st.Syncs-stats0.Syncs, st.Writes-stats0.Writes
 	}
-	if err := check(ctx, t, acked, rep); err != nil {
+	if err := check(ctx, t, acked, tenants, o.Tenants, rep); err != nil {
 		_ = t.close(context.Background())
 		return nil, err
 	}
@@ -262,8 +276,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return rep, nil
 }
 
-// enqueueAll offers the jobs from o.Concurrency clients and returns the acknowledged ids.
-func enqueueAll(ctx context.Context, t target, o Options) (map[string]bool, time.Duration, error) {
+// enqueueAll offers the jobs from o.Concurrency clients and returns the acknowledged ids; with
+// o.Tenants it notes each job's tenant in tenants.
+func enqueueAll(ctx context.Context, t target, o Options, tenants map[string]int) (map[string]bool, time.Duration, error) {
+	var shares []float64
+	if o.Tenants > 0 {
+		shares = tenantShares(o.Tenants, o.Skew)
+	}
 	var limiter *rate.Limiter
 	if o.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(o.Rate), max(o.Batch, 1))
@@ -286,6 +305,11 @@ func enqueueAll(ctx context.Context, t target, o Options) (map[string]bool, time
 				}
 				n := min(o.Batch, o.Jobs-first)
 				specs := makeSpecs(o, first, n)
+				for i := range specs {
+					if shares != nil && !o.NoFairness {
+						specs[i].FairnessKey = TenantName(tenantOf(shares, o.Seed, first+i))
+					}
+				}
 				if limiter != nil {
 					if err := limiter.WaitN(ctx, n); err != nil {
 						return
@@ -295,8 +319,11 @@ func enqueueAll(ctx context.Context, t target, o Options) (map[string]bool, time
 					jobs, err := t.enqueue(ctx, specs)
 					if err == nil {
 						mu.Lock()
-						for _, j := range jobs {
+						for i, j := range jobs {
 							acked[j.ID] = true
+							if shares != nil {
+								tenants[j.ID] = tenantOf(shares, o.Seed, first+i)
+							}
 						}
 						mu.Unlock()
 						bar.add(n)
@@ -389,7 +416,9 @@ func drainRate(finished int, began, drained time.Time, t target) float64 {
 }
 
 // check reads every job and compares it with what was acknowledged.
-func check(ctx context.Context, t target, acked map[string]bool, rep *Report) error {
+// tenants (of nTenants) gives each job's tenant in a --tenants run.
+func check(ctx context.Context, t target, acked map[string]bool, tenants map[string]int, nTenants int, rep *Report) error {
+	perTenant := newTenantHists(nTenants)
 	start := hdrhistogram.New(1, 10*60*1000*1000, 3) // µs, up to 10 minutes
 	finish := hdrhistogram.New(1, 60*60*1000*1000, 3)
 	seen := 0
@@ -429,6 +458,9 @@ func check(ctx context.Context, t target, acked map[string]bool, rep *Report) er
 		}
 		if j.Attempt == 1 && j.StartedAt != nil {
 			_ = start.RecordValue(max(j.StartedAt.Sub(j.CreatedAt).Microseconds(), 1))
+			if tn, ok := tenants[j.ID]; ok {
+				perTenant.record(tn, j.StartedAt.Sub(j.CreatedAt).Microseconds())
+			}
 		}
 		return len(acked) > 0
 	})
@@ -447,6 +479,7 @@ func check(ctx context.Context, t target, acked map[string]bool, rep *Report) er
 	}
 	rep.StartLatencyMS = percentiles(start)
 	rep.FinishLatencyMS = percentiles(finish)
+	rep.Tenants = perTenant.report()
 	return nil
 }
 
@@ -471,6 +504,14 @@ func (r *Report) Text(w io.Writer) {
 	}
 	p("enqueue→start ", r.StartLatencyMS)
 	p("enqueue→finish", r.FinishLatencyMS)
+	for i, tl := range r.Tenants {
+		if i == maxTenantLines {
+			fmt.Fprintf(w, "tenant ...   %d more tenants (--json lists them all)\n", len(r.Tenants)-i)
+			break
+		}
+		q := tl.StartLatencyMS
+		fmt.Fprintf(w, "tenant %-6s %7d jobs  enqueue→start p50 %.2f ms  p99 %.2f ms\n", tl.Tenant, tl.Jobs, q.P50, q.P99)
+	}
 	if r.Backlog > 0 {
 		fmt.Fprintf(w, "backlog     %d queued before the start, %d unfinished at the end\n", r.Backlog, r.BacklogUnfinished)
 	}

@@ -249,6 +249,12 @@ func TestDaemonHappyPaths(t *testing.T) {
 	_, err = c.Pause(ctx, "default", true)
 	require.NoError(t, err)
 	waitState(t, c, held.ID, jobsched.StateSucceeded)
+	st, _, body = call(t, "POST", d.addr+"/v1/jobs", `{"kind":"sleep","fairness_key":"tenant-1"}`)
+	require.Equal(t, 201, st, string(body))
+	var fair jobsched.Job
+	require.NoError(t, json.Unmarshal(body, &fair))
+	require.Equal(t, "tenant-1", fair.FairnessKey)
+	require.Equal(t, "tenant-1", waitState(t, c, fair.ID, jobsched.StateSucceeded).FairnessKey, "the key is stored")
 
 	tree, err := c.Tree(ctx)
 	require.NoError(t, err)
@@ -292,6 +298,8 @@ categories:
 		{`{"kind":"sleep","args":{"ms":1}`, "body"},
 		{`[1,2]`, "body"},
 		{`{"kind":7}`, "kind"},
+		{`{"kind":"sleep","fairness_key":"` + strings.Repeat("t", 201) + `"}`, "fairness_key"},
+		{`{"kind":"sleep","fairness_key":3}`, "fairness_key"},
 	}
 	for _, tc := range cases {
 		st, _, b := post("/v1/jobs", tc.body)

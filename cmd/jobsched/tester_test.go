@@ -37,6 +37,8 @@ func TestTesterRefusesBadBenchOptions(t *testing.T) {
 		{"--embedded", "--data", t.TempDir(), "--spread", "0"},
 		{"--addr", "http://127.0.0.1:1", "--backlog", "10"},
 		{"--embedded", "--data", t.TempDir(), "--backlog", "-1"},
+		{"--embedded", "--data", t.TempDir(), "--tenants", "-1"},
+		{"--embedded", "--data", t.TempDir(), "--tenants", "3", "--skew", "-1"},
 	} {
 		out, err := exec.Command(binary, append([]string{"tester"}, args...)...).CombinedOutput()
 		require.Error(t, err, args)

@@ -55,6 +55,8 @@ func decodeSpec(raw json.RawMessage, prefix string) (jobsched.JobSpec, error) {
 			err = strictUnmarshal(v, &spec.UniqueKey)
 		case "concurrency_key":
 			err = strictUnmarshal(v, &spec.ConcurrencyKey)
+		case "fairness_key":
+			err = strictUnmarshal(v, &spec.FairnessKey)
 		default:
 			name := k
 			if name == "" {
