@@ -33,10 +33,15 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		return "" // handed out before the drain began: it stays queued, no attempt charged
 	}
 	cancels := s.cancels.Load()
-	now := s.cfg.clock.Now()
+	now := s.startStamp()
 	j, err := s.startWrite(ctx, queued.ID, now)
 	if err != nil {
-		return "" // cancelled meanwhile, taken by another hand-off, or left queued for a rescan
+		// Cancelled meanwhile, taken by another hand-off, or left queued for a rescan. A write
+		// that failed for a reason that may pass may have been made all the same: give it back.
+		if !persistence.Permanent(err) {
+			s.abandonStart(queued.ID, now)
+		}
+		return ""
 	}
 	s.publish(j)
 	if s.cfg.Observer != nil {
@@ -135,6 +140,49 @@ func (s *Scheduler) finished(fj *Job, then func(*Job)) {
 	s.publish(fj)
 	if then != nil {
 		then(fj)
+	}
+}
+
+// startStamp is the start time of a new attempt: the clock's now, moved on by a nanosecond
+// when an earlier start of this scheduler took that instant already. A start time names its
+// attempt (startAttempt, finishAttempt, abandonStart), so no two attempts may share one, even
+// under a coarse or fake clock.
+func (s *Scheduler) startStamp() time.Time {
+	now := s.cfg.clock.Now()
+	for {
+		last, n := s.lastStart.Load(), now.UnixNano()
+		if n <= last {
+			n = last + 1
+		}
+		if s.lastStart.CompareAndSwap(last, n) {
+			return now.Add(time.Duration(n - now.UnixNano()))
+		}
+	}
+}
+
+// abandonStart gives back a start whose write failed for a reason that may pass and that
+// startWrite stopped trying (its worker stopped, or the drain began): the store may hold it all
+// the same, and then the job is running with no attempt behind it, which no audit questions.
+// The give-back goes through the retrier like a finish: it lands, or finds the start was never
+// made (ErrSkip), or Close makes its last pass (the next Start then recovers the job).
+func (s *Scheduler) abandonStart(id string, startedAt time.Time) {
+	s.finishWrite(id, giveBackStart(startedAt), func(j *Job) {
+		if j.State == StateQueued {
+			s.env.System.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Jobs: []*Job{j}})
+		}
+	})
+}
+
+// giveBackStart is the store mutation of abandonStart: the attempt that started at startedAt,
+// if the store holds it, goes back to its queue uncounted, as at a shutdown.
+func giveBackStart(startedAt time.Time) persistence.Mutator {
+	return func(j *Job) error {
+		if j.State != StateRunning || j.StartedAt == nil || !j.StartedAt.Equal(startedAt) {
+			return persistence.ErrSkip
+		}
+		j.State = StateQueued
+		j.Attempt--
+		return nil
 	}
 }
 

@@ -1,0 +1,36 @@
+package jobsched
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched/actors"
+	"github.com/jobsched/jobsched/persistence"
+	"github.com/stretchr/testify/require"
+)
+
+// stillClock is a clock that does not move (a fake clock, or a coarse one between two ticks).
+type stillClock struct{ at time.Time }
+
+func (c stillClock) Now() time.Time { return c.at }
+func (c stillClock) AfterFunc(d time.Duration, f func()) actors.Timer {
+	return time.AfterFunc(d, f)
+}
+
+// A start time names its attempt: a start tried again accepts the job running with its own
+// start time. Two hand-offs of one job starting in the same clock instant (a lost hand-off
+// taken back by the audit, a restarted Fifo) must still be two attempts, or both would run
+// the handler.
+func TestTwoStartsInOneClockInstantAreTwoAttempts(t *testing.T) {
+	s := &Scheduler{cfg: Config{clock: stillClock{at: time.Unix(100, 0)}}}
+	first, second := s.startStamp(), s.startStamp()
+	require.False(t, first.Equal(second), "two starts, two start times")
+	j := &Job{State: StateQueued}
+	require.NoError(t, startAttempt(first)(j))
+	require.ErrorIs(t, startAttempt(second)(j), persistence.ErrSkip, "the second hand-off is refused")
+	// A give-back names the attempt by its start time too.
+	require.ErrorIs(t, giveBackStart(second)(j), persistence.ErrSkip, "not the second's start")
+	require.NoError(t, giveBackStart(first)(j))
+	require.Equal(t, StateQueued, j.State)
+	require.Zero(t, j.Attempt, "the attempt given back is not counted")
+}

@@ -1,0 +1,57 @@
+package jobsched_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/persistence/faulty"
+	"github.com/stretchr/testify/require"
+)
+
+// Review of issue 10's merged pieces: the interplay of the store-driven Fifo, the retried
+// lifecycle writes, supervision and the store's faults.
+
+// A start write the store made but reported failed, whose worker stops before a retry could
+// recognise it, leaves the job running in the store with no attempt behind it. The Fifo's
+// audit trusts "running" (its end will come), so without the give-back the job was stranded
+// until a restart, and a key slot of its kind with it.
+func TestAStartWriteMadeThenAbandonedIsNotStranded(t *testing.T) {
+	fs := faultyStore(t, faulty.Options{Seed: 1, FailAfter: 1})
+	fs.Disable()
+	var runs atomic.Int32
+	s := start(t, jobsched.Config{Store: fs, Workers: 1, PollInterval: fastPoll,
+		Categories: []jobsched.Category{{Name: "default", MinWorkers: 1, MaxWorkers: 1}},
+		Kinds:      []jobsched.Kind{{Name: "k", KeyConcurrency: 1}}},
+		map[string]jobsched.Handler{"k": func(context.Context, *jobsched.Job) (any, error) {
+			runs.Add(1)
+			return "ok", nil
+		}})
+	ctx := context.Background()
+	fs.Enable() // every write is made, then reported failed: the start is retried, never known
+	_, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", ConcurrencyKey: "c"})
+	require.ErrorIs(t, err, faulty.ErrInjected)
+	var id string
+	require.Eventually(t, func() bool {
+		jobs, _, err := s.List(ctx, jobsched.ListOptions{State: jobsched.StateRunning})
+		if err != nil || len(jobs) != 1 {
+			return false
+		}
+		id = jobs[0].ID
+		return true
+	}, 5*time.Second, time.Millisecond, "the start write lands (and is reported failed)")
+	// The worker stops while it tries the start again: it gives the start up.
+	before := restartsOf(s, "jobsched/categories/default/workers")
+	crashRegistry(s, "default")
+	require.Eventually(t, func() bool { return restartsOf(s, "jobsched/categories/default/workers") > before },
+		5*time.Second, time.Millisecond)
+	fs.Disable()
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, id).State)
+	require.Equal(t, int32(1), runs.Load())
+	// The key's slot is free: one more job of the key runs.
+	j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", ConcurrencyKey: "c"})
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
+}
