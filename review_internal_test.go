@@ -34,3 +34,16 @@ func TestTwoStartsInOneClockInstantAreTwoAttempts(t *testing.T) {
 	require.Equal(t, StateQueued, j.State)
 	require.Zero(t, j.Attempt, "the attempt given back is not counted")
 }
+
+// Progress names its attempt as a finish does: by number and start time. A handler left running
+// past Close reports on while the next start (same number: the shutdown gave it back) runs.
+func TestProgressLandsOnlyOnItsOwnAttempt(t *testing.T) {
+	first, second := time.Unix(100, 1), time.Unix(200, 2)
+	j := &Job{State: StateRunning, Attempt: 1, StartedAt: &second}
+	stale := attemptInfo{id: "j", attempt: 1, startedAt: first}
+	require.ErrorIs(t, stale.progress(50, "old", time.Unix(210, 0))(j), persistence.ErrSkip)
+	require.Nil(t, j.Progress)
+	own := attemptInfo{id: "j", attempt: 1, startedAt: second}
+	require.NoError(t, own.progress(50, "mine", time.Unix(210, 0))(j))
+	require.Equal(t, "mine", j.Progress.Message)
+}
