@@ -55,3 +55,40 @@ func TestAStartWriteMadeThenAbandonedIsNotStranded(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
 }
+
+// A restarted Fifo knows nothing of the hand-offs of the one before it. The attempts those
+// started go on (a handler that ignores its context runs past its worker's stop), so the new
+// Fifo must count them against their concurrency key, or a key with key_concurrency 1 runs two
+// jobs at once.
+func TestARestartedFifoCountsTheAttemptsStillRunningAgainstTheirKey(t *testing.T) {
+	started := make(chan string, 2)
+	release := make(chan struct{})
+	s := start(t, jobsched.Config{Workers: 2, PollInterval: fastPoll,
+		Categories: []jobsched.Category{{Name: "default", MinWorkers: 2, MaxWorkers: 2}},
+		Kinds:      []jobsched.Kind{{Name: "k", KeyConcurrency: 1}}},
+		map[string]jobsched.Handler{"k": func(_ context.Context, j *jobsched.Job) (any, error) {
+			started <- j.ID
+			<-release // ignores its context: it outlives its worker
+			return "ok", nil
+		}})
+	ctx := context.Background()
+	a, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", ConcurrencyKey: "c"})
+	require.NoError(t, err)
+	require.Equal(t, a.ID, <-started)
+	before := restartsOf(s, "jobsched/categories/default/fifo")
+	crashFifo(s, "default")
+	require.Eventually(t, func() bool { return restartsOf(s, "jobsched/categories/default/fifo") > before },
+		5*time.Second, time.Millisecond)
+	b, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", ConcurrencyKey: "c"})
+	require.NoError(t, err)
+	select {
+	case id := <-started:
+		close(release)
+		t.Fatalf("job %s started while job %s of the same key (limit 1) still ran", id, a.ID)
+	case <-time.After(20 * fastPoll): // rescans and an audit happen within this
+	}
+	close(release)
+	require.Equal(t, b.ID, <-started)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, a.ID).State)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, b.ID).State)
+}
