@@ -29,10 +29,23 @@ func TestTwoStartsInOneClockInstantAreTwoAttempts(t *testing.T) {
 	require.NoError(t, startAttempt(first)(j))
 	require.ErrorIs(t, startAttempt(second)(j), persistence.ErrSkip, "the second hand-off is refused")
 	// A give-back names the attempt by its start time too.
-	require.ErrorIs(t, giveBackStart(second)(j), persistence.ErrSkip, "not the second's start")
-	require.NoError(t, giveBackStart(first)(j))
+	later := time.Unix(101, 0)
+	require.ErrorIs(t, giveBackStart(second, later)(j), persistence.ErrSkip, "not the second's start")
+	require.NoError(t, giveBackStart(first, later)(j))
 	require.Equal(t, StateQueued, j.State)
 	require.Zero(t, j.Attempt, "the attempt given back is not counted")
+}
+
+// A cancel asked for while an abandoned start was in the store is not lost by the give-back:
+// the job ends cancelled instead of going back to its queue.
+func TestAGiveBackKeepsACancelAskedForMeanwhile(t *testing.T) {
+	at := time.Unix(100, 0)
+	j := &Job{State: StateQueued, MaxAttempts: 3}
+	require.NoError(t, startAttempt(at)(j))
+	j.CancelRequested = true // Cancel found it running
+	require.NoError(t, giveBackStart(at, time.Unix(101, 0))(j))
+	require.Equal(t, StateCancelled, j.State)
+	require.NotNil(t, j.FinishedAt)
 }
 
 // Progress names its attempt as a finish does: by number and start time. A handler left running

@@ -166,7 +166,7 @@ func (s *Scheduler) startStamp() time.Time {
 // The give-back goes through the retrier like a finish: it lands, or finds the start was never
 // made (ErrSkip), or Close makes its last pass (the next Start then recovers the job).
 func (s *Scheduler) abandonStart(id string, startedAt time.Time) {
-	s.finishWrite(id, giveBackStart(startedAt), func(j *Job) {
+	s.finishWrite(id, giveBackStart(startedAt, s.cfg.clock.Now()), func(j *Job) {
 		if j.State == StateQueued {
 			s.env.System.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Jobs: []*Job{j}})
 		}
@@ -174,11 +174,17 @@ func (s *Scheduler) abandonStart(id string, startedAt time.Time) {
 }
 
 // giveBackStart is the store mutation of abandonStart: the attempt that started at startedAt,
-// if the store holds it, goes back to its queue uncounted, as at a shutdown.
-func giveBackStart(startedAt time.Time) persistence.Mutator {
+// if the store holds it, goes back to its queue uncounted, as at a shutdown; a cancel asked for
+// meanwhile ends the job cancelled, as a finish would.
+func giveBackStart(startedAt, now time.Time) persistence.Mutator {
 	return func(j *Job) error {
 		if j.State != StateRunning || j.StartedAt == nil || !j.StartedAt.Equal(startedAt) {
 			return persistence.ErrSkip
+		}
+		if j.CancelRequested {
+			j.State, j.FinishedAt = StateCancelled, &now
+			j.Errors = append(j.Errors, AttemptError{Attempt: j.Attempt, At: now, Error: "cancelled"})
+			return nil
 		}
 		j.State = StateQueued
 		j.Attempt--
