@@ -2,6 +2,8 @@ package jobsched_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,4 +93,26 @@ func TestARestartedFifoCountsTheAttemptsStillRunningAgainstTheirKey(t *testing.T
 	require.Equal(t, b.ID, <-started)
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, a.ID).State)
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, b.ID).State)
+}
+
+// An outcome the store cannot take in one commit (a result over the commit limit) is refused
+// for good (ErrTooLarge). The job must still end, with an error that says why, and not stay
+// running with its key slot held until a restart.
+func TestAnOutcomeTooLargeToStoreStillEndsTheJob(t *testing.T) {
+	big := strings.Repeat("x", 4<<20) // over the default commit limit of badger (about 2.7 MiB)
+	s := start(t, jobsched.Config{Workers: 1, PollInterval: fastPoll,
+		Kinds: []jobsched.Kind{{Name: "k", KeyConcurrency: 1, MaxAttempts: 1}}},
+		map[string]jobsched.Handler{
+			"k":   func(context.Context, *jobsched.Job) (any, error) { return big, nil },
+			"err": func(context.Context, *jobsched.Job) (any, error) { return nil, errors.New(big) },
+		})
+	ctx := context.Background()
+	for _, kind := range []string{"k", "err"} {
+		j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: kind, ConcurrencyKey: "c", MaxAttempts: 1})
+		require.NoError(t, err)
+		got := waitJob(t, s, j.ID)
+		require.Equal(t, jobsched.StateDead, got.State, kind)
+		require.Len(t, got.Errors, 1)
+		require.Contains(t, got.Errors[0].Error, "too large", kind)
+	}
 }

@@ -93,10 +93,20 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	}
 	s.running.Delete(j.ID)
 	done := s.cfg.clock.Now()
-	s.finishWrite(j.ID, s.finishAttempt(j.Attempt, now, done, out), func(fj *Job) {
+	then := func(fj *Job) {
 		if s.cfg.Observer != nil {
 			s.cfg.Observer.JobFinished(fj, done.Sub(now))
 		}
+	}
+	fin := s.finishAttempt(j.Attempt, now, done, out)
+	s.store.UpdateAsync(j.ID, fin, false, func(fj *Job, err error) {
+		if errors.Is(err, persistence.ErrTooLarge) {
+			// The outcome does not fit in one commit: it is refused for good, and the job
+			// would stay running. Store a failed attempt that says so instead.
+			s.finishWrite(j.ID, s.tooLargeAttempt(j.Attempt, now, done, err), then)
+			return
+		}
+		s.finishWritten(j.ID, fin, then, fj, err)
 	})
 	if out.panicked {
 		return out.err
@@ -123,13 +133,50 @@ func (s *Scheduler) startWrite(ctx context.Context, id string, now time.Time) (*
 // finishWrite stores the outcome of an attempt without waiting; a write the store refuses for
 // a reason that may pass is tried again by the retrier. then runs once the outcome is stored.
 func (s *Scheduler) finishWrite(id string, fn persistence.Mutator, then func(*Job)) {
-	s.store.UpdateAsync(id, fn, false, func(fj *Job, err error) {
-		if err != nil {
-			s.retry.add(&retryItem{id: id, fn: fn, then: then, err: err})
-			return
+	s.store.UpdateAsync(id, fn, false, func(fj *Job, err error) { s.finishWritten(id, fn, then, fj, err) })
+}
+
+// finishWritten takes the store's answer to the finish write fn: a refused write goes to the
+// retrier.
+func (s *Scheduler) finishWritten(id string, fn persistence.Mutator, then func(*Job), fj *Job, err error) {
+	if err != nil {
+		s.retry.add(&retryItem{id: id, fn: fn, then: then, err: err})
+		return
+	}
+	s.finished(fj, then)
+}
+
+// keptErrors is how many attempt errors a job keeps when its record would not fit in one
+// commit otherwise (tooLargeAttempt): the first and the latest ones.
+const keptErrors = 16
+
+// maxErrorText caps the text of an attempt error stored by tooLargeAttempt.
+const maxErrorText = 4 << 10
+
+// tooLargeAttempt is the finish stored in place of an outcome the store refused as too large
+// (a result or error over the commit limit): the attempt fails with an error that says so, the
+// result is dropped, and if the job has kept many errors, only the first and latest stay.
+func (s *Scheduler) tooLargeAttempt(attempt int, startedAt, now time.Time, cause error) persistence.Mutator {
+	msg := fmt.Sprintf("the outcome of this attempt is too large to store: %v", cause)
+	if len(msg) > maxErrorText {
+		msg = msg[:maxErrorText]
+	}
+	fail := s.finishAttempt(attempt, startedAt, now, outcome{err: msg})
+	return func(j *Job) error {
+		if err := fail(j); err != nil {
+			return err
 		}
-		s.finished(fj, then)
-	})
+		j.Result, j.Progress = nil, nil
+		if n := len(j.Errors); n > keptErrors {
+			j.Errors = append(j.Errors[:keptErrors/2:keptErrors/2], j.Errors[n-keptErrors/2:]...)
+		}
+		for i := range j.Errors {
+			if len(j.Errors[i].Error) > maxErrorText {
+				j.Errors[i].Error = j.Errors[i].Error[:maxErrorText] + "… (cut)"
+			}
+		}
+		return nil
+	}
 }
 
 // finished tells the others of a stored outcome: the Waiter of a retry, Wait callers of the end.
