@@ -99,9 +99,10 @@ func (s *Scheduler) checkKind(spec JobSpec, field string) error {
 type attemptKey struct{}
 
 type attemptInfo struct {
-	s       *Scheduler
-	id      string
-	attempt int
+	s         *Scheduler
+	id        string
+	attempt   int
+	startedAt time.Time // with the number, names the attempt (a shutdown gives a number back)
 }
 
 // ReportProgress records a running job's progress (percent 0-100 and a message); it is visible
@@ -114,13 +115,7 @@ func ReportProgress(ctx context.Context, percent float64, message string) error 
 	}
 	percent = min(max(percent, 0), 100)
 	now := a.s.cfg.clock.Now()
-	a.s.store.UpdateAsync(a.id, func(j *persistence.Job) error {
-		if j.State != StateRunning || j.Attempt != a.attempt {
-			return persistence.ErrSkip
-		}
-		j.Progress = &persistence.Progress{Percent: percent, Message: message, At: now}
-		return nil
-	}, false, func(j *Job, err error) {
+	a.s.store.UpdateAsync(a.id, a.progress(percent, message, now), false, func(j *Job, err error) {
 		if err == nil {
 			a.s.publish(j)
 		}
@@ -134,4 +129,17 @@ func timeoutError(d time.Duration, err error) string {
 		return fmt.Sprintf("timed out after %s", d)
 	}
 	return fmt.Sprintf("timed out after %s: %v", d, err)
+}
+
+// progress is the store mutation of ReportProgress: it lands on the attempt of a's handler only,
+// never on a later attempt of the same number (a handler left running past Close's ctx reports
+// on while the next start runs the job again).
+func (a attemptInfo) progress(percent float64, message string, now time.Time) persistence.Mutator {
+	return func(j *persistence.Job) error {
+		if j.State != StateRunning || j.Attempt != a.attempt || j.StartedAt == nil || !j.StartedAt.Equal(a.startedAt) {
+			return persistence.ErrSkip
+		}
+		j.Progress = &persistence.Progress{Percent: percent, Message: message, At: now}
+		return nil
+	}
 }

@@ -64,6 +64,7 @@ type Scheduler struct {
 	inserts   actors.InsertGate
 	running   sync.Map      // job id -> context.CancelCauseFunc of its running attempt
 	cancels   atomic.Uint64 // Cancels of running jobs so far (see runner.Run)
+	lastStart atomic.Int64  // the latest attempt start time handed out, Unix ns (startStamp)
 	draining  atomic.Bool   // Close began: no attempt starts any more
 	quit      chan struct{} // closed by Close: stops the background loops
 	done      chan struct{} // closed when the scheduler stops (Done)

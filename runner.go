@@ -33,10 +33,15 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		return "" // handed out before the drain began: it stays queued, no attempt charged
 	}
 	cancels := s.cancels.Load()
-	now := s.cfg.clock.Now()
+	now := s.startStamp()
 	j, err := s.startWrite(ctx, queued.ID, now)
 	if err != nil {
-		return "" // cancelled meanwhile, taken by another hand-off, or left queued for a rescan
+		// Cancelled meanwhile, taken by another hand-off, or left queued for a rescan. A write
+		// that failed for a reason that may pass may have been made all the same: give it back.
+		if !persistence.Permanent(err) {
+			s.abandonStart(queued.ID, now)
+		}
+		return ""
 	}
 	s.publish(j)
 	if s.cfg.Observer != nil {
@@ -50,7 +55,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(j.Timeout), ErrTimeout)
 		defer stop()
 	}
-	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt})
+	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt, startedAt: now})
 	if s.testHookStarted != nil {
 		s.testHookStarted(j.ID)
 	}
@@ -88,10 +93,20 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	}
 	s.running.Delete(j.ID)
 	done := s.cfg.clock.Now()
-	s.finishWrite(j.ID, s.finishAttempt(j.Attempt, now, done, out), func(fj *Job) {
+	then := func(fj *Job) {
 		if s.cfg.Observer != nil {
 			s.cfg.Observer.JobFinished(fj, done.Sub(now))
 		}
+	}
+	fin := s.finishAttempt(j.Attempt, now, done, out)
+	s.store.UpdateAsync(j.ID, fin, false, func(fj *Job, err error) {
+		if errors.Is(err, persistence.ErrTooLarge) {
+			// The outcome does not fit in one commit: it is refused for good, and the job
+			// would stay running. Store a failed attempt that says so instead.
+			s.finishWrite(j.ID, s.tooLargeAttempt(j.Attempt, now, done, err), then)
+			return
+		}
+		s.finishWritten(j.ID, fin, then, fj, err)
 	})
 	if out.panicked {
 		return out.err
@@ -118,13 +133,50 @@ func (s *Scheduler) startWrite(ctx context.Context, id string, now time.Time) (*
 // finishWrite stores the outcome of an attempt without waiting; a write the store refuses for
 // a reason that may pass is tried again by the retrier. then runs once the outcome is stored.
 func (s *Scheduler) finishWrite(id string, fn persistence.Mutator, then func(*Job)) {
-	s.store.UpdateAsync(id, fn, false, func(fj *Job, err error) {
-		if err != nil {
-			s.retry.add(&retryItem{id: id, fn: fn, then: then, err: err})
-			return
+	s.store.UpdateAsync(id, fn, false, func(fj *Job, err error) { s.finishWritten(id, fn, then, fj, err) })
+}
+
+// finishWritten takes the store's answer to the finish write fn: a refused write goes to the
+// retrier.
+func (s *Scheduler) finishWritten(id string, fn persistence.Mutator, then func(*Job), fj *Job, err error) {
+	if err != nil {
+		s.retry.add(&retryItem{id: id, fn: fn, then: then, err: err})
+		return
+	}
+	s.finished(fj, then)
+}
+
+// keptErrors is how many attempt errors a job keeps when its record would not fit in one
+// commit otherwise (tooLargeAttempt): the first and the latest ones.
+const keptErrors = 16
+
+// maxErrorText caps the text of an attempt error stored by tooLargeAttempt.
+const maxErrorText = 4 << 10
+
+// tooLargeAttempt is the finish stored in place of an outcome the store refused as too large
+// (a result or error over the commit limit): the attempt fails with an error that says so, the
+// result is dropped, and if the job has kept many errors, only the first and latest stay.
+func (s *Scheduler) tooLargeAttempt(attempt int, startedAt, now time.Time, cause error) persistence.Mutator {
+	msg := fmt.Sprintf("the outcome of this attempt is too large to store: %v", cause)
+	if len(msg) > maxErrorText {
+		msg = msg[:maxErrorText]
+	}
+	fail := s.finishAttempt(attempt, startedAt, now, outcome{err: msg})
+	return func(j *Job) error {
+		if err := fail(j); err != nil {
+			return err
 		}
-		s.finished(fj, then)
-	})
+		j.Result, j.Progress = nil, nil
+		if n := len(j.Errors); n > keptErrors {
+			j.Errors = append(j.Errors[:keptErrors/2:keptErrors/2], j.Errors[n-keptErrors/2:]...)
+		}
+		for i := range j.Errors {
+			if len(j.Errors[i].Error) > maxErrorText {
+				j.Errors[i].Error = j.Errors[i].Error[:maxErrorText] + "… (cut)"
+			}
+		}
+		return nil
+	}
 }
 
 // finished tells the others of a stored outcome: the Waiter of a retry, Wait callers of the end.
@@ -135,6 +187,55 @@ func (s *Scheduler) finished(fj *Job, then func(*Job)) {
 	s.publish(fj)
 	if then != nil {
 		then(fj)
+	}
+}
+
+// startStamp is the start time of a new attempt: the clock's now, moved on by a nanosecond
+// when an earlier start of this scheduler took that instant already. A start time names its
+// attempt (startAttempt, finishAttempt, abandonStart), so no two attempts may share one, even
+// under a coarse or fake clock.
+func (s *Scheduler) startStamp() time.Time {
+	now := s.cfg.clock.Now()
+	for {
+		last, n := s.lastStart.Load(), now.UnixNano()
+		if n <= last {
+			n = last + 1
+		}
+		if s.lastStart.CompareAndSwap(last, n) {
+			return now.Add(time.Duration(n - now.UnixNano()))
+		}
+	}
+}
+
+// abandonStart gives back a start whose write failed for a reason that may pass and that
+// startWrite stopped trying (its worker stopped, or the drain began): the store may hold it all
+// the same, and then the job is running with no attempt behind it, which no audit questions.
+// The give-back goes through the retrier like a finish: it lands, or finds the start was never
+// made (ErrSkip), or Close makes its last pass (the next Start then recovers the job).
+func (s *Scheduler) abandonStart(id string, startedAt time.Time) {
+	s.finishWrite(id, giveBackStart(startedAt, s.cfg.clock.Now()), func(j *Job) {
+		if j.State == StateQueued {
+			s.env.System.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Jobs: []*Job{j}})
+		}
+	})
+}
+
+// giveBackStart is the store mutation of abandonStart: the attempt that started at startedAt,
+// if the store holds it, goes back to its queue uncounted, as at a shutdown; a cancel asked for
+// meanwhile ends the job cancelled, as a finish would.
+func giveBackStart(startedAt, now time.Time) persistence.Mutator {
+	return func(j *Job) error {
+		if j.State != StateRunning || j.StartedAt == nil || !j.StartedAt.Equal(startedAt) {
+			return persistence.ErrSkip
+		}
+		if j.CancelRequested {
+			j.State, j.FinishedAt = StateCancelled, &now
+			j.Errors = append(j.Errors, AttemptError{Attempt: j.Attempt, At: now, Error: "cancelled"})
+			return nil
+		}
+		j.State = StateQueued
+		j.Attempt--
+		return nil
 	}
 }
 

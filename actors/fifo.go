@@ -43,8 +43,12 @@ type fifo struct {
 	dropMin    uint64
 	loading    bool
 	loadFailed bool // the last read failed: the next poll reads again
-	ready      bool
-	maxSeq     uint64 // highest sequence number seen
+	// adopting: the jobs still running for an earlier incarnation are being read, to count
+	// them against their keys; nothing is handed out until they are in.
+	adopting  bool
+	adoptRead bool // the read is on its way
+	ready     bool
+	maxSeq    uint64 // highest sequence number seen
 
 	// Hand-offs to the registry not ended yet, by token, and the token of each job.
 	nextToken uint64
@@ -119,6 +123,8 @@ func (f *fifo) Receive(ctx actor.Context) {
 		// What an earlier incarnation read is not trusted: read again from the low-water mark.
 		f.spilled, f.cursor = true, f.stats.lowWater.Load()
 		f.stats.Parked.Store(0)
+		f.adopting = true
+		f.adopt(ctx)
 		f.load(ctx)
 		f.armPoll(ctx)
 	case *poll:
@@ -132,6 +138,10 @@ func (f *fifo) Receive(ctx actor.Context) {
 	case *scanned:
 		if msg.epoch == f.epoch {
 			f.scanned(ctx, msg)
+		}
+	case *runningRead:
+		if msg.epoch == f.epoch {
+			f.adopted(ctx, msg)
 		}
 	case *audited:
 		if msg.epoch == f.epoch {
@@ -274,7 +284,7 @@ func (f *fifo) end(tok uint64) {
 // pump hands out jobs while workers are free (within the rate limit and the concurrency-key
 // limits), then refills from the store if it runs low.
 func (f *fifo) pump(ctx actor.Context) {
-	for f.demand > 0 && !f.paused && f.len() > 0 {
+	for !f.adopting && f.demand > 0 && !f.paused && f.len() > 0 {
 		j := f.q.peek()
 		k, limited := f.keyOf(j)
 		if limited && f.keyRunning[k] >= f.env.KeyLimits[j.Kind] {
@@ -410,6 +420,55 @@ func (f *fifo) armPoll(ctx actor.Context) {
 	f.pollTimer = f.env.Clock.AfterFunc(f.env.pollInterval(), func() { f.env.send(self, &poll{epoch: ep}) })
 }
 
+// adopt reads, on a goroutine, the jobs of the category stored as running whose kind limits
+// their concurrency key. A Fifo starting after an earlier incarnation does not know that one's
+// hand-offs, and their attempts may still run (a handler that ignores its worker's stop): it
+// takes each as a hand-off of its own, holding its key's slot, which the audit ends once the
+// store no longer says running. At the scheduler's start none runs (Start recovered them).
+func (f *fifo) adopt(ctx actor.Context) {
+	f.adoptRead = true
+	self, ep, cat := ctx.Self(), f.epoch, f.cat
+	f.env.Go(func() {
+		c, cancel := loadCtx()
+		defer cancel()
+		var jobs []*persistence.Job
+		err := f.env.Store.Running(c, func(id string) error {
+			j, err := f.env.Store.Get(c, id)
+			switch {
+			case errors.Is(err, persistence.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			}
+			if _, limited := f.keyOf(j); limited && j.Category == cat && j.State == persistence.StateRunning {
+				jobs = append(jobs, j)
+			}
+			return nil
+		})
+		f.env.send(self, &runningRead{epoch: ep, jobs: jobs, err: err})
+	})
+}
+
+// adopted takes the running jobs adopt read as hand-offs; a failed read is made again at the
+// next poll (nothing is handed out meanwhile).
+func (f *fifo) adopted(ctx actor.Context, msg *runningRead) {
+	f.adoptRead = false
+	if msg.err != nil {
+		f.env.Log.Warn("fifo: read running jobs", slog.String("category", f.cat), slog.Any("err", msg.err))
+		return
+	}
+	f.adopting = false
+	now := f.env.Clock.Now()
+	for _, j := range msg.jobs { // nothing was handed out yet: none is in flight
+		k, _ := f.keyOf(j)
+		f.nextToken++
+		f.flights[f.nextToken] = flight{id: j.ID, key: k, at: now}
+		f.inflight[j.ID] = f.nextToken
+		f.keyRunning[k]++
+	}
+	f.pump(ctx)
+}
+
 // onPoll is the store-driven path: settle the low-water mark, rescan a page of the queue and
 // check the hand-offs that have not ended for a while.
 func (f *fifo) onPoll(ctx actor.Context) {
@@ -423,6 +482,9 @@ func (f *fifo) onPoll(ctx actor.Context) {
 	if f.loadFailed && !f.loading {
 		f.loadFailed = false
 		f.load(ctx)
+	}
+	if f.adopting && !f.adoptRead {
+		f.adopt(ctx)
 	}
 	if !f.ready {
 		return

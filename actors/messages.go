@@ -98,6 +98,14 @@ type queuedLoaded struct {
 	full  bool // the read was capped: more may wait in the store
 }
 
+// runningRead carries a restarted Fifo's read of its category's jobs stored as running whose
+// kind limits their concurrency key: attempts an earlier incarnation handed out.
+type runningRead struct {
+	epoch uint64
+	jobs  []*persistence.Job
+	err   error
+}
+
 // scanned carries a Fifo's rescan of its queue: a page of queued jobs after from. head is set
 // when from was the low-water mark; mark is the InsertGate mark taken before the read.
 type scanned struct {

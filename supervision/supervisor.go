@@ -237,7 +237,8 @@ func (s *supervisor) step() {
 func (s *supervisor) spawn(c *child) {
 	line := &lifeline{}
 	line.gen.Store(generations.Add(1))
-	opts := append([]actor.PropsOption{actor.WithReceiverMiddleware(lifelineMiddleware(line))}, c.spec.Options...)
+	opts := append([]actor.PropsOption{actor.WithReceiverMiddleware(lifelineMiddleware(line)),
+		actor.WithMailbox(guardedMailboxes)}, c.spec.Options...)
 	tree, produce := s.spec.Tree, c.spec.Producer
 	props := actor.PropsFromProducer(func() actor.Actor {
 		if line.park.Load() {
