@@ -165,7 +165,7 @@ func (s *Scheduler) checkFilter(f Filter, applies func(State) bool, which string
 		return invalid("filter", "name at least one of category, kind, state")
 	}
 	if f.Category != "" {
-		if _, ok := s.cats[f.Category]; !ok {
+		if _, ok := s.category(f.Category); !ok {
 			return invalid("category", "unknown category %q", f.Category)
 		}
 	}

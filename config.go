@@ -186,41 +186,13 @@ func (c Config) withDefaults() (Config, error) {
 	sumMin := 0
 	for i, cat := range c.Categories {
 		field := fmt.Sprintf("categories[%d]", i)
-		if !nameRE.MatchString(cat.Name) {
-			return c, invalid(field+".name", "%q must be 1-64 letters, digits, '.', '_' or '-'", cat.Name)
-		}
 		if seen[cat.Name] {
 			return c, invalid(field+".name", "%q appears twice", cat.Name)
 		}
 		seen[cat.Name] = true
-		if cat.Priority == 0 {
-			cat.Priority = 1
-		}
-		if cat.MinWorkers == 0 {
-			cat.MinWorkers = 1
-		}
-		if cat.MaxWorkers == 0 {
-			cat.MaxWorkers = c.Workers
-		}
-		if cat.QueueLimit == 0 {
-			cat.QueueLimit = DefaultQueueLimit
-		}
-		switch {
-		case cat.Priority < 1:
-			return c, invalid(field+".priority", "must be at least 1, got %d", cat.Priority)
-		case cat.MinWorkers < 0:
-			return c, invalid(field+".min_workers", "must not be negative, got %d", cat.MinWorkers)
-		case cat.MaxWorkers < cat.MinWorkers:
-			return c, invalid(field+".max_workers", "%d is below min_workers %d", cat.MaxWorkers, cat.MinWorkers)
-		case cat.QueueLimit < 1:
-			return c, invalid(field+".queue_limit", "must be at least 1, got %d", cat.QueueLimit)
-		case cat.RateLimit < 0:
-			return c, invalid(field+".rate_limit", "must not be negative, got %g", cat.RateLimit)
-		case cat.RateBurst < 0:
-			return c, invalid(field+".rate_burst", "must not be negative, got %d", cat.RateBurst)
-		}
-		if cat.RateLimit > 0 && cat.RateBurst == 0 {
-			cat.RateBurst = max(1, int(math.Ceil(cat.RateLimit)))
+		cat, err := cat.withDefaults(field, c.Workers)
+		if err != nil {
+			return c, err
 		}
 		sumMin += cat.MinWorkers
 		cats[i] = cat
@@ -282,6 +254,44 @@ func (c Config) withDefaults() (Config, error) {
 		c.clock = realClock{}
 	}
 	return c, nil
+}
+
+// withDefaults validates a category and fills in its defaults; field names it in errors
+// ("categories[2]"), workers is the global budget.
+func (cat Category) withDefaults(field string, workers int) (Category, error) {
+	if !nameRE.MatchString(cat.Name) {
+		return cat, invalid(field+".name", "%q must be 1-64 letters, digits, '.', '_' or '-'", cat.Name)
+	}
+	if cat.Priority == 0 {
+		cat.Priority = 1
+	}
+	if cat.MinWorkers == 0 {
+		cat.MinWorkers = 1
+	}
+	if cat.MaxWorkers == 0 {
+		cat.MaxWorkers = workers
+	}
+	if cat.QueueLimit == 0 {
+		cat.QueueLimit = DefaultQueueLimit
+	}
+	switch {
+	case cat.Priority < 1:
+		return cat, invalid(field+".priority", "must be at least 1, got %d", cat.Priority)
+	case cat.MinWorkers < 0:
+		return cat, invalid(field+".min_workers", "must not be negative, got %d", cat.MinWorkers)
+	case cat.MaxWorkers < cat.MinWorkers:
+		return cat, invalid(field+".max_workers", "%d is below min_workers %d", cat.MaxWorkers, cat.MinWorkers)
+	case cat.QueueLimit < 1:
+		return cat, invalid(field+".queue_limit", "must be at least 1, got %d", cat.QueueLimit)
+	case cat.RateLimit < 0:
+		return cat, invalid(field+".rate_limit", "must not be negative, got %g", cat.RateLimit)
+	case cat.RateBurst < 0:
+		return cat, invalid(field+".rate_burst", "must not be negative, got %d", cat.RateBurst)
+	}
+	if cat.RateLimit > 0 && cat.RateBurst == 0 {
+		cat.RateBurst = max(1, int(math.Ceil(cat.RateLimit)))
+	}
+	return cat, nil
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

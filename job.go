@@ -87,7 +87,7 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	if cat == "" {
 		cat = s.cfg.Categories[0].Name
 	}
-	if _, ok := s.cats[cat]; !ok {
+	if _, ok := s.category(cat); !ok {
 		return nil, invalid(field+"category", "unknown category %q", cat)
 	}
 	if spec.Delay < 0 {

@@ -42,7 +42,14 @@ type Scheduler struct {
 	handlers map[string]Handler
 	checks   map[string]Validator // kind -> its args check at enqueue (handler.go)
 	kinds    map[string]Kind
-	cats     map[string]Category
+
+	// The categories in force (categories.go): set by New and the stored settings, changed by
+	// PutCategory and DeleteCategory (one at a time, under catChange). stats and reserved
+	// entries are never removed.
+	catMu     sync.RWMutex
+	catChange sync.Mutex
+	cats      map[string]Category
+	catOrder  []string
 
 	mu      sync.Mutex
 	state   int
@@ -56,8 +63,8 @@ type Scheduler struct {
 	env      *actors.Env
 
 	tree     *supervision.Tree
-	stats    map[string]*actors.CategoryStats
-	reserved map[string]*atomic.Int64
+	stats    map[string]*actors.CategoryStats // guarded by catMu
+	reserved map[string]*atomic.Int64         // guarded by catMu
 
 	wg        sync.WaitGroup // goroutines started through env.Go and the background loops
 	inserting sync.WaitGroup // Enqueue's inserts, which finish even when their caller leaves
@@ -97,9 +104,7 @@ func New(cfg Config) (*Scheduler, error) {
 		s.kinds[k.Name] = k
 	}
 	for _, c := range cfg.Categories {
-		s.cats[c.Name] = c
-		s.stats[c.Name] = &actors.CategoryStats{}
-		s.reserved[c.Name] = &atomic.Int64{}
+		s.setCategoryLocked(c) // no other goroutine sees s yet
 	}
 	s.hub.init()
 	return s, nil
@@ -142,14 +147,19 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	if err := s.recoverRunning(ctx); err != nil {
 		return fmt.Errorf("start: recover running jobs: %w", err)
 	}
+	if err := s.loadSettings(ctx); err != nil {
+		return fmt.Errorf("start: read the stored settings: %w", err)
+	}
 
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(minLevel{h: s.log.Handler(), min: slog.LevelWarn}).With("component", "protoactor")
 	}))
-	cats := make([]actors.Category, len(s.cfg.Categories))
-	for i, c := range s.cfg.Categories {
-		cats[i] = actors.Category{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
-			RateLimit: c.RateLimit, RateBurst: c.RateBurst}
+	inForce := s.categoryList()
+	cats := make([]actors.Category, len(inForce))
+	stats := make(map[string]*actors.CategoryStats, len(inForce))
+	for i, c := range inForce {
+		cats[i] = actorCategory(c)
+		stats[c.Name] = s.catStats(c.Name)
 	}
 	keyLimits := map[string]int{}
 	for _, k := range s.cfg.Kinds {
@@ -159,7 +169,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	}
 	env := &actors.Env{
 		System: system, Store: store, Runner: runner{s}, Clock: s.cfg.clock, Log: s.log,
-		Categories: cats, Stats: s.stats, Budget: s.cfg.Workers, BalanceInterval: s.cfg.BalanceInterval,
+		Categories: cats, Stats: stats, Live: actors.NewLive(cats, stats), Budget: s.cfg.Workers, BalanceInterval: s.cfg.BalanceInterval,
 		FifoMemory: s.cfg.FifoMemory, Go: s.goTracked, OnEvent: s.hub.event, KeyLimits: keyLimits,
 		WorkerIntensity: 10 * s.cfg.Workers, PollInterval: s.cfg.PollInterval, Inserts: &s.inserts,
 	}
@@ -377,8 +387,8 @@ func (s *Scheduler) Close(ctx context.Context) error {
 		s.mu.Unlock()
 		close(s.quit)
 		if prev == stateRunning {
-			for name := range s.cats {
-				s.system.Root.Send(s.env.FifoPID(name), &actors.Pause{})
+			for _, c := range s.categoryList() {
+				s.system.Root.Send(s.env.FifoPID(c.Name), &actors.Pause{})
 			}
 			s.drain(ctx)
 		}

@@ -9,9 +9,13 @@ import (
 // Spec declares the whole tree. onReady is called once every actor is ready: the Fifos and the
 // Waiter have read the store.
 func Spec(env *Env, tree *supervision.Tree, onReady func()) supervision.Spec {
+	if env.Live == nil {
+		env.Live = NewLive(env.Categories, env.Stats)
+	}
 	cats := make([]supervision.ChildSpec, 0, len(env.Categories))
-	for _, c := range env.Categories {
-		cats = append(cats, supervision.Supervisor(c.Name, "CategorySupervisor", CategorySpec(env, c)))
+	for _, c := range env.Live.List() {
+		_, st, _ := env.Live.Get(c.Name)
+		cats = append(cats, CategoryChild(env, c, st))
 	}
 	return supervision.Spec{
 		Name: RootName, Role: "RootSupervisor", Tree: tree, OnReady: onReady,

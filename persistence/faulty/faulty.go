@@ -241,7 +241,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 }
 
 // Settings implements persistence.Store (no faults: settings are not on a job's path).
-func (s *Store) Settings(ctx context.Context) (map[string][]byte, error) { return s.inner.Settings(ctx) }
+func (s *Store) Settings(ctx context.Context) (map[string][]byte, error) {
+	return s.inner.Settings(ctx)
+}
 
 // PutSetting implements persistence.Store.
 func (s *Store) PutSetting(ctx context.Context, key string, val []byte) error {
