@@ -41,8 +41,10 @@ type categorySetting struct {
 	Deleted    bool    `json:"deleted,omitempty"`
 }
 
+// toSetting stores a category with its defaults filled in; its min_workers 0 is stored as
+// NoWorkers, so that reading it back (and filling in defaults again) keeps it 0.
 func toSetting(c Category) categorySetting {
-	return categorySetting{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
+	return categorySetting{Name: c.Name, Priority: c.Priority, MinWorkers: MinWorkersValue(c.MinWorkers), MaxWorkers: c.MaxWorkers,
 		QueueLimit: c.QueueLimit, RateLimit: c.RateLimit, RateBurst: c.RateBurst}
 }
 

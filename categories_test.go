@@ -163,3 +163,32 @@ func TestPauseSurvivesRestart(t *testing.T) {
 	require.NoError(t, s2.Resume("default"))
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s2, j.ID).State)
 }
+
+func TestMinWorkersNoneKeepsNoWorkerWhileIdleAndStillRunsJobs(t *testing.T) {
+	s := start(t, jobsched.Config{Workers: 2, BalanceInterval: 20 * time.Millisecond, Categories: []jobsched.Category{
+		{Name: "default"}, {Name: "rare", MinWorkers: jobsched.NoWorkers}}}, map[string]jobsched.Handler{"noop": noop})
+	ctx := context.Background()
+	info, ok := categoryInfo(t, s, "rare")
+	require.True(t, ok)
+	require.Equal(t, 0, info.MinWorkers, "NoWorkers is a minimum of 0")
+	workers := func() int {
+		n := categoryNode(s, "rare")
+		if n == nil || len(n.Children) < 3 {
+			return -1
+		}
+		return len(n.Children[2].Children)
+	}
+	require.Equal(t, 0, workers(), "idle: no worker")
+	for range 3 {
+		j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "noop", Category: "rare"})
+		require.NoError(t, err)
+		require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
+	}
+	require.Eventually(t, func() bool { return workers() == 0 }, 5*time.Second, 5*time.Millisecond,
+		"idle again: its workers go")
+
+	// A category set at runtime with min_workers 0 keeps it through the store.
+	c, _, err := s.PutCategory(ctx, jobsched.Category{Name: "later", MinWorkers: jobsched.NoWorkers})
+	require.NoError(t, err)
+	require.Equal(t, 0, c.MinWorkers)
+}

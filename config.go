@@ -87,7 +87,8 @@ type Category struct {
 	Name string
 	// Priority is the category's weight in the balancer (default 1).
 	Priority int
-	// MinWorkers is kept even when idle (default 1); MaxWorkers is never exceeded
+	// MinWorkers is kept even when idle (default 1; NoWorkers for none: the category then
+	// gets workers from the balancer only while it has jobs); MaxWorkers is never exceeded
 	// (default: the budget).
 	MinWorkers int
 	MaxWorkers int
@@ -133,6 +134,18 @@ type Observer interface {
 	JobFinished(j *Job, run time.Duration)
 	// StoreSynced: the store synced a group commit of writes to disk, in d.
 	StoreSynced(d time.Duration, writes int)
+}
+
+// NoWorkers, as Category.MinWorkers, keeps no worker for the category while it is idle (the
+// zero value means the default, 1). The configuration file's and the API's min_workers: 0 is it.
+const NoWorkers = -1
+
+// MinWorkersValue turns a min_workers as people write it (0: none) into Category.MinWorkers.
+func MinWorkersValue(n int) int {
+	if n == 0 {
+		return NoWorkers
+	}
+	return n
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -265,8 +278,11 @@ func (cat Category) withDefaults(field string, workers int) (Category, error) {
 	if cat.Priority == 0 {
 		cat.Priority = 1
 	}
-	if cat.MinWorkers == 0 {
+	switch cat.MinWorkers {
+	case 0:
 		cat.MinWorkers = 1
+	case NoWorkers:
+		cat.MinWorkers = 0
 	}
 	if cat.MaxWorkers == 0 {
 		cat.MaxWorkers = workers
