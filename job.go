@@ -117,7 +117,7 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	if err := s.checkKind(spec, field); err != nil {
 		return nil, err
 	}
-	kind := s.kinds[spec.Kind]
+	kind := s.kindOf(spec.Kind)
 	maxAttempts := spec.MaxAttempts
 	if maxAttempts == 0 {
 		maxAttempts = kind.MaxAttempts

@@ -50,6 +50,11 @@ type Scheduler struct {
 	catChange sync.Mutex
 	cats      map[string]Category
 	catOrder  []string
+	// loaded is the configuration last loaded (New's, then each Reload's), under reloadMu.
+	reloadMu sync.Mutex
+	loaded   Config
+	// periodicStop stops the running periodic loop (nil: none), under mu.
+	periodicStop chan struct{}
 
 	mu      sync.Mutex
 	state   int
@@ -96,7 +101,7 @@ func New(cfg Config) (*Scheduler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Scheduler{cfg: cfg, log: log, handlers: map[string]Handler{}, kinds: map[string]Kind{},
+	s := &Scheduler{cfg: cfg, loaded: cfg, log: log, handlers: map[string]Handler{}, kinds: map[string]Kind{},
 		cats: map[string]Category{}, stats: map[string]*actors.CategoryStats{},
 		reserved: map[string]*atomic.Int64{}, quit: make(chan struct{}), done: make(chan struct{}), tree: supervision.NewTree()}
 	s.retry.init()
@@ -204,12 +209,11 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	s.wg.Add(1)
 	if len(s.cfg.Periodic) > 0 {
 		s.wg.Add(1)
+		s.periodicStop = make(chan struct{})
+		go s.periodicLoop(s.cfg.Periodic, s.periodicStop)
 	}
 	s.mu.Unlock()
 	go s.watchStore()
-	if len(s.cfg.Periodic) > 0 {
-		go s.periodicLoop()
-	}
 	s.log.Info("jobsched started", slog.String("dir", s.cfg.Dir), slog.Int("workers", s.cfg.Workers), slog.Int("categories", len(cats)))
 	return nil
 }
