@@ -192,3 +192,24 @@ func TestMinWorkersNoneKeepsNoWorkerWhileIdleAndStillRunsJobs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0, c.MinWorkers)
 }
+
+// When the root restarts the Categories supervisor, the categories come back as they are in
+// force: those added at runtime with their settings, not those deleted.
+func TestRuntimeCategoriesOutliveARestartOfCategories(t *testing.T) {
+	s := start(t, jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "default"}, {Name: "gone"}}},
+		map[string]jobsched.Handler{"noop": noop})
+	ctx := context.Background()
+	_, _, err := s.PutCategory(ctx, jobsched.Category{Name: "added", Priority: 7})
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteCategory(ctx, "gone"))
+	require.Eventually(t, func() bool {
+		crashFifo(s, "default")
+		return restartsOf(s, "jobsched/categories") > 0
+	}, 20*time.Second, 2*time.Millisecond, "the Categories supervisor restarted")
+	require.Eventually(t, func() bool { return categoryNode(s, "added") != nil && categoryNode(s, "default") != nil },
+		5*time.Second, 5*time.Millisecond)
+	require.Nil(t, categoryNode(s, "gone"), "a deleted category does not come back")
+	j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "noop", Category: "added"})
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
+}
