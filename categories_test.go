@@ -213,3 +213,41 @@ func TestRuntimeCategoriesOutliveARestartOfCategories(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
 }
+
+func TestReloadRefusesWhatCannotApplyAndChangesNothing(t *testing.T) {
+	base := jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "default"}, {Name: "busy"}}}
+	s := start(t, base, map[string]jobsched.Handler{"noop": noop})
+	ctx := context.Background()
+	_, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "noop", Category: "busy", Delay: jobsched.Duration(time.Hour)})
+	require.NoError(t, err)
+
+	var inv *jobsched.InvalidError
+	_, err = s.Reload(ctx, jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "default"}}})
+	require.ErrorAs(t, err, &inv, "busy holds a job")
+	require.Equal(t, "categories", inv.Field)
+	_, err = s.Reload(ctx, jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "other"}, {Name: "busy"}}})
+	require.ErrorAs(t, err, &inv)
+	require.Equal(t, "categories[0].name", inv.Field)
+	_, err = s.Reload(ctx, jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "default"}, {Name: "busy", MinWorkers: 9}}})
+	require.ErrorAs(t, err, &inv)
+	_, err = s.Reload(ctx, jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "default"}, {Name: "busy"}},
+		Kinds: []jobsched.Kind{{Name: "noop", MaxAttempts: -1}}})
+	require.ErrorAs(t, err, &inv)
+	require.Equal(t, "kinds[0].max_attempts", inv.Field)
+	require.Len(t, s.Categories(), 2)
+	info, _ := categoryInfo(t, s, "busy")
+	require.Equal(t, 1, info.MinWorkers)
+
+	// A good one applies: the kind's max_attempts reaches new jobs.
+	changes, err := s.Reload(ctx, jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "default"}, {Name: "busy", Priority: 2}},
+		Kinds: []jobsched.Kind{{Name: "noop", MaxAttempts: 3}}})
+	require.NoError(t, err)
+	require.Len(t, changes, 2, "%q", changes)
+	j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "noop"})
+	require.NoError(t, err)
+	require.Equal(t, 3, j.MaxAttempts)
+	changes, err = s.Reload(ctx, jobsched.Config{Workers: 4, Categories: []jobsched.Category{{Name: "default"}, {Name: "busy", Priority: 2}},
+		Kinds: []jobsched.Kind{{Name: "noop", MaxAttempts: 3}}})
+	require.NoError(t, err)
+	require.Empty(t, changes, "the same file again changes nothing")
+}
