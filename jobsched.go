@@ -115,7 +115,8 @@ func New(cfg Config) (*Scheduler, error) {
 	return s, nil
 }
 
-// Config returns the configuration in force, defaults filled in.
+// Config returns the configuration given to New, defaults filled in. Categories changed at
+// runtime (PutCategory, DeleteCategory, Reload) are not in it: Categories lists those in force.
 func (s *Scheduler) Config() Config { return s.cfg }
 
 // Start opens the store, returns the jobs a stopped process left running to their queues, and
