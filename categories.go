@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched/actors"
+	"github.com/jobsched/jobsched/persistence"
 	"github.com/jobsched/jobsched/supervision"
 )
 
@@ -320,4 +321,22 @@ func (s *Scheduler) waitTree(ctx context.Context, id string, present bool) error
 		case <-t.C:
 		}
 	}
+}
+
+// ForgetPauses removes every stored pause from a store that no running scheduler uses, so that
+// the next scheduler on it runs every category. It is for tools that fill a store through a
+// scheduler with its categories paused (the tester's pre-fill); people use Resume.
+func ForgetPauses(ctx context.Context, store persistence.Store) error {
+	settings, err := store.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	for k := range settings {
+		if strings.HasPrefix(k, settingPause) {
+			if err := store.DeleteSetting(ctx, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

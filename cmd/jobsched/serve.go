@@ -137,7 +137,11 @@ func serve(cfg daemon.Config, opt daemon.Options, load func() (daemon.Config, er
 	defer cancelStart()
 	go func() {
 		select {
-		case <-sig:
+		case s := <-sig:
+			if startCtx.Err() != nil {
+				sig <- s // the start had ended when this ran: the loop below handles the signal
+				return
+			}
 			cancelStart() // a signal during recovery aborts the start
 		case <-startCtx.Done():
 		}
