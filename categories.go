@@ -67,6 +67,12 @@ func (s *Scheduler) category(name string) (Category, bool) {
 	return c, ok
 }
 
+// knownCategory reports whether a category is in force.
+func (s *Scheduler) knownCategory(name string) bool {
+	_, ok := s.category(name)
+	return ok
+}
+
 // categoryList returns the categories in force, in order: the configuration's, then those added
 // at runtime.
 func (s *Scheduler) categoryList() []Category {

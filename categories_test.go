@@ -251,3 +251,24 @@ func TestReloadRefusesWhatCannotApplyAndChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, changes, "the same file again changes nothing")
 }
+
+func TestRetryRefusesAJobOfADeletedCategory(t *testing.T) {
+	s := start(t, jobsched.Config{Workers: 2, Categories: []jobsched.Category{{Name: "default"}, {Name: "temp"}}},
+		map[string]jobsched.Handler{"noop": noop})
+	ctx := context.Background()
+	j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "noop", Category: "temp", Delay: jobsched.Duration(time.Hour)})
+	require.NoError(t, err)
+	_, err = s.Cancel(ctx, j.ID)
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteCategory(ctx, "temp"))
+	_, err = s.Retry(ctx, j.ID)
+	require.ErrorIs(t, err, jobsched.ErrNotRetryable)
+	n, err := s.RetryWhere(ctx, jobsched.Filter{State: jobsched.StateCancelled})
+	require.NoError(t, err)
+	require.Zero(t, n)
+	_, _, err = s.PutCategory(ctx, jobsched.Category{Name: "temp"})
+	require.NoError(t, err)
+	_, err = s.Retry(ctx, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
+}
