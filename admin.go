@@ -49,7 +49,7 @@ func (s *Scheduler) Retry(ctx context.Context, id string) (*Job, error) {
 	if err := s.checkRunning(); err != nil {
 		return nil, fmt.Errorf("retry: %w", err)
 	}
-	j, err := s.store.Update(ctx, id, retryJob(s.cfg.clock.Now()), true)
+	j, err := s.store.Update(ctx, id, retryJob(s.cfg.clock.Now(), s.knownCategory), true)
 	if err != nil {
 		if errors.Is(err, ErrNotRetryable) {
 			return j, fmt.Errorf("retry %s: %w", id, err)
@@ -60,11 +60,14 @@ func (s *Scheduler) Retry(ctx context.Context, id string) (*Job, error) {
 	return j, nil
 }
 
-// retryJob is the store mutation of Retry.
-func retryJob(now time.Time) persistence.Mutator {
+// retryJob is the store mutation of Retry; a job of a category deleted since is not retried.
+func retryJob(now time.Time, known func(string) bool) persistence.Mutator {
 	return func(j *Job) error {
 		if !retryable(j.State) {
 			return fmt.Errorf("%w: it is %s", ErrNotRetryable, j.State)
+		}
+		if !known(j.Category) {
+			return fmt.Errorf("%w: its category %q no longer exists (PutCategory brings it back)", ErrNotRetryable, j.Category)
 		}
 		j.State, j.RunAt, j.FinishedAt, j.CancelRequested = StateQueued, now, nil, false
 		if j.Attempt >= j.MaxAttempts {
@@ -124,7 +127,8 @@ func (s *Scheduler) RetryWhere(ctx context.Context, f Filter) (int, error) {
 	if err := s.checkFilter(f, retryable, "dead, cancelled, retrying or scheduled"); err != nil {
 		return 0, err
 	}
-	n, err := s.bulk(ctx, f, retryable, retryJob, func(jobs []*Job) { s.retried(jobs) })
+	retry := func(now time.Time) persistence.Mutator { return retryJob(now, s.knownCategory) }
+	n, err := s.bulk(ctx, f, retryable, retry, func(jobs []*Job) { s.retried(jobs) })
 	if err != nil {
 		return n, fmt.Errorf("retry where: %w", err)
 	}
@@ -165,7 +169,7 @@ func (s *Scheduler) checkFilter(f Filter, applies func(State) bool, which string
 		return invalid("filter", "name at least one of category, kind, state")
 	}
 	if f.Category != "" {
-		if _, ok := s.cats[f.Category]; !ok {
+		if _, ok := s.category(f.Category); !ok {
 			return invalid("category", "unknown category %q", f.Category)
 		}
 	}

@@ -87,7 +87,8 @@ type Category struct {
 	Name string
 	// Priority is the category's weight in the balancer (default 1).
 	Priority int
-	// MinWorkers is kept even when idle (default 1); MaxWorkers is never exceeded
+	// MinWorkers is kept even when idle (default 1; NoWorkers for none: the category then
+	// gets workers from the balancer only while it has jobs); MaxWorkers is never exceeded
 	// (default: the budget).
 	MinWorkers int
 	MaxWorkers int
@@ -133,6 +134,18 @@ type Observer interface {
 	JobFinished(j *Job, run time.Duration)
 	// StoreSynced: the store synced a group commit of writes to disk, in d.
 	StoreSynced(d time.Duration, writes int)
+}
+
+// NoWorkers, as Category.MinWorkers, keeps no worker for the category while it is idle (the
+// zero value means the default, 1). The configuration file's and the API's min_workers: 0 is it.
+const NoWorkers = -1
+
+// MinWorkersValue turns a min_workers as people write it (0: none) into Category.MinWorkers.
+func MinWorkersValue(n int) int {
+	if n == 0 {
+		return NoWorkers
+	}
+	return n
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -186,41 +199,13 @@ func (c Config) withDefaults() (Config, error) {
 	sumMin := 0
 	for i, cat := range c.Categories {
 		field := fmt.Sprintf("categories[%d]", i)
-		if !nameRE.MatchString(cat.Name) {
-			return c, invalid(field+".name", "%q must be 1-64 letters, digits, '.', '_' or '-'", cat.Name)
-		}
 		if seen[cat.Name] {
 			return c, invalid(field+".name", "%q appears twice", cat.Name)
 		}
 		seen[cat.Name] = true
-		if cat.Priority == 0 {
-			cat.Priority = 1
-		}
-		if cat.MinWorkers == 0 {
-			cat.MinWorkers = 1
-		}
-		if cat.MaxWorkers == 0 {
-			cat.MaxWorkers = c.Workers
-		}
-		if cat.QueueLimit == 0 {
-			cat.QueueLimit = DefaultQueueLimit
-		}
-		switch {
-		case cat.Priority < 1:
-			return c, invalid(field+".priority", "must be at least 1, got %d", cat.Priority)
-		case cat.MinWorkers < 0:
-			return c, invalid(field+".min_workers", "must not be negative, got %d", cat.MinWorkers)
-		case cat.MaxWorkers < cat.MinWorkers:
-			return c, invalid(field+".max_workers", "%d is below min_workers %d", cat.MaxWorkers, cat.MinWorkers)
-		case cat.QueueLimit < 1:
-			return c, invalid(field+".queue_limit", "must be at least 1, got %d", cat.QueueLimit)
-		case cat.RateLimit < 0:
-			return c, invalid(field+".rate_limit", "must not be negative, got %g", cat.RateLimit)
-		case cat.RateBurst < 0:
-			return c, invalid(field+".rate_burst", "must not be negative, got %d", cat.RateBurst)
-		}
-		if cat.RateLimit > 0 && cat.RateBurst == 0 {
-			cat.RateBurst = max(1, int(math.Ceil(cat.RateLimit)))
+		cat, err := cat.withDefaults(field, c.Workers)
+		if err != nil {
+			return c, err
 		}
 		sumMin += cat.MinWorkers
 		cats[i] = cat
@@ -282,6 +267,47 @@ func (c Config) withDefaults() (Config, error) {
 		c.clock = realClock{}
 	}
 	return c, nil
+}
+
+// withDefaults validates a category and fills in its defaults; field names it in errors
+// ("categories[2]"), workers is the global budget.
+func (cat Category) withDefaults(field string, workers int) (Category, error) {
+	if !nameRE.MatchString(cat.Name) {
+		return cat, invalid(field+".name", "%q must be 1-64 letters, digits, '.', '_' or '-'", cat.Name)
+	}
+	if cat.Priority == 0 {
+		cat.Priority = 1
+	}
+	switch cat.MinWorkers {
+	case 0:
+		cat.MinWorkers = 1
+	case NoWorkers:
+		cat.MinWorkers = 0
+	}
+	if cat.MaxWorkers == 0 {
+		cat.MaxWorkers = workers
+	}
+	if cat.QueueLimit == 0 {
+		cat.QueueLimit = DefaultQueueLimit
+	}
+	switch {
+	case cat.Priority < 1:
+		return cat, invalid(field+".priority", "must be at least 1, got %d", cat.Priority)
+	case cat.MinWorkers < 0:
+		return cat, invalid(field+".min_workers", "must not be negative, got %d", cat.MinWorkers)
+	case cat.MaxWorkers < cat.MinWorkers:
+		return cat, invalid(field+".max_workers", "%d is below min_workers %d", cat.MaxWorkers, cat.MinWorkers)
+	case cat.QueueLimit < 1:
+		return cat, invalid(field+".queue_limit", "must be at least 1, got %d", cat.QueueLimit)
+	case cat.RateLimit < 0:
+		return cat, invalid(field+".rate_limit", "must not be negative, got %g", cat.RateLimit)
+	case cat.RateBurst < 0:
+		return cat, invalid(field+".rate_burst", "must not be negative, got %d", cat.RateBurst)
+	}
+	if cat.RateLimit > 0 && cat.RateBurst == 0 {
+		cat.RateBurst = max(1, int(math.Ceil(cat.RateLimit)))
+	}
+	return cat, nil
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

@@ -80,7 +80,7 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 	for cat, n := range perCat {
 		if err := s.reserve(cat, n); err != nil {
 			for _, c := range held {
-				s.reserved[c].Add(-perCat[c])
+				s.catReserved(c).Add(-perCat[c])
 			}
 			return nil, err
 		}
@@ -113,7 +113,7 @@ func (s *Scheduler) insert(ctx context.Context, jobs []*Job, perCat map[string]i
 		res, err := s.store.Insert(context.WithoutCancel(ctx), jobs)
 		s.inserts.End(gen)
 		for cat, n := range perCat {
-			s.reserved[cat].Add(-n)
+			s.catReserved(cat).Add(-n)
 		}
 		if err == nil {
 			s.announce(res)
@@ -166,8 +166,12 @@ func (s *Scheduler) announce(res []persistence.InsertResult) {
 
 // reserve takes room for n jobs in a category's queue limit, or returns ErrQueueFull.
 func (s *Scheduler) reserve(cat string, n int64) error {
-	limit := int64(s.cats[cat].QueueLimit)
-	r := s.reserved[cat]
+	c, ok := s.category(cat)
+	if !ok {
+		return invalid("category", "unknown category %q", cat)
+	}
+	limit := int64(c.QueueLimit)
+	r := s.catReserved(cat)
 	held := r.Add(n)
 	waiting := int64(s.store.Backlog(cat))
 	if waiting+held > limit {
@@ -201,7 +205,7 @@ func (s *Scheduler) List(ctx context.Context, opt ListOptions) ([]*Job, string, 
 		return nil, "", ErrNotStarted
 	}
 	if opt.Category != "" {
-		if _, ok := s.cats[opt.Category]; !ok {
+		if _, ok := s.category(opt.Category); !ok {
 			return nil, "", invalid("category", "unknown category %q", opt.Category)
 		}
 	}
@@ -290,9 +294,10 @@ func (s *Scheduler) Categories() []CategoryInfo {
 	if store := s.getStore(); store != nil {
 		counts = store.Counts()
 	}
-	out := make([]CategoryInfo, 0, len(s.cfg.Categories))
-	for _, c := range s.cfg.Categories {
-		st := s.stats[c.Name]
+	list := s.categoryList()
+	out := make([]CategoryInfo, 0, len(list))
+	for _, c := range list {
+		st := s.catStats(c.Name)
 		cc := map[State]int{}
 		for _, k := range persistence.States {
 			cc[k] = counts[c.Name][k]
@@ -304,8 +309,8 @@ func (s *Scheduler) Categories() []CategoryInfo {
 	return out
 }
 
-// Pause stops a category from starting jobs; its queued jobs stay. Resume undoes it. (The
-// pause is not stored: a restarted scheduler runs every category.)
+// Pause stops a category from starting jobs; its queued jobs stay. Resume undoes it. The pause
+// is stored: a restarted scheduler keeps the category paused until Resume.
 func (s *Scheduler) Pause(category string) error { return s.pauseResume(category, &actors.Pause{}) }
 
 // Resume lets a paused category start jobs again.
@@ -317,11 +322,24 @@ func (s *Scheduler) pauseResume(category string, msg any) error {
 	if err := s.checkRunning(); err != nil {
 		return err
 	}
-	st, ok := s.stats[category]
+	_, ok := s.category(category)
+	st := s.catStats(category)
 	if !ok {
 		return fmt.Errorf("%w: category %q", ErrNotFound, category)
 	}
 	_, pause := msg.(*actors.Pause)
+	// Stored first (a pause survives a restart), then applied.
+	ctx, cancel := context.WithTimeout(context.Background(), settingWriteTimeout)
+	defer cancel()
+	var err error
+	if pause {
+		err = s.store.PutSetting(ctx, settingPause+category, []byte("1"))
+	} else {
+		err = s.store.DeleteSetting(ctx, settingPause+category)
+	}
+	if err != nil {
+		return fmt.Errorf("store the pause of %q: %w", category, err)
+	}
 	st.Paused.Store(pause) // seen at once by Categories, and by a Fifo that restarts
 	s.system.Root.Send(s.env.FifoPID(category), msg)
 	return nil

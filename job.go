@@ -93,7 +93,7 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	if cat == "" {
 		cat = s.cfg.Categories[0].Name
 	}
-	if _, ok := s.cats[cat]; !ok {
+	if _, ok := s.category(cat); !ok {
 		return nil, invalid(field+"category", "unknown category %q", cat)
 	}
 	if spec.Delay < 0 {
@@ -126,7 +126,7 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	if err := s.checkKind(spec, field); err != nil {
 		return nil, err
 	}
-	kind := s.kinds[spec.Kind]
+	kind := s.kindOf(spec.Kind)
 	maxAttempts := spec.MaxAttempts
 	if maxAttempts == 0 {
 		maxAttempts = kind.MaxAttempts

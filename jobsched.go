@@ -42,7 +42,19 @@ type Scheduler struct {
 	handlers map[string]Handler
 	checks   map[string]Validator // kind -> its args check at enqueue (handler.go)
 	kinds    map[string]Kind
-	cats     map[string]Category
+
+	// The categories in force (categories.go): set by New and the stored settings, changed by
+	// PutCategory and DeleteCategory (one at a time, under catChange). stats and reserved
+	// entries are never removed.
+	catMu     sync.RWMutex
+	catChange sync.Mutex
+	cats      map[string]Category
+	catOrder  []string
+	// loaded is the configuration last loaded (New's, then each Reload's), under reloadMu.
+	reloadMu sync.Mutex
+	loaded   Config
+	// periodicStop stops the running periodic loop (nil: none), under mu.
+	periodicStop chan struct{}
 
 	mu      sync.Mutex
 	state   int
@@ -56,8 +68,8 @@ type Scheduler struct {
 	env      *actors.Env
 
 	tree     *supervision.Tree
-	stats    map[string]*actors.CategoryStats
-	reserved map[string]*atomic.Int64
+	stats    map[string]*actors.CategoryStats // guarded by catMu
+	reserved map[string]*atomic.Int64         // guarded by catMu
 
 	wg        sync.WaitGroup // goroutines started through env.Go and the background loops
 	inserting sync.WaitGroup // Enqueue's inserts, which finish even when their caller leaves
@@ -90,7 +102,7 @@ func New(cfg Config) (*Scheduler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Scheduler{cfg: cfg, log: log, handlers: map[string]Handler{}, kinds: map[string]Kind{},
+	s := &Scheduler{cfg: cfg, loaded: cfg, log: log, handlers: map[string]Handler{}, kinds: map[string]Kind{},
 		cats: map[string]Category{}, stats: map[string]*actors.CategoryStats{},
 		reserved: map[string]*atomic.Int64{}, quit: make(chan struct{}), done: make(chan struct{}), tree: supervision.NewTree()}
 	s.retry.init()
@@ -98,15 +110,14 @@ func New(cfg Config) (*Scheduler, error) {
 		s.kinds[k.Name] = k
 	}
 	for _, c := range cfg.Categories {
-		s.cats[c.Name] = c
-		s.stats[c.Name] = &actors.CategoryStats{}
-		s.reserved[c.Name] = &atomic.Int64{}
+		s.setCategoryLocked(c) // no other goroutine sees s yet
 	}
 	s.hub.init()
 	return s, nil
 }
 
-// Config returns the configuration in force, defaults filled in.
+// Config returns the configuration given to New, defaults filled in. Categories changed at
+// runtime (PutCategory, DeleteCategory, Reload) are not in it: Categories lists those in force.
 func (s *Scheduler) Config() Config { return s.cfg }
 
 // Start opens the store, returns the jobs a stopped process left running to their queues, and
@@ -143,14 +154,19 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	if err := s.recoverRunning(ctx); err != nil {
 		return fmt.Errorf("start: recover running jobs: %w", err)
 	}
+	if err := s.loadSettings(ctx); err != nil {
+		return fmt.Errorf("start: read the stored settings: %w", err)
+	}
 
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(minLevel{h: s.log.Handler(), min: slog.LevelWarn}).With("component", "protoactor")
 	}))
-	cats := make([]actors.Category, len(s.cfg.Categories))
-	for i, c := range s.cfg.Categories {
-		cats[i] = actors.Category{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
-			RateLimit: c.RateLimit, RateBurst: c.RateBurst}
+	inForce := s.categoryList()
+	cats := make([]actors.Category, len(inForce))
+	stats := make(map[string]*actors.CategoryStats, len(inForce))
+	for i, c := range inForce {
+		cats[i] = actorCategory(c)
+		stats[c.Name] = s.catStats(c.Name)
 	}
 	keyLimits := map[string]int{}
 	for _, k := range s.cfg.Kinds {
@@ -160,7 +176,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	}
 	env := &actors.Env{
 		System: system, Store: store, Runner: runner{s}, Clock: s.cfg.clock, Log: s.log,
-		Categories: cats, Stats: s.stats, Budget: s.cfg.Workers, BalanceInterval: s.cfg.BalanceInterval,
+		Categories: cats, Stats: stats, Live: actors.NewLive(cats, stats), Budget: s.cfg.Workers, BalanceInterval: s.cfg.BalanceInterval,
 		FifoMemory: s.cfg.FifoMemory, Go: s.goTracked, OnEvent: s.hub.event, KeyLimits: keyLimits,
 		WorkerIntensity: 10 * s.cfg.Workers, PollInterval: s.cfg.PollInterval, Inserts: &s.inserts,
 	}
@@ -195,12 +211,11 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	s.wg.Add(1)
 	if len(s.cfg.Periodic) > 0 {
 		s.wg.Add(1)
+		s.periodicStop = make(chan struct{})
+		go s.periodicLoop(s.cfg.Periodic, s.periodicStop)
 	}
 	s.mu.Unlock()
 	go s.watchStore()
-	if len(s.cfg.Periodic) > 0 {
-		go s.periodicLoop()
-	}
 	s.log.Info("jobsched started", slog.String("dir", s.cfg.Dir), slog.Int("workers", s.cfg.Workers), slog.Int("categories", len(cats)))
 	return nil
 }
@@ -378,8 +393,8 @@ func (s *Scheduler) Close(ctx context.Context) error {
 		s.mu.Unlock()
 		close(s.quit)
 		if prev == stateRunning {
-			for name := range s.cats {
-				s.system.Root.Send(s.env.FifoPID(name), &actors.Pause{})
+			for _, c := range s.categoryList() {
+				s.system.Root.Send(s.env.FifoPID(c.Name), &actors.Pause{})
 			}
 			s.drain(ctx)
 		}

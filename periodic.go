@@ -12,13 +12,13 @@ import (
 
 // periodicLoop enqueues the periodic jobs at each cron tick until Close. Each tick's job has the
 // unique key "periodic:<name>:<tick unix seconds>", so a tick is enqueued once even if two
-// loops (or a quick restart) reach it.
-func (s *Scheduler) periodicLoop() {
+// loops (or a quick restart) reach it. A reload stops it (stop) and starts another.
+func (s *Scheduler) periodicLoop(list []PeriodicJob, stop <-chan struct{}) {
 	defer s.wg.Done()
-	scheds := make([]cron.Schedule, len(s.cfg.Periodic))
-	next := make([]time.Time, len(s.cfg.Periodic))
+	scheds := make([]cron.Schedule, len(list))
+	next := make([]time.Time, len(list))
 	now := s.cfg.clock.Now()
-	for i, p := range s.cfg.Periodic {
+	for i, p := range list {
 		scheds[i], _ = cronParser.Parse(p.Cron) // validated by New
 		next[i] = scheds[i].Next(now)
 	}
@@ -46,6 +46,9 @@ func (s *Scheduler) periodicLoop() {
 		case <-s.quit:
 			t.Stop()
 			return
+		case <-stop:
+			t.Stop()
+			return
 		case <-wake:
 		}
 		left := retry[:0]
@@ -56,7 +59,7 @@ func (s *Scheduler) periodicLoop() {
 		}
 		retry = left
 		now := s.cfg.clock.Now()
-		for i, p := range s.cfg.Periodic {
+		for i, p := range list {
 			for !next[i].After(now) {
 				if !s.enqueuePeriodic(p, next[i]) {
 					retry = append(retry, refused{p, next[i]})

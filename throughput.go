@@ -87,8 +87,9 @@ func (t *throughput) last(cat string, now time.Time) []MinuteCounts {
 // (oldest first, the current minute last), as this process saw them since Start.
 func (s *Scheduler) Throughput() map[string][]MinuteCounts {
 	now := s.cfg.clock.Now()
-	out := make(map[string][]MinuteCounts, len(s.cfg.Categories))
-	for _, c := range s.cfg.Categories {
+	list := s.categoryList()
+	out := make(map[string][]MinuteCounts, len(list))
+	for _, c := range list {
 		out[c.Name] = s.hub.minutes.last(c.Name, now)
 	}
 	return out

@@ -98,7 +98,7 @@ func Allocate(budget int, loads []Load) []int {
 // 50 ms) when a category gets work while none of its workers is free.
 type balancer struct {
 	env   *Env
-	last  []int
+	last  map[string]int // what each registry was last told; absent: unknown (tell it)
 	timer Timer
 	soon  bool
 	at    time.Time
@@ -107,9 +107,9 @@ type balancer struct {
 // NewBalancer returns the WorkerBalancer's producer.
 func NewBalancer(env *Env) actor.Producer {
 	return func() actor.Actor {
-		b := &balancer{env: env, last: make([]int, len(env.Categories))}
-		for i, c := range env.Categories {
-			b.last[i] = c.MinWorkers
+		b := &balancer{env: env, last: map[string]int{}}
+		for _, c := range env.Live.List() {
+			b.last[c.Name] = c.MinWorkers // a registry starts with its minimum
 		}
 		return b
 	}
@@ -118,7 +118,7 @@ func NewBalancer(env *Env) actor.Producer {
 type balanceSoon struct{}
 
 func (b *balancer) Receive(ctx actor.Context) {
-	switch ctx.Message().(type) {
+	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		b.rebalance(ctx)
 		b.arm(ctx)
@@ -139,6 +139,11 @@ func (b *balancer) Receive(ctx actor.Context) {
 	case *balanceSoon:
 		b.soon = false
 		b.rebalance(ctx)
+	case *CategoriesChanged:
+		for _, n := range msg.Names {
+			delete(b.last, n)
+		}
+		b.rebalance(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		if b.timer != nil {
 			b.timer.Stop()
@@ -154,20 +159,24 @@ func (b *balancer) arm(ctx actor.Context) {
 func (b *balancer) rebalance(ctx actor.Context) {
 	b.at = b.env.Clock.Now()
 	counts := b.env.Store.Counts()
-	loads := make([]Load, len(b.env.Categories))
-	for i, c := range b.env.Categories {
+	cats := b.env.Live.List()
+	loads := make([]Load, len(cats))
+	for i, c := range cats {
 		cc := counts[c.Name]
 		loads[i] = Load{Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
 			Backlog: cc[persistence.StateQueued] + cc[persistence.StateRunning]}
 	}
 	alloc := Allocate(b.env.Budget, loads)
-	for i, c := range b.env.Categories {
-		if !worthResizing(b.last[i], alloc[i], c.MinWorkers) {
+	for i, c := range cats {
+		last, known := b.last[c.Name]
+		if known && !worthResizing(last, alloc[i], c.MinWorkers) {
 			continue
 		}
-		b.env.event(Event{Type: "resize", Category: c.Name, From: b.last[i], To: alloc[i]})
-		b.env.Stats[c.Name].Resizes.Add(1)
-		b.last[i] = alloc[i]
+		b.env.event(Event{Type: "resize", Category: c.Name, From: last, To: alloc[i]})
+		if _, st, ok := b.env.Live.Get(c.Name); ok && st != nil {
+			st.Resizes.Add(1)
+		}
+		b.last[c.Name] = alloc[i]
 		ctx.Send(b.env.RegistryPID(c.Name), &Resize{Workers: alloc[i]})
 	}
 }

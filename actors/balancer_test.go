@@ -19,6 +19,9 @@ func TestAllocateWorkedExample(t *testing.T) {
 	require.Equal(t, []int{14, 5, 1}, got)
 	// Everyone idle: each keeps its minimum (the seed's balancer divided by zero here).
 	require.Equal(t, []int{1, 2, 0}, Allocate(10, []Load{{Priority: 1, MinWorkers: 1, MaxWorkers: 5}, {Priority: 9, MinWorkers: 2, MaxWorkers: 5}, {Priority: 1, MaxWorkers: 5}}))
+	// A category with no minimum gets nothing idle, and workers as soon as it has a backlog.
+	require.Equal(t, []int{1, 0}, Allocate(4, []Load{{Priority: 1, MinWorkers: 1, MaxWorkers: 4}, {Priority: 1, MaxWorkers: 4}}))
+	require.Equal(t, []int{1, 3}, Allocate(4, []Load{{Priority: 1, MinWorkers: 1, MaxWorkers: 4}, {Priority: 1, MaxWorkers: 4, Backlog: 3}}))
 	// A small backlog takes no more workers than it has jobs.
 	require.Equal(t, []int{3, 7}, Allocate(10, []Load{{Priority: 10, MinWorkers: 1, MaxWorkers: 10, Backlog: 3}, {Priority: 1, MinWorkers: 1, MaxWorkers: 10, Backlog: 50}}))
 }

@@ -9,18 +9,13 @@ import (
 
 // dispatcher is the entry point of ready jobs: it routes each to its category's Fifo.
 type dispatcher struct {
-	env   *Env
-	known map[string]bool
+	env *Env
 }
 
 // NewDispatcher returns the Dispatcher's producer.
 func NewDispatcher(env *Env) actor.Producer {
 	return func() actor.Actor {
-		d := &dispatcher{env: env, known: map[string]bool{}}
-		for _, c := range env.Categories {
-			d.known[c.Name] = true
-		}
-		return d
+		return &dispatcher{env: env}
 	}
 }
 
@@ -47,9 +42,10 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 }
 
 func (d *dispatcher) route(ctx actor.Context, cat string, msg *Enqueued) {
-	if !d.known[cat] {
-		// The scheduler validates categories before storing, so this is a bug; the jobs stay
-		// stored and run after a restart with that category configured.
+	if _, _, ok := d.env.Live.Get(cat); !ok {
+		// The scheduler validates categories before storing, so the category was removed
+		// meanwhile (or this is a bug); the jobs stay stored and run once the category is
+		// there again.
 		d.env.Log.Error("dispatcher: jobs of an unknown category", slog.String("category", cat), slog.Int("jobs", len(msg.Jobs)))
 		return
 	}

@@ -77,10 +77,12 @@ type Env struct {
 	Runner Runner
 	Clock  Clock
 	Log    *slog.Logger
-	// Categories in configuration order.
+	// Categories in configuration order, and Stats per category name (every category has an
+	// entry): the tree's categories at Start. Live holds those in force from then on (Spec makes
+	// it from these when it is nil).
 	Categories []Category
-	// Stats per category name; every category has an entry.
-	Stats map[string]*CategoryStats
+	Stats      map[string]*CategoryStats
+	Live       *Live
 	// Budget is the global worker budget; BalanceInterval the balancer's period.
 	Budget          int
 	BalanceInterval time.Duration

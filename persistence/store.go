@@ -134,4 +134,11 @@ type Store interface {
 	// Delete removes a finished job (its record and index keys), durably. An unfinished job is
 	// refused with ErrNotFinished; an unknown id returns ErrNotFound.
 	Delete(ctx context.Context, id string) error
+	// Settings returns every stored setting (the scheduler's runtime changes: categories,
+	// pauses), by key.
+	Settings(ctx context.Context) (map[string][]byte, error)
+	// PutSetting stores val under key, durably, replacing what was there.
+	PutSetting(ctx context.Context, key string, val []byte) error
+	// DeleteSetting removes key, durably; a key that is not there is no error.
+	DeleteSetting(ctx context.Context, key string) error
 }

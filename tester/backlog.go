@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/persistence"
 )
 
 // prefillBatch is the size of the pre-fill's enqueue calls (a fast path, not what is measured).
@@ -37,7 +38,20 @@ func schedulerConfig(o Options, dir string) jobsched.Config {
 // category paused takes them, and is closed. The run then opens the store again, so the jobs
 // are waiting when its workers start, and its start-up reads them all back.
 func prefill(ctx context.Context, o Options) error {
-	s, err := jobsched.New(schedulerConfig(o, storeDir(o)))
+	// The store is the pre-fill's own, so that the pauses (stored by Pause) can be forgotten
+	// after the scheduler closed: the run must find every category running.
+	store, err := persistence.OpenBadger(persistence.BadgerOptions{Dir: storeDir(o), Retention: jobsched.DefaultRetention})
+	if err != nil {
+		return fmt.Errorf("backlog: %w", err)
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil {
+			o.Logf("backlog: close the store: %v", cerr)
+		}
+	}()
+	cfg := schedulerConfig(o, storeDir(o))
+	cfg.Store = store
+	s, err := jobsched.New(cfg)
 	if err != nil {
 		return fmt.Errorf("backlog: %w", err)
 	}
@@ -60,6 +74,9 @@ func prefill(ctx context.Context, o Options) error {
 	defer cancel()
 	if cerr := s.Close(closeCtx); err == nil && cerr != nil {
 		err = cerr
+	}
+	if err == nil {
+		err = jobsched.ForgetPauses(closeCtx, store)
 	}
 	if err != nil {
 		return fmt.Errorf("backlog: %w", err)

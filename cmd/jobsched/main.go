@@ -44,6 +44,7 @@ the other commands talk to a running daemon over its HTTP API.`,
 	root.AddCommand(newServe())
 	addClientCommands(root)
 	addAdminCommands(root)
+	addCategoryCommands(root)
 	root.AddCommand(newTester())
 	return root
 }

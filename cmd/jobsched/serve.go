@@ -43,47 +43,34 @@ another origin, and bodies that are not application/json (docs/operations.md, "S
 
 SIGTERM or SIGINT drains: new jobs are refused (503), /readyz turns "not ready", running jobs get
 shutdown_grace to finish, then are cancelled and kept for the next start; the exit code is 0.
-A second signal exits at once.`,
+A second signal exits at once.
+
+SIGHUP reads the configuration file again and applies its categories, kinds and periodic jobs
+without a restart, logging each change ("reload: ..."); a bad file is refused, the error naming
+the key, and the running configuration stays as it was. Other keys take effect at the next start.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := daemon.Defaults()
-			if configFile != "" {
-				var err error
-				if cfg, err = daemon.LoadFile(configFile); err != nil {
-					return usageError{err}
+			// load reads the file and lays the flags over it; SIGHUP calls it again.
+			load := func() (daemon.Config, error) {
+				cfg := daemon.Defaults()
+				if configFile != "" {
+					var err error
+					if cfg, err = daemon.LoadFile(configFile); err != nil {
+						return cfg, err
+					}
 				}
+				return overrideFlags(cmd, cfg, listen, data, token, workers, tlsCert, tlsKey, allowedHosts), nil
 			}
-			if env := os.Getenv("JOBSCHED_AUTH_TOKEN"); env != "" && cfg.AuthToken == "" {
-				cfg.AuthToken = env
-			}
-			f := cmd.Flags()
-			if f.Changed("listen") {
-				cfg.Listen = listen
-			}
-			if f.Changed("data") {
-				cfg.Data = data
-			}
-			if f.Changed("auth-token") {
-				cfg.AuthToken = token
-			}
-			if f.Changed("workers") {
-				cfg.Workers = workers
-			}
-			if f.Changed("tls-cert") {
-				cfg.TLSCert = tlsCert
-			}
-			if f.Changed("tls-key") {
-				cfg.TLSKey = tlsKey
-			}
-			if f.Changed("allowed-host") {
-				cfg.AllowedHosts = append(cfg.AllowedHosts, allowedHosts...)
+			cfg, err := load()
+			if err != nil {
+				return usageError{err}
 			}
 			level, err := parseLevel(logLevel)
 			if err != nil {
 				return usageError{err}
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			return serve(cfg, daemon.Options{Logger: log, Insecure: insecure, Dashboard: dashboard.Handler()})
+			return serve(cfg, daemon.Options{Logger: log, Insecure: insecure, Dashboard: dashboard.Handler()}, load)
 		},
 	}
 	f := cmd.Flags()
@@ -100,6 +87,36 @@ A second signal exits at once.`,
 	return cmd
 }
 
+// overrideFlags lays the environment and the flags given over the file's configuration.
+func overrideFlags(cmd *cobra.Command, cfg daemon.Config, listen, data, token string, workers int, tlsCert, tlsKey string, allowedHosts []string) daemon.Config {
+	if env := os.Getenv("JOBSCHED_AUTH_TOKEN"); env != "" && cfg.AuthToken == "" {
+		cfg.AuthToken = env
+	}
+	f := cmd.Flags()
+	if f.Changed("listen") {
+		cfg.Listen = listen
+	}
+	if f.Changed("data") {
+		cfg.Data = data
+	}
+	if f.Changed("auth-token") {
+		cfg.AuthToken = token
+	}
+	if f.Changed("workers") {
+		cfg.Workers = workers
+	}
+	if f.Changed("tls-cert") {
+		cfg.TLSCert = tlsCert
+	}
+	if f.Changed("tls-key") {
+		cfg.TLSKey = tlsKey
+	}
+	if f.Changed("allowed-host") {
+		cfg.AllowedHosts = append(cfg.AllowedHosts, allowedHosts...)
+	}
+	return cfg
+}
+
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
@@ -108,16 +125,23 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-func serve(cfg daemon.Config, opt daemon.Options) error {
+func serve(cfg daemon.Config, opt daemon.Options, load func() (daemon.Config, error)) error {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	startCtx, cancelStart := context.WithCancel(context.Background())
 	defer cancelStart()
 	go func() {
 		select {
-		case <-sig:
+		case s := <-sig:
+			if startCtx.Err() != nil {
+				sig <- s // the start had ended when this ran: the loop below handles the signal
+				return
+			}
 			cancelStart() // a signal during recovery aborts the start
 		case <-startCtx.Done():
 		}
@@ -127,17 +151,22 @@ func serve(cfg daemon.Config, opt daemon.Options) error {
 	if err != nil {
 		return err
 	}
-	select {
-	case err := <-d.Done():
-		return fmt.Errorf("http server: %w", err)
-	case <-d.Scheduler().Done():
-		// The scheduler stopped on its own (its supervision tree gave up, or its store failed):
-		// exit non-zero so that the service manager starts a fresh process.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownGrace))
-		defer cancel()
-		return errors.Join(fmt.Errorf("scheduler stopped: %w", d.Scheduler().Err()), d.Shutdown(ctx))
-	case s := <-sig:
-		opt.Logger.Info("signal: draining", slog.String("signal", s.String()), slog.Duration("grace", time.Duration(cfg.ShutdownGrace)))
+	for serving := true; serving; {
+		select {
+		case <-hup:
+			reload(d, opt.Logger, load)
+		case err := <-d.Done():
+			return fmt.Errorf("http server: %w", err)
+		case <-d.Scheduler().Done():
+			// The scheduler stopped on its own (its supervision tree gave up, or its store failed):
+			// exit non-zero so that the service manager starts a fresh process.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownGrace))
+			defer cancel()
+			return errors.Join(fmt.Errorf("scheduler stopped: %w", d.Scheduler().Err()), d.Shutdown(ctx))
+		case s := <-sig:
+			opt.Logger.Info("signal: draining", slog.String("signal", s.String()), slog.Duration("grace", time.Duration(cfg.ShutdownGrace)))
+			serving = false
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownGrace))
 	defer cancel()
@@ -147,4 +176,19 @@ func serve(cfg daemon.Config, opt daemon.Options) error {
 		os.Exit(1)
 	}()
 	return d.Shutdown(ctx)
+}
+
+// reload reads the configuration again (SIGHUP) and applies it; a bad file is logged, naming
+// the key, and changes nothing.
+func reload(d *daemon.Daemon, log *slog.Logger, load func() (daemon.Config, error)) {
+	log.Info("signal: reloading the configuration", slog.String("signal", "hangup"))
+	cfg, err := load()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err = d.Reload(ctx, cfg)
+	}
+	if err != nil {
+		log.Error("reload refused: the running configuration is unchanged", slog.Any("err", err))
+	}
 }

@@ -68,7 +68,7 @@ type Config struct {
 type CategoryConfig struct {
 	Name       string  `yaml:"name"`
 	Priority   int     `yaml:"priority"`
-	MinWorkers int     `yaml:"min_workers"`
+	MinWorkers *int    `yaml:"min_workers"` // absent: 1; 0: no worker while idle
 	MaxWorkers int     `yaml:"max_workers"`
 	QueueLimit int     `yaml:"queue_limit"`
 	RateLimit  float64 `yaml:"rate_limit"`
@@ -151,9 +151,12 @@ func (c Config) SchedulerConfig() (jobsched.Config, error) {
 		return sc, &jobsched.InvalidError{Field: "shutdown_grace", Reason: "must not be negative"}
 	}
 	for _, cat := range c.Categories {
-		sc.Categories = append(sc.Categories, jobsched.Category{Name: cat.Name, Priority: cat.Priority,
-			MinWorkers: cat.MinWorkers, MaxWorkers: cat.MaxWorkers, QueueLimit: cat.QueueLimit,
-			RateLimit: cat.RateLimit, RateBurst: cat.RateBurst})
+		c := jobsched.Category{Name: cat.Name, Priority: cat.Priority, MaxWorkers: cat.MaxWorkers,
+			QueueLimit: cat.QueueLimit, RateLimit: cat.RateLimit, RateBurst: cat.RateBurst}
+		if cat.MinWorkers != nil {
+			c.MinWorkers = jobsched.MinWorkersValue(*cat.MinWorkers)
+		}
+		sc.Categories = append(sc.Categories, c)
 	}
 	for _, k := range c.Kinds {
 		sc.Kinds = append(sc.Kinds, jobsched.Kind{Name: k.Name, Timeout: time.Duration(k.Timeout),

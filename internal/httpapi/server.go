@@ -105,6 +105,7 @@ func New(s *jobsched.Scheduler, opt Options) (*API, error) {
 	a.mux.Handle("GET /v1/tree", auth(a.tree))
 	a.mux.Handle("GET /v1/events", auth(a.events))
 	a.routeAdmin(auth)
+	a.routeCategories(auth)
 	a.routeOpenAPI(auth)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -352,6 +353,8 @@ type CategoryJSON struct {
 	MinWorkers int                    `json:"min_workers"`
 	MaxWorkers int                    `json:"max_workers"`
 	QueueLimit int                    `json:"queue_limit"`
+	RateLimit  float64                `json:"rate_limit"`
+	RateBurst  int                    `json:"rate_burst"`
 	Paused     bool                   `json:"paused"`
 	Queued     int                    `json:"queued"`
 	Scheduled  int                    `json:"scheduled"`
@@ -370,7 +373,7 @@ type WorkersJSON struct {
 
 func categoryJSON(c jobsched.CategoryInfo) CategoryJSON {
 	return CategoryJSON{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
-		QueueLimit: c.QueueLimit, Paused: c.Paused, Queued: c.Counts[jobsched.StateQueued],
+		QueueLimit: c.QueueLimit, RateLimit: c.RateLimit, RateBurst: c.RateBurst, Paused: c.Paused, Queued: c.Counts[jobsched.StateQueued],
 		Scheduled: c.Counts[jobsched.StateScheduled], Retrying: c.Counts[jobsched.StateRetrying],
 		Running: c.Counts[jobsched.StateRunning], Workers: WorkersJSON{Allocated: c.Allocated, Busy: c.Busy},
 		Counters: map[jobsched.State]int{jobsched.StateSucceeded: c.Counts[jobsched.StateSucceeded],

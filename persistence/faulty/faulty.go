@@ -239,3 +239,18 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	_, err := write(s, ctx, func(c context.Context) (struct{}, error) { return struct{}{}, s.inner.Delete(c, id) })
 	return err
 }
+
+// Settings implements persistence.Store (no faults: settings are not on a job's path).
+func (s *Store) Settings(ctx context.Context) (map[string][]byte, error) {
+	return s.inner.Settings(ctx)
+}
+
+// PutSetting implements persistence.Store.
+func (s *Store) PutSetting(ctx context.Context, key string, val []byte) error {
+	return s.inner.PutSetting(ctx, key, val)
+}
+
+// DeleteSetting implements persistence.Store.
+func (s *Store) DeleteSetting(ctx context.Context, key string) error {
+	return s.inner.DeleteSetting(ctx, key)
+}

@@ -303,7 +303,7 @@ func (r *results) markdown(png string) string {
 			reps := r.runs["spread"][n]
 			w("| %s | %s | %s | %s |\n", thousands(float64(n)), thousands(float64(max(100, n))), statOf(reps, enqueued).rate(), statOf(reps, completed).rate())
 		}
-		w("\nA category keeps at least one worker (`min_workers` cannot be 0), so 1,000 categories need a budget of 1,000 workers.\n")
+		w("\nEach category here keeps one worker (`min_workers: 1`), so 1,000 categories need a budget of 1,000 workers (`min_workers: 0` would keep none while idle).\n")
 	}
 
 	if len(r.runs["rss"]) > 0 {
