@@ -102,6 +102,7 @@ type attemptInfo struct {
 	s       *Scheduler
 	id      string
 	attempt int
+	parents []string // the job's depends_on, for ParentResults
 }
 
 // ReportProgress records a running job's progress (percent 0-100 and a message); it is visible

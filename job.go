@@ -26,6 +26,7 @@ type Progress = persistence.Progress
 
 // The states of a job.
 const (
+	StatePending   = persistence.StatePending
 	StateScheduled = persistence.StateScheduled
 	StateQueued    = persistence.StateQueued
 	StateRunning   = persistence.StateRunning
@@ -62,6 +63,12 @@ type JobSpec struct {
 	UniqueKey string `json:"unique_key,omitempty"`
 	// ConcurrencyKey groups jobs for the kind's KeyConcurrency limit (e.g. one per customer).
 	ConcurrencyKey string `json:"concurrency_key,omitempty"`
+	// DependsOn lists the jobs this one waits for (it is "pending" until they all succeed): job
+	// ids, or in EnqueueBatch "#N" for the N-th entry of the same batch, which must come earlier.
+	DependsOn []string `json:"depends_on,omitempty"`
+	// OnParentFailure is what a parent ending dead or cancelled does: ParentFailureCancel (the
+	// default) cancels this job, ParentFailureRun runs it anyway.
+	OnParentFailure string `json:"on_parent_failure,omitempty"`
 }
 
 // Args marshals v to JSON for JobSpec.Args; it panics if v cannot be marshalled, so use it
@@ -113,6 +120,9 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	}
 	if len(spec.Args) > 0 && !json.Valid(spec.Args) {
 		return nil, invalid(field+"args", "not valid JSON")
+	}
+	if err := checkDepends(spec, field); err != nil {
+		return nil, err
 	}
 	if err := s.checkKind(spec, field); err != nil {
 		return nil, err

@@ -50,7 +50,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(j.Timeout), ErrTimeout)
 		defer stop()
 	}
-	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt})
+	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt, parents: j.Parents})
 	if s.testHookStarted != nil {
 		s.testHookStarted(j.ID)
 	}

@@ -95,6 +95,8 @@ type Badger struct {
 	running  map[string]struct{} // the ids of the jobs stored as running
 
 	commits, syncs, writes atomic.Uint64
+
+	releaseHook atomic.Pointer[func([]*Job)] // SetReleaseHook
 }
 
 var _ Store = (*Badger)(nil)

@@ -69,6 +69,7 @@ func (s *Badger) commit(batch []*request) {
 	g.flush()
 	s.syncGroup(g.answered)
 	s.applyCounts(g.answered)
+	s.announceReleased(g.answered)
 	for _, r := range g.answered {
 		if r.err == nil {
 			s.writes.Add(1)

@@ -21,6 +21,7 @@ type request struct {
 	planned   []*Job // the records this request writes, for the overlay once they are in the txn
 	err       error
 	deltas    []delta
+	released  []*Job // the dependents a finish released or cancelled (depends.go)
 	done      func(r *request)
 
 	reply chan struct{}     // wait's signal (buffered: the writer never blocks on it)
