@@ -353,6 +353,7 @@ type CategoryJSON struct {
 	MaxWorkers int                    `json:"max_workers"`
 	QueueLimit int                    `json:"queue_limit"`
 	Paused     bool                   `json:"paused"`
+	Pending    int                    `json:"pending"`
 	Queued     int                    `json:"queued"`
 	Scheduled  int                    `json:"scheduled"`
 	Retrying   int                    `json:"retrying"`
@@ -370,7 +371,7 @@ type WorkersJSON struct {
 
 func categoryJSON(c jobsched.CategoryInfo) CategoryJSON {
 	return CategoryJSON{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
-		QueueLimit: c.QueueLimit, Paused: c.Paused, Queued: c.Counts[jobsched.StateQueued],
+		QueueLimit: c.QueueLimit, Paused: c.Paused, Pending: c.Counts[jobsched.StatePending], Queued: c.Counts[jobsched.StateQueued],
 		Scheduled: c.Counts[jobsched.StateScheduled], Retrying: c.Counts[jobsched.StateRetrying],
 		Running: c.Counts[jobsched.StateRunning], Workers: WorkersJSON{Allocated: c.Allocated, Busy: c.Busy},
 		Counters: map[jobsched.State]int{jobsched.StateSucceeded: c.Counts[jobsched.StateSucceeded],
