@@ -126,8 +126,8 @@ func (s *Scheduler) hookReleases(store persistence.Store) {
 }
 
 // ParentResults returns the results of the jobs the running job depends on, by id; ctx must be
-// the handler's context. A parent that ended dead or cancelled (on_parent_failure "run") has no
-// result; one deleted meanwhile is missing from the map.
+// the handler's context. A parent that ended dead or cancelled (on_parent_failure "run") maps to
+// nil (no result); one deleted meanwhile is missing from the map.
 func ParentResults(ctx context.Context) (map[string]json.RawMessage, error) {
 	info, ok := ctx.Value(attemptKey{}).(attemptInfo)
 	if !ok {
