@@ -96,7 +96,8 @@ type Badger struct {
 
 	commits, syncs, writes atomic.Uint64
 
-	releaseHook atomic.Pointer[func([]*Job)] // SetReleaseHook
+	releaseHook      atomic.Pointer[func([]*Job)] // SetReleaseHook
+	pendingFollowUps []*request                   // owned by the writer: settles to write next (depends.go)
 }
 
 var _ Store = (*Badger)(nil)
@@ -153,6 +154,10 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 	}
 	if err := s.load(); err != nil {
 		_ = db.Close() // the load error is the one to report
+		return nil, err
+	}
+	if err := s.recoverSettles(); err != nil {
+		_ = db.Close() // the scan's error is the one to report
 		return nil, err
 	}
 	go s.writer()

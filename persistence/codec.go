@@ -59,15 +59,14 @@ func appendJob(b []byte, j *Job) []byte {
 	b = appendOptTime(b, j.FinishedAt, base)
 	b = appendBool(b, j.CancelRequested)
 	b = binary.AppendUvarint(b, j.Seq)
-	if len(j.Parents) == 0 && j.OnParentFailure == "" && j.WaitingParents == 0 {
+	if len(j.Parents) == 0 && j.OnParentFailure == "" {
 		return b // a record without dependencies ends here, as before they existed
 	}
 	b = binary.AppendUvarint(b, uint64(len(j.Parents)))
 	for _, p := range j.Parents {
 		b = appendString(b, p)
 	}
-	b = appendString(b, j.OnParentFailure)
-	return binary.AppendUvarint(b, uint64(j.WaitingParents))
+	return appendString(b, j.OnParentFailure)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -260,7 +259,6 @@ func decodeJob(id string, b []byte, j *Job) error {
 			d.fail()
 		}
 		j.OnParentFailure = d.string()
-		j.WaitingParents = int(d.uvarint())
 	}
 	if d.err == nil && !j.State.Valid() {
 		return fmt.Errorf("%w: state %q", errCorrupt, j.State)

@@ -109,8 +109,6 @@ type Job struct {
 	OnParentFailure string `json:"on_parent_failure,omitempty"`
 	// Children are the ids of the jobs that depend on this one; only Get fills it.
 	Children []string `json:"children,omitempty"`
-	// WaitingParents counts the parents not finished yet; assigned by the store.
-	WaitingParents int `json:"-"`
 	// Seq orders the queued jobs of a category (FIFO); assigned by the store.
 	Seq uint64 `json:"-"`
 }

@@ -16,6 +16,7 @@ import (
 //	s/<run_at unix ns:8 BE><id>     scheduled and retrying jobs in time order; value = state/category
 //	u/<unique_key>                  the unfinished job holding a unique key; value = id
 //	w/<id>                          a pending job (waiting for its parents); value = category
+//	n/<id>                          a pending job's count of parents not finished (uvarint)
 //	d/<parent id>\x00<child id>     a dependency; value empty while the parent is unfinished,
 //	                                dependDone once its finish was applied to the child (depends.go)
 //
@@ -36,6 +37,7 @@ const (
 	prefixUnique    = "u/"
 	prefixPending   = "w/"
 	prefixDepends   = "d/"
+	prefixWaiting   = "n/"
 )
 
 // The first byte of a q/ value.
@@ -69,6 +71,8 @@ func scheduledKey(runAt time.Time, id string) []byte {
 func uniqueKey(key string) []byte { return append([]byte(prefixUnique), key...) }
 
 func pendingKey(id string) []byte { return append([]byte(prefixPending), id...) }
+
+func waitingKey(id string) []byte { return append([]byte(prefixWaiting), id...) }
 
 // dependPrefix is the prefix of a parent's d/ keys.
 func dependPrefix(parent string) []byte {

@@ -19,6 +19,10 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if r.del {
 		return s.planDelete(txn, r)
 	}
+	r.released, r.more = r.released[:0], r.more[:0]
+	if r.settleID != "" {
+		return s.planSettle(txn, r)
+	}
 	old, err := s.lookup(txn, r.id)
 	if err != nil {
 		return nil, err
@@ -49,7 +53,6 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.released = r.released[:0]
 	if writes, err = s.settle(txn, r, old, j, writes); err != nil {
 		return nil, err
 	}

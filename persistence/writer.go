@@ -13,6 +13,12 @@ func (s *Badger) writer() {
 	defer close(s.done)
 	batch := make([]*request, 0, 1024)
 	for {
+		if len(s.pendingFollowUps) > 0 { // settles left by the last commit go first (depends.go)
+			next := s.pendingFollowUps
+			s.pendingFollowUps = nil
+			s.commit(next)
+			continue
+		}
 		var first *request
 		select {
 		case first = <-s.reqs:
@@ -70,6 +76,7 @@ func (s *Badger) commit(batch []*request) {
 	s.syncGroup(g.answered)
 	s.applyCounts(g.answered)
 	s.announceReleased(g.answered)
+	s.pendingFollowUps = followUps(g.answered, s.pendingFollowUps)
 	for _, r := range g.answered {
 		if r.err == nil {
 			s.writes.Add(1)
