@@ -318,3 +318,43 @@ func TestPendingJobsSurviveARestart(t *testing.T) {
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s2, jobs[1].ID).State)
 	require.Zero(t, s2.Categories()[0].Counts[jobsched.StatePending])
 }
+
+// Issue 15 point 2 at full size, on disk: 10,000 parents → 1 child, and 1 parent → 10,000
+// children (the parent's finish settles them over several commits).
+func TestTenThousandWideFanInAndFanOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20,000 jobs")
+	}
+	s := start(t, jobsched.Config{Dir: t.TempDir(), Workers: 8, PollInterval: slowPoll}, map[string]jobsched.Handler{"k": noop})
+	const n = 10_000
+	ctx := context.Background()
+	specs := make([]jobsched.JobSpec, n)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "k"}
+	}
+	parents, err := s.EnqueueBatch(ctx, specs)
+	require.NoError(t, err)
+	ids := make([]string, n)
+	for i, p := range parents {
+		ids[i] = p.ID
+	}
+	c, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", DependsOn: ids})
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, c.ID).State)
+
+	p, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", Delay: jobsched.Duration(100 * time.Millisecond)})
+	require.NoError(t, err)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "k", DependsOn: []string{p.ID}}
+	}
+	var kids []*jobsched.Job
+	for i := 0; i < n; i += n / 4 { // a batch of 10,000 dependent jobs is more than one commit holds
+		part, err := s.EnqueueBatch(ctx, specs[i:i+n/4])
+		require.NoError(t, err)
+		kids = append(kids, part...)
+	}
+	for _, k := range kids {
+		require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, k.ID).State)
+	}
+	require.Zero(t, s.Categories()[0].Counts[jobsched.StatePending])
+}
