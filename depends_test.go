@@ -358,3 +358,19 @@ func TestTenThousandWideFanInAndFanOut(t *testing.T) {
 	}
 	require.Zero(t, s.Categories()[0].Counts[jobsched.StatePending])
 }
+
+// A "#N" naming an entry whose unique key is held depends on the holder, the job returned for it.
+func TestDependingOnADuplicateEntryDependsOnItsHolder(t *testing.T) {
+	s := start(t, jobsched.Config{PollInterval: slowPoll}, map[string]jobsched.Handler{"k": noop})
+	ctx := context.Background()
+	holder, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", UniqueKey: "u", Delay: jobsched.Duration(time.Hour)})
+	require.NoError(t, err)
+	jobs, err := s.EnqueueBatch(ctx, []jobsched.JobSpec{{Kind: "k", UniqueKey: "u"}, {Kind: "k", DependsOn: []string{"#0"}}})
+	require.NoError(t, err)
+	require.Equal(t, holder.ID, jobs[0].ID)
+	require.Equal(t, []string{holder.ID}, jobs[1].Parents)
+	require.Equal(t, jobsched.StatePending, jobs[1].State)
+	_, err = s.Cancel(ctx, holder.ID)
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateCancelled, waitJob(t, s, jobs[1].ID).State)
+}
