@@ -96,8 +96,8 @@ type Badger struct {
 
 	commits, syncs, writes atomic.Uint64
 
-	releaseHook      atomic.Pointer[func([]*Job)] // SetReleaseHook
-	pendingFollowUps []*request                   // owned by the writer: settles to write next (depends.go)
+	releaseHook atomic.Pointer[func([]*Job)] // SetReleaseHook
+	recovered   []*request                   // the settles start-up found, handed to the writer (depends.go)
 }
 
 var _ Store = (*Badger)(nil)

@@ -266,7 +266,7 @@ func (s *Badger) recoverSettles() error {
 				return err
 			}
 			if p.State.Finished() {
-				s.pendingFollowUps = append(s.pendingFollowUps, &request{settleID: id, done: func(*request) {}})
+				s.recovered = append(s.recovered, &request{settleID: id, done: func(*request) {}})
 			}
 		}
 		return nil

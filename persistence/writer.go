@@ -12,11 +12,12 @@ import (
 func (s *Badger) writer() {
 	defer close(s.done)
 	batch := make([]*request, 0, 1024)
+	// Settles left by a commit (and those start-up found) go before new requests (depends.go).
+	follow := s.recovered
+	s.recovered = nil
 	for {
-		if len(s.pendingFollowUps) > 0 { // settles left by the last commit go first (depends.go)
-			next := s.pendingFollowUps
-			s.pendingFollowUps = nil
-			s.commit(next)
+		if len(follow) > 0 {
+			follow = s.commit(follow)
 			continue
 		}
 		var first *request
@@ -43,7 +44,7 @@ func (s *Badger) writer() {
 				break gather
 			}
 		}
-		s.commit(batch)
+		follow = s.commit(batch)
 	}
 }
 
@@ -56,8 +57,9 @@ type pendingWrite struct {
 
 // commit writes a batch of requests, syncs once and answers them all. Each request is all or
 // nothing; a request that fails its checks writes nothing and does not disturb the others.
-// Once the store has failed, nothing more is written and every request is told so.
-func (s *Badger) commit(batch []*request) {
+// Once the store has failed, nothing more is written and every request is told so. It returns
+// the follow-up writes the batch leaves (depends.go), which the writer commits next.
+func (s *Badger) commit(batch []*request) []*request {
 	g := &group{s: s, txn: s.db.NewTransaction(true)}
 	free := s.freeBytes()
 	var reads []*request
@@ -76,7 +78,7 @@ func (s *Badger) commit(batch []*request) {
 	s.syncGroup(g.answered)
 	s.applyCounts(g.answered)
 	s.announceReleased(g.answered)
-	s.pendingFollowUps = followUps(g.answered, s.pendingFollowUps)
+	follow := followUps(g.answered, nil)
 	for _, r := range g.answered {
 		if r.err == nil {
 			s.writes.Add(1)
@@ -88,6 +90,7 @@ func (s *Badger) commit(batch []*request) {
 		s.answerRead(r)
 		r.done(r)
 	}
+	return follow
 }
 
 // group is one run of commit: the open transaction, the requests in it, and the requests
