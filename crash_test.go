@@ -52,6 +52,7 @@ func crashChild(mode string) {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL) // takes the whole process down
 		select {}
 	}))
+	registerDAG(s, dir)
 	ctx := context.Background()
 	must(s.Start(ctx))
 	fmt.Println("ready")
@@ -81,6 +82,8 @@ func crashChild(mode string) {
 			_, err = acked.WriteString(j.ID + "\n")
 			must(err)
 		}
+	case "dag":
+		enqueueDAG(ctx, s, acked)
 	case "work":
 		// Enqueue from 16 goroutines at a steady pace until killed, so a kill lands mid-work:
 		// jobs being enqueued, queued, running and finishing.

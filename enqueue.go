@@ -75,6 +75,15 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 		jobs[i] = j
 		perCat[j.Category]++
 	}
+	for i, spec := range specs {
+		field := ""
+		if prefix != "" {
+			field = fmt.Sprintf("%s[%d].", prefix, i)
+		}
+		if err := resolveDepends(spec, jobs, i, field, prefix != ""); err != nil {
+			return nil, err
+		}
+	}
 	// Admission: reserve room under each category's limit before anything is stored.
 	var held []string
 	for cat, n := range perCat {
@@ -94,6 +103,9 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 		}
 		if errors.Is(err, persistence.ErrClosed) {
 			return nil, fmt.Errorf("enqueue: %w", ErrClosed)
+		}
+		if perr := parentErr(err, specs, prefix); perr != err {
+			return nil, perr
 		}
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
@@ -153,11 +165,12 @@ func (s *Scheduler) announce(res []persistence.InsertResult) {
 		if s.cfg.Observer != nil {
 			s.cfg.Observer.JobEnqueued(r.Job)
 		}
-		if r.Job.State == StateQueued {
+		switch r.Job.State {
+		case StateQueued:
 			ready = append(ready, r.Job)
-		} else {
+		case StateScheduled:
 			s.system.Root.Send(s.env.WaiterPID(), &actors.Schedule{ID: r.Job.ID, RunAt: r.Job.RunAt})
-		}
+		} // pending: the store releases it when its parents finish (depends.go)
 	}
 	if len(ready) > 0 {
 		s.system.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Jobs: ready}) // one message per batch

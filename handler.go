@@ -103,6 +103,7 @@ type attemptInfo struct {
 	id        string
 	attempt   int
 	startedAt time.Time // with the number, names the attempt (a shutdown gives a number back)
+	parents   []string  // the job's depends_on, for ParentResults
 }
 
 // ReportProgress records a running job's progress (percent 0-100 and a message); it is visible

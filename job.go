@@ -26,6 +26,7 @@ type Progress = persistence.Progress
 
 // The states of a job.
 const (
+	StatePending   = persistence.StatePending
 	StateScheduled = persistence.StateScheduled
 	StateQueued    = persistence.StateQueued
 	StateRunning   = persistence.StateRunning
@@ -68,6 +69,12 @@ type JobSpec struct {
 	// fairness keys, so one key's backlog does not starve another key's jobs. At most
 	// MaxFairnessKeyLength bytes; jobs without one share the empty key.
 	FairnessKey string `json:"fairness_key,omitempty"`
+	// DependsOn lists the jobs this one waits for (it is "pending" until they all succeed): job
+	// ids, or in EnqueueBatch "#N" for the N-th entry of the same batch, which must come earlier.
+	DependsOn []string `json:"depends_on,omitempty"`
+	// OnParentFailure is what a parent ending dead or cancelled does: ParentFailureCancel (the
+	// default) cancels this job, ParentFailureRun runs it anyway.
+	OnParentFailure string `json:"on_parent_failure,omitempty"`
 }
 
 // Args marshals v to JSON for JobSpec.Args; it panics if v cannot be marshalled, so use it
@@ -122,6 +129,9 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	}
 	if len(spec.Args) > 0 && !json.Valid(spec.Args) {
 		return nil, invalid(field+"args", "not valid JSON")
+	}
+	if err := checkDepends(spec, field); err != nil {
+		return nil, err
 	}
 	if err := s.checkKind(spec, field); err != nil {
 		return nil, err

@@ -183,6 +183,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	s.mu.Lock()
 	s.system, s.env = system, env
 	s.mu.Unlock()
+	s.hookReleases(store)
 	go s.retryLoop() // stopped by Close after the attempts
 	ready := make(chan struct{})
 	var once sync.Once

@@ -55,7 +55,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(j.Timeout), ErrTimeout)
 		defer stop()
 	}
-	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt, startedAt: now})
+	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt, startedAt: now, parents: j.Parents})
 	if s.testHookStarted != nil {
 		s.testHookStarted(j.ID)
 	}

@@ -95,6 +95,9 @@ type Badger struct {
 	running  map[string]struct{} // the ids of the jobs stored as running
 
 	commits, syncs, writes atomic.Uint64
+
+	releaseHook atomic.Pointer[func([]*Job)] // SetReleaseHook
+	recovered   []*request                   // the settles start-up found, handed to the writer (depends.go)
 }
 
 var _ Store = (*Badger)(nil)
@@ -151,6 +154,10 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 	}
 	if err := s.load(); err != nil {
 		_ = db.Close() // the load error is the one to report
+		return nil, err
+	}
+	if err := s.recoverSettles(); err != nil {
+		_ = db.Close() // the scan's error is the one to report
 		return nil, err
 	}
 	go s.writer()

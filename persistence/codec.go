@@ -14,7 +14,7 @@ import (
 //
 // Layout (version 2): a version byte, created_at, then the other fields in declaration order but
 // the id (it is in the key, j/<id>): strings and byte slices as uvarint length + bytes, the state
-// as one byte (its index in States), integers as varints, optional parts behind a presence byte.
+// as one byte (its index in stateCodes), integers as varints, optional parts behind a presence byte.
 // A time is a uvarint: 0 for the zero time, else 1 + the zigzag of its Unix nanoseconds less
 // created_at's (created_at's own less 0), so the times of a job's life take 1 to 5 bytes, not 9. Version 1 (with the id, the state as a string) is not
 // read: a data directory of an older jobsched must be drained or deleted before upgrading.
@@ -62,7 +62,14 @@ func appendJob(b []byte, j *Job) []byte {
 	b = appendBool(b, j.CancelRequested)
 	b = binary.AppendUvarint(b, j.Seq)
 	b = appendString(b, j.FairnessKey)
-	return b
+	if len(j.Parents) == 0 && j.OnParentFailure == "" {
+		return b // a record without dependencies ends here
+	}
+	b = binary.AppendUvarint(b, uint64(len(j.Parents)))
+	for _, p := range j.Parents {
+		b = appendString(b, p)
+	}
+	return appendString(b, j.OnParentFailure)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -185,10 +192,14 @@ func (d *decoder) optTime(base int64) *time.Time {
 	return &t
 }
 
-// stateCode is a state's byte in a record: its index in States (0xff for an unknown state,
+// stateCodes numbers the states in a record: new states go at the end, so old records keep
+// their meaning.
+var stateCodes = []State{StateScheduled, StateQueued, StateRunning, StateRetrying, StateSucceeded, StateDead, StateCancelled, StatePending}
+
+// stateCode is a state's byte in a record: its index in stateCodes (0xff for an unknown state,
 // which decodes as corrupt).
 func stateCode(s State) byte {
-	for i, k := range States {
+	for i, k := range stateCodes {
 		if s == k {
 			return byte(i)
 		}
@@ -208,8 +219,8 @@ func decodeJob(id string, b []byte, j *Job) error {
 	j.Kind = d.string()
 	j.Category = d.string()
 	j.Args = d.bytes()
-	if p := d.take(1); len(p) == 1 && int(p[0]) < len(States) {
-		j.State = States[p[0]]
+	if p := d.take(1); len(p) == 1 && int(p[0]) < len(stateCodes) {
+		j.State = stateCodes[p[0]]
 	} else if d.err == nil {
 		return fmt.Errorf("%w: state code %v", errCorrupt, p)
 	}
@@ -243,6 +254,17 @@ func decodeJob(id string, b []byte, j *Job) error {
 	j.Seq = d.uvarint()
 	if b[0] >= 3 {
 		j.FairnessKey = d.string()
+	}
+	if d.err == nil && len(d.b) > 0 { // the dependencies (appendJob)
+		if n := d.uvarint(); n > 0 && n <= uint64(len(d.b)) {
+			j.Parents = make([]string, n)
+			for i := range j.Parents {
+				j.Parents[i] = d.string()
+			}
+		} else if n > 0 {
+			d.fail()
+		}
+		j.OnParentFailure = d.string()
 	}
 	if d.err == nil && !j.State.Valid() {
 		return fmt.Errorf("%w: state %q", errCorrupt, j.State)

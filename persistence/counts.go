@@ -55,6 +55,15 @@ func (s *Badger) load() error {
 			}
 			s.count(cat)[st]++
 		}
+		it3 := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixPending)})
+		defer it3.Close()
+		for it3.Rewind(); it3.Valid(); it3.Next() {
+			cat, err := it3.Item().ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("index %q: %w", it3.Item().Key(), err)
+			}
+			s.count(string(cat))[StatePending]++
+		}
 		return nil
 	})
 }

@@ -12,6 +12,7 @@ type State string
 
 // The states of a job, as DESIGN.md draws them.
 const (
+	StatePending   State = "pending"   // waiting for the jobs it depends on (depends.go)
 	StateScheduled State = "scheduled" // waiting for its run_at
 	StateQueued    State = "queued"    // ready, in its category's FIFO
 	StateRunning   State = "running"   // a worker runs its handler
@@ -22,7 +23,7 @@ const (
 )
 
 // States lists every state in life order.
-var States = []State{StateScheduled, StateQueued, StateRunning, StateRetrying, StateSucceeded, StateDead, StateCancelled}
+var States = []State{StatePending, StateScheduled, StateQueued, StateRunning, StateRetrying, StateSucceeded, StateDead, StateCancelled}
 
 // Finished reports whether s is final: succeeded, dead or cancelled.
 func (s State) Finished() bool {
@@ -101,6 +102,14 @@ type Job struct {
 	// CancelRequested is set when a running job is cancelled: its context is cancelled and the
 	// attempt ends the job as cancelled.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
+	// Parents are the ids of the jobs this one depends on (depends_on): it stays pending until
+	// they have all succeeded (depends.go).
+	Parents []string `json:"parents,omitempty"`
+	// OnParentFailure is what a parent ending dead or cancelled does to this job: "" or
+	// ParentFailureCancel cancels it, ParentFailureRun lets it run.
+	OnParentFailure string `json:"on_parent_failure,omitempty"`
+	// Children are the ids of the jobs that depend on this one; only Get fills it.
+	Children []string `json:"children,omitempty"`
 	// Seq orders the queued jobs of a category (FIFO); assigned by the store.
 	Seq uint64 `json:"-"`
 }
@@ -109,6 +118,8 @@ type Job struct {
 func (j *Job) Clone() *Job {
 	c := *j
 	c.Errors = append([]AttemptError(nil), j.Errors...)
+	c.Parents = append([]string(nil), j.Parents...)
+	c.Children = append([]string(nil), j.Children...)
 	if j.Progress != nil {
 		p := *j.Progress
 		c.Progress = &p

@@ -15,6 +15,10 @@ import (
 //	                                value = 'q' or 'r' (queued, running) + id
 //	s/<run_at unix ns:8 BE><id>     scheduled and retrying jobs in time order; value = state/category
 //	u/<unique_key>                  the unfinished job holding a unique key; value = id
+//	w/<id>                          a pending job (waiting for its parents); value = category
+//	n/<id>                          a pending job's count of parents not finished (uvarint)
+//	d/<parent id>\x00<child id>     a dependency; value empty while the parent is unfinished,
+//	                                dependDone once its finish was applied to the child (depends.go)
 //
 // A job keeps its q/ key from its insert (or promotion) to its finish: a start rewrites the key's
 // value to mark it running instead of deleting it and adding a running index key, so a job's life
@@ -31,6 +35,9 @@ const (
 	prefixQueued    = "q/"
 	prefixScheduled = "s/"
 	prefixUnique    = "u/"
+	prefixPending   = "w/"
+	prefixDepends   = "d/"
+	prefixWaiting   = "n/"
 )
 
 // The first byte of a q/ value.
@@ -63,6 +70,17 @@ func scheduledKey(runAt time.Time, id string) []byte {
 
 func uniqueKey(key string) []byte { return append([]byte(prefixUnique), key...) }
 
+func pendingKey(id string) []byte { return append([]byte(prefixPending), id...) }
+
+func waitingKey(id string) []byte { return append([]byte(prefixWaiting), id...) }
+
+// dependPrefix is the prefix of a parent's d/ keys.
+func dependPrefix(parent string) []byte {
+	return append(append([]byte(prefixDepends), parent...), 0)
+}
+
+func dependKey(parent, child string) []byte { return append(dependPrefix(parent), child...) }
+
 // indexEntry is one index key of a job and its value.
 type indexEntry struct {
 	key, value []byte
@@ -87,6 +105,11 @@ func indexKeys(out []indexEntry, j *Job, values bool) []indexEntry {
 		e.key = scheduledKey(j.RunAt, j.ID)
 		if values {
 			e.value = indexValue(j)
+		}
+	case StatePending:
+		e.key = pendingKey(j.ID)
+		if values {
+			e.value = []byte(j.Category)
 		}
 	}
 	if e.key != nil {

@@ -19,6 +19,10 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if r.del {
 		return s.planDelete(txn, r)
 	}
+	r.released, r.more = r.released[:0], r.more[:0]
+	if r.settleID != "" {
+		return s.planSettle(txn, r)
+	}
 	old, err := s.lookup(txn, r.id)
 	if err != nil {
 		return nil, err
@@ -49,6 +53,9 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if err != nil {
 		return nil, err
 	}
+	if writes, err = s.settle(txn, r, old, j, writes); err != nil {
+		return nil, err
+	}
 	r.planned = append(r.planned, j)
 	if j.State.Finished() {
 		// Not cached (remember drops it): once r is answered, nothing of the writer holds j.
@@ -66,23 +73,47 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 	writes := make([]pendingWrite, 0, 3*len(r.inserts))
 	res := make([]InsertResult, len(r.inserts))
 	claimed := map[string]*Job{} // unique keys taken earlier in this same request
+	var earlier map[string]*Job  // the jobs of this request by id, for depends_on (depends.go)
+	for _, j := range r.inserts {
+		if len(j.Parents) > 0 {
+			earlier = make(map[string]*Job, len(r.inserts))
+			break
+		}
+	}
 	for i, j := range r.inserts {
 		if j.UniqueKey != "" {
-			if holder := claimed[j.UniqueKey]; holder != nil {
+			holder := claimed[j.UniqueKey]
+			if holder != nil {
 				res[i] = InsertResult{Job: holder.Clone(), Duplicate: true}
-				continue
-			}
-			holder, err := s.uniqueHolder(txn, j.UniqueKey)
-			if err != nil {
-				return nil, err
+			} else {
+				var err error
+				if holder, err = s.uniqueHolder(txn, j.UniqueKey); err != nil {
+					return nil, err
+				}
+				if holder != nil {
+					res[i] = InsertResult{Job: holder, Duplicate: true}
+				}
 			}
 			if holder != nil {
-				res[i] = InsertResult{Job: holder, Duplicate: true}
+				if earlier != nil {
+					earlier[j.ID] = holder
+				}
 				continue
 			}
 		}
+		val := r.encoded[i]
+		if len(j.Parents) > 0 {
+			c, w, err := s.insertParents(txn, i, j, earlier, writes)
+			if err != nil {
+				return nil, err
+			}
+			j, writes, val = c, w, nil
+		}
+		if earlier != nil {
+			earlier[j.ID] = j
+		}
 		var err error
-		if writes, err = s.jobWrites(writes, nil, j, r.encoded[i]); err != nil {
+		if writes, err = s.jobWrites(writes, nil, j, val); err != nil {
 			return nil, err
 		}
 		r.planned = append(r.planned, j)

@@ -59,7 +59,9 @@ func (s *Badger) Get(ctx context.Context, id string) (*Job, error) {
 	var j *Job
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		j, err = s.readJob(txn, id)
+		if j, err = s.readJob(txn, id); err == nil {
+			j.Children = s.children(txn, id)
+		}
 		return err
 	})
 	return j, err

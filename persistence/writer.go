@@ -12,7 +12,14 @@ import (
 func (s *Badger) writer() {
 	defer close(s.done)
 	batch := make([]*request, 0, 1024)
+	// Settles left by a commit (and those start-up found) go before new requests (depends.go).
+	follow := s.recovered
+	s.recovered = nil
 	for {
+		if len(follow) > 0 {
+			follow = s.commit(follow)
+			continue
+		}
 		var first *request
 		select {
 		case first = <-s.reqs:
@@ -37,7 +44,7 @@ func (s *Badger) writer() {
 				break gather
 			}
 		}
-		s.commit(batch)
+		follow = s.commit(batch)
 	}
 }
 
@@ -50,8 +57,9 @@ type pendingWrite struct {
 
 // commit writes a batch of requests, syncs once and answers them all. Each request is all or
 // nothing; a request that fails its checks writes nothing and does not disturb the others.
-// Once the store has failed, nothing more is written and every request is told so.
-func (s *Badger) commit(batch []*request) {
+// Once the store has failed, nothing more is written and every request is told so. It returns
+// the follow-up writes the batch leaves (depends.go), which the writer commits next.
+func (s *Badger) commit(batch []*request) []*request {
 	g := &group{s: s, txn: s.db.NewTransaction(true)}
 	free := s.freeBytes()
 	var reads []*request
@@ -69,6 +77,8 @@ func (s *Badger) commit(batch []*request) {
 	g.flush()
 	s.syncGroup(g.answered)
 	s.applyCounts(g.answered)
+	s.announceReleased(g.answered)
+	follow := followUps(g.answered, nil)
 	for _, r := range g.answered {
 		if r.err == nil {
 			s.writes.Add(1)
@@ -80,6 +90,7 @@ func (s *Badger) commit(batch []*request) {
 		s.answerRead(r)
 		r.done(r)
 	}
+	return follow
 }
 
 // group is one run of commit: the open transaction, the requests in it, and the requests

@@ -21,6 +21,9 @@ type request struct {
 	planned   []*Job // the records this request writes, for the overlay once they are in the txn
 	err       error
 	deltas    []delta
+	released  []*Job   // the dependents a finish released or cancelled (depends.go)
+	more      []string // finished jobs whose dependents are left to settle (depends.go)
+	settleID  string   // a follow-up: settle more dependents of this finished job
 	done      func(r *request)
 
 	reply chan struct{}     // wait's signal (buffered: the writer never blocks on it)

@@ -57,6 +57,10 @@ func decodeSpec(raw json.RawMessage, prefix string) (jobsched.JobSpec, error) {
 			err = strictUnmarshal(v, &spec.ConcurrencyKey)
 		case "fairness_key":
 			err = strictUnmarshal(v, &spec.FairnessKey)
+		case "depends_on":
+			err = strictUnmarshal(v, &spec.DependsOn)
+		case "on_parent_failure":
+			err = strictUnmarshal(v, &spec.OnParentFailure)
 		default:
 			name := k
 			if name == "" {

@@ -356,6 +356,7 @@ type CategoryJSON struct {
 	RateLimit  float64                `json:"rate_limit"`
 	RateBurst  int                    `json:"rate_burst"`
 	Paused     bool                   `json:"paused"`
+	Pending    int                    `json:"pending"`
 	Queued     int                    `json:"queued"`
 	Scheduled  int                    `json:"scheduled"`
 	Retrying   int                    `json:"retrying"`
@@ -373,7 +374,7 @@ type WorkersJSON struct {
 
 func categoryJSON(c jobsched.CategoryInfo) CategoryJSON {
 	return CategoryJSON{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
-		QueueLimit: c.QueueLimit, RateLimit: c.RateLimit, RateBurst: c.RateBurst, Paused: c.Paused, Queued: c.Counts[jobsched.StateQueued],
+		QueueLimit: c.QueueLimit, RateLimit: c.RateLimit, RateBurst: c.RateBurst, Paused: c.Paused, Pending: c.Counts[jobsched.StatePending], Queued: c.Counts[jobsched.StateQueued],
 		Scheduled: c.Counts[jobsched.StateScheduled], Retrying: c.Counts[jobsched.StateRetrying],
 		Running: c.Counts[jobsched.StateRunning], Workers: WorkersJSON{Allocated: c.Allocated, Busy: c.Busy},
 		Counters: map[jobsched.State]int{jobsched.StateSucceeded: c.Counts[jobsched.StateSucceeded],

@@ -167,6 +167,9 @@ function renderJob(j) {
   if (j.started_at) row('started', j.started_at);
   if (j.finished_at) row('finished', j.finished_at);
   if (j.unique_key) row('unique key', j.unique_key);
+  const links = (ids, id) => el('span', { id }, ...ids.flatMap((p, i) => [i ? ', ' : '', el('a', { href: '#job/' + encodeURIComponent(p), class: 'job-link' }, p)]));
+  if (j.parents && j.parents.length) row('parents' + (j.on_parent_failure === 'run' ? ' (runs if one fails)' : ''), links(j.parents, 'job-parents'));
+  if (j.children && j.children.length) row('children', links(j.children, 'job-children'));
 
   const attempts = el('table', { class: 'attempts', id: 'job-attempts' },
     el('thead', {}, el('tr', {}, el('th', {}, 'attempt'), el('th', {}, 'at'), el('th', {}, 'error'))),

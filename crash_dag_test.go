@@ -1,0 +1,198 @@
+package jobsched_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"github.com/stretchr/testify/require"
+)
+
+// The DAG crash test (issue 15): the crash child (crash_test.go) enqueues batches of random DAGs
+// until it is killed with SIGKILL, then is restarted until every acknowledged job is final.
+// The handlers write to the file "dagruns" a line "s <id>" when they start and "d <id>" before
+// they return; a child must never start before each parent that succeeded wrote its "d" line.
+
+// registerDAG registers the DAG kinds: "dag" succeeds after a short while, "dagfail" fails.
+func registerDAG(s *jobsched.Scheduler, dir string) {
+	runs := openAppend(filepath.Join(dir, "dagruns"))
+	must(s.Register("dag", func(ctx context.Context, j *jobsched.Job) (any, error) {
+		_, err := runs.WriteString("s " + j.ID + "\n")
+		must(err)
+		time.Sleep(time.Duration(rand.IntN(1000)) * time.Microsecond)
+		_, err = runs.WriteString("d " + j.ID + "\n")
+		must(err)
+		return nil, nil
+	}))
+	must(s.Register("dagfail", func(ctx context.Context, j *jobsched.Job) (any, error) {
+		_, err := runs.WriteString("s " + j.ID + "\n")
+		must(err)
+		return nil, errors.New("dagfail")
+	}))
+}
+
+// enqueueDAG enqueues 3 batches of 300 random DAG jobs from each of 4 goroutines (the process is
+// killed meanwhile, or works on): each entry depends on up to 3 earlier entries of its batch;
+// one in 20 fails, and half of the jobs run when a parent fails.
+func enqueueDAG(ctx context.Context, s *jobsched.Scheduler, acked *os.File) {
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				specs := make([]jobsched.JobSpec, 300)
+				for i := range specs {
+					spec := jobsched.JobSpec{Kind: "dag"}
+					if rand.IntN(20) == 0 {
+						spec = jobsched.JobSpec{Kind: "dagfail", MaxAttempts: 1}
+					}
+					for k := 0; i > 0 && k < rand.IntN(4); k++ {
+						d := fmt.Sprintf("#%d", max(0, i-1-rand.IntN(20)))
+						if !contains(spec.DependsOn, d) {
+							spec.DependsOn = append(spec.DependsOn, d)
+						}
+					}
+					if len(spec.DependsOn) > 0 && rand.IntN(2) == 0 {
+						spec.OnParentFailure = jobsched.ParentFailureRun
+					}
+					specs[i] = spec
+				}
+				jobs, err := s.EnqueueBatch(ctx, specs)
+				must(err)
+				var b strings.Builder
+				for _, j := range jobs {
+					b.WriteString(j.ID + "\n")
+				}
+				_, err = acked.WriteString(b.String())
+				must(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestKill9InTheMiddleOfADAG(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills processes")
+	}
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+	kills := 0
+	for round := 0; ; round++ {
+		require.Less(t, round, 60, "the child never finished")
+		mode := "drain"
+		if round < 4 {
+			mode = "dag"
+		}
+		cmd, lines, done := startChild(t, dir, mode)
+		for ready := false; !ready; {
+			select {
+			case l, ok := <-lines:
+				ready = !ok || l == "ready"
+			case <-time.After(2 * time.Minute):
+				t.Fatal("child did not start")
+			}
+		}
+		var kill <-chan time.Time
+		if mode == "dag" {
+			kill = time.After(time.Duration(30+rng.IntN(220)) * time.Millisecond)
+		}
+		var err error
+		select {
+		case err = <-done:
+		case <-kill:
+			require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+			kills++
+			err = <-done
+		case <-time.After(3 * time.Minute):
+			t.Fatal("child stuck")
+		}
+		if err == nil && mode == "drain" {
+			break
+		}
+		require.Error(t, err, "a dag child only ends killed")
+	}
+
+	// Every acknowledged job is final, and none started before its parents.
+	acked := readLines(filepath.Join(dir, "acked"))
+	require.Greater(t, len(acked), 1000, "the children got jobs acknowledged")
+	firstStart, doneAt := map[string]int{}, map[string]int{}
+	b, err := os.ReadFile(filepath.Join(dir, "dagruns"))
+	require.NoError(t, err)
+	starts := 0
+	for n, l := range strings.Split(string(b), "\n") {
+		if len(l) != 38 {
+			continue // a line cut by a kill
+		}
+		id := l[2:]
+		switch l[0] {
+		case 's':
+			starts++
+			if _, ok := firstStart[id]; !ok {
+				firstStart[id] = n
+			}
+		case 'd':
+			if _, ok := doneAt[id]; !ok {
+				doneAt[id] = n
+			}
+		}
+	}
+	s, err := jobsched.New(jobsched.Config{Dir: filepath.Join(dir, "store")})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, s.Start(ctx))
+	defer func() { require.NoError(t, s.Close(ctx)) }()
+	states := map[jobsched.State]int{}
+	jobs := map[string]*jobsched.Job{}
+	for _, id := range acked {
+		j, err := s.Get(ctx, id)
+		require.NoError(t, err, "acknowledged job %s lost", id)
+		require.True(t, j.State.Finished(), "job %s is %s", id, j.State)
+		jobs[id] = j
+		states[j.State]++
+	}
+	for _, j := range jobs {
+		start, started := firstStart[j.ID]
+		allOK := true
+		for _, pid := range j.Parents {
+			p, err := s.Get(ctx, pid)
+			require.NoError(t, err)
+			if p.State != jobsched.StateSucceeded {
+				allOK = false
+				continue
+			}
+			if started {
+				d, ok := doneAt[pid]
+				require.True(t, ok && d < start, "job %s started (line %d) before its parent %s finished (line %d)", j.ID, start, pid, d)
+			}
+		}
+		if !allOK && j.OnParentFailure != jobsched.ParentFailureRun {
+			require.Equal(t, jobsched.StateCancelled, j.State, "job %s: a parent failed", j.ID)
+			require.False(t, started, "job %s ran though a parent failed", j.ID)
+		}
+		if j.State == jobsched.StateSucceeded {
+			require.True(t, started, "job %s succeeded without running", j.ID)
+		}
+	}
+	t.Logf("DAG crash test: %d jobs acknowledged, %d kills, final states %v, %d starts of %d jobs that ran",
+		len(acked), kills, states, starts, len(firstStart))
+}

@@ -1,0 +1,304 @@
+package persistence
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Dependencies (depends_on) live in the store, so that releasing a child is part of the same
+// commit as its parent's finish: a crash at any moment releases no child early and strands none.
+//
+// A child names its parents (Job.Parents); while some are unfinished it is pending, and the key
+// n/<child> counts them (a small key, so a fan-in of 10,000 parents does not rewrite the child's
+// record, which lists them all, 10,000 times). Each dependency has a key d/<parent>\x00<child>
+// (keys.go). When a parent finishes, its write also reads its d/ keys and applies the finish to
+// each child still pending: a success counts the parent done; a failure (dead, cancelled)
+// cancels the child (and, in turn, its own children) unless the child says ParentFailureRun.
+// A child whose count reaches zero becomes queued, or scheduled if its run_at is still ahead.
+// The d/ key is then marked dependDone (kept for the API's children, with the retention TTL),
+// so a parent that finishes twice (retried after it died) does not count twice.
+
+// What a parent's failure does to a child (Job.OnParentFailure).
+const (
+	ParentFailureCancel = "cancel"
+	ParentFailureRun    = "run"
+)
+
+// dependDone is the value of a d/ key whose parent's finish was applied.
+var dependDone = []byte{1}
+
+// ParentError is an Insert refused because a job names a parent that does not exist.
+type ParentError struct {
+	Job    int    // the job's index in the Insert
+	Parent int    // the parent's index in its Parents
+	ID     string // the unknown id
+}
+
+func (e *ParentError) Error() string {
+	return fmt.Sprintf("job %d: parent %d: %s: %v", e.Job, e.Parent, e.ID, ErrNotFound)
+}
+
+// Unwrap makes a ParentError an ErrNotFound.
+func (e *ParentError) Unwrap() error { return ErrNotFound }
+
+// SetReleaseHook sets fn to hear, after each commit, of the jobs a finish released (now queued
+// or scheduled) or cancelled (a parent failed). fn runs on the writer goroutine: it must be
+// quick (send a message). The store's own indexes are the truth; fn is a hint.
+func (s *Badger) SetReleaseHook(fn func(jobs []*Job)) { s.releaseHook.Store(&fn) }
+
+// announceReleased calls the release hook with the released jobs of the answered requests.
+func (s *Badger) announceReleased(answered []*request) {
+	p := s.releaseHook.Load()
+	if p == nil || *p == nil {
+		return
+	}
+	var out []*Job
+	for _, r := range answered {
+		if r.err == nil {
+			out = append(out, r.released...)
+		}
+	}
+	if len(out) > 0 {
+		(*p)(out)
+	}
+}
+
+// insertParents settles the parents of j, about to be inserted as the job at index i of r
+// (earlier maps the ids inserted earlier in r to their jobs): it returns j as it must be stored
+// (a copy when it changes) and appends the d/ keys.
+func (s *Badger) insertParents(txn *badger.Txn, i int, j *Job, earlier map[string]*Job, writes []pendingWrite) (*Job, []pendingWrite, error) {
+	if len(j.Parents) == 0 {
+		return j, writes, nil
+	}
+	c := j.Clone()
+	waiting := 0
+	var failed *Job
+	for k, pid := range c.Parents {
+		p := earlier[pid]
+		if p == nil {
+			var err error
+			if p, err = s.lookup(txn, pid); errors.Is(err, ErrNotFound) {
+				return nil, nil, &ParentError{Job: i, Parent: k, ID: pid}
+			} else if err != nil {
+				return nil, nil, err
+			}
+		}
+		c.Parents[k] = p.ID // a duplicate in the batch names its holder
+		switch {
+		case !p.State.Finished():
+			waiting++
+			writes = append(writes, pendingWrite{key: dependKey(p.ID, c.ID), value: []byte{}})
+		default:
+			writes = append(writes, pendingWrite{key: dependKey(p.ID, c.ID), value: dependDone, ttl: s.opt.Retention})
+			if p.State != StateSucceeded && failed == nil && c.OnParentFailure != ParentFailureRun {
+				failed = p
+			}
+		}
+	}
+	switch {
+	case failed != nil:
+		now := c.CreatedAt
+		cancelForParent(c, failed, now)
+	case waiting > 0:
+		c.State, c.Seq = StatePending, 0
+		writes = append(writes, pendingWrite{key: waitingKey(c.ID), value: binary.AppendUvarint(nil, uint64(waiting))})
+	}
+	return c, writes, nil
+}
+
+// cancelForParent ends c cancelled because its parent p failed.
+func cancelForParent(c, p *Job, now time.Time) {
+	msg := fmt.Sprintf("parent %s ended %s", p.ID, p.State)
+	if e := p.LastError(); e != "" {
+		msg += ": " + e
+	}
+	c.State, c.FinishedAt, c.Seq = StateCancelled, &now, 0
+	c.Errors = append(c.Errors, AttemptError{Attempt: c.Attempt, At: now, Error: msg})
+}
+
+// maxSettle bounds the children one write settles, so that a fan-out of any size never makes a
+// commit too large: the rest are settled by follow-up writes (settleMore).
+const maxSettle = 2000
+
+// settle applies the finish of p (planned in r, going from old's state to finished; old nil for
+// a follow-up) to up to maxSettle of its dependents: it appends their writes and records them in
+// r (planned, deltas, released). A parent with children left, and a child cancelled (whose own
+// dependents must hear of it), go to r.more, settled by the writer's next follow-up writes.
+// Should the process die first, the start-up scan (recoverSettles) finds them by their open d/ keys.
+func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendingWrite) ([]pendingWrite, error) {
+	if old != nil && old.State == StatePending && p.State != StatePending {
+		writes = append(writes, pendingWrite{key: waitingKey(p.ID), del: true}) // cancelled
+	}
+	if (old != nil && old.State.Finished()) || !p.State.Finished() {
+		return writes, nil
+	}
+	now := time.Now().UTC()
+	children, more, err := s.openChildren(txn, p.ID, maxSettle)
+	if err != nil {
+		return nil, err
+	}
+	if more {
+		r.more = append(r.more, p.ID)
+	}
+	for _, cid := range children {
+		writes = append(writes, pendingWrite{key: dependKey(p.ID, cid), value: dependDone, ttl: s.opt.Retention})
+		prev, err := s.lookup(txn, cid)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		} else if err != nil {
+			return nil, err
+		}
+		if prev.State != StatePending {
+			continue // cancelled meanwhile, or released by an earlier finish
+		}
+		c := prev.Clone()
+		if p.State != StateSucceeded && c.OnParentFailure != ParentFailureRun {
+			cancelForParent(c, p, now)
+			r.more = append(r.more, c.ID)
+			writes = append(writes, pendingWrite{key: waitingKey(c.ID), del: true})
+		} else {
+			n, err := readWaiting(txn, c.ID)
+			if err != nil {
+				return nil, err
+			}
+			if n > 1 {
+				// Still waiting: only the count changes, not the record.
+				writes = append(writes, pendingWrite{key: waitingKey(c.ID), value: binary.AppendUvarint(nil, n-1)})
+				continue
+			}
+			writes = append(writes, pendingWrite{key: waitingKey(c.ID), del: true})
+			if c.RunAt.After(now) {
+				c.State = StateScheduled
+			} else {
+				c.State, c.Seq = StateQueued, s.takeSeq(c.Category)
+			}
+		}
+		if writes, err = s.jobWrites(writes, prev, c, nil); err != nil {
+			return nil, err
+		}
+		r.planned = append(r.planned, c)
+		if c.State != prev.State {
+			r.deltas = append(r.deltas, delta{c.ID, c.Category, prev.State, c.State})
+			r.released = append(r.released, c.Clone())
+		}
+	}
+	return writes, nil
+}
+
+// readWaiting reads a pending job's count of unfinished parents (0 if it has none).
+func readWaiting(txn *badger.Txn, id string) (uint64, error) {
+	item, err := txn.Get(waitingKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the parents count of %s: %w", id, err)
+	}
+	var n uint64
+	err = item.Value(func(v []byte) error {
+		var k int
+		if n, k = binary.Uvarint(v); k <= 0 {
+			return fmt.Errorf("corrupt parents count %q of %s", v, id)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// planSettle plans a follow-up: the finish of the job r.settleID applied to more of its children.
+func (s *Badger) planSettle(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+	p, err := s.lookup(txn, r.settleID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.settle(txn, r, nil, p, nil)
+}
+
+// followUps turns the r.more of the answered requests into follow-up requests.
+func followUps(answered []*request, out []*request) []*request {
+	for _, r := range answered {
+		if r.err != nil {
+			continue
+		}
+		for _, id := range r.more {
+			out = append(out, &request{settleID: id, done: func(*request) {}})
+		}
+	}
+	return out
+}
+
+// recoverSettles finds the finished jobs with dependents not yet settled (their d/ keys still
+// open: the process died between a finish and its follow-ups) and queues their follow-ups.
+func (s *Badger) recoverSettles() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixDepends), PrefetchValues: false})
+		var parents []string
+		last := ""
+		for it.Rewind(); it.Valid(); it.Next() {
+			if it.Item().ValueSize() != 0 {
+				continue
+			}
+			k := it.Item().Key()[len(prefixDepends):]
+			i := bytes.IndexByte(k, 0)
+			if i < 0 {
+				it.Close()
+				return fmt.Errorf("corrupt dependency key %q", it.Item().Key())
+			}
+			if p := string(k[:i]); p != last {
+				parents, last = append(parents, p), p
+			}
+		}
+		it.Close()
+		for _, id := range parents {
+			p, err := s.readJob(txn, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if p.State.Finished() {
+				s.recovered = append(s.recovered, &request{settleID: id, done: func(*request) {}})
+			}
+		}
+		return nil
+	})
+}
+
+// openChildren returns up to limit children of parent whose d/ key is not marked done, and
+// whether there are more.
+func (s *Badger) openChildren(txn *badger.Txn, parent string, limit int) ([]string, bool, error) {
+	prefix := dependPrefix(parent)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	defer it.Close()
+	var out []string
+	for it.Rewind(); it.Valid(); it.Next() {
+		if it.Item().ValueSize() == 0 {
+			if len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, string(it.Item().Key()[len(prefix):]))
+		}
+	}
+	return out, false, nil
+}
+
+// children returns the ids of every job depending on parent.
+func (s *Badger) children(txn *badger.Txn, parent string) []string {
+	prefix := dependPrefix(parent)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	defer it.Close()
+	var out []string
+	for it.Rewind(); it.Valid(); it.Next() {
+		out = append(out, string(it.Item().Key()[len(prefix):]))
+	}
+	return out
+}

@@ -1,0 +1,76 @@
+package persistence
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func newJobFor(id string, parents ...string) *Job {
+	now := time.Now().UTC()
+	return &Job{ID: id, Kind: "k", Category: "c", State: StateQueued, MaxAttempts: 1, CreatedAt: now, RunAt: now, Parents: parents}
+}
+
+// A parent whose finish was committed but whose children were not settled yet (the process died
+// between the commit and the follow-up writes) has them settled when the store is opened again.
+func TestOpeningTheStoreSettlesTheChildrenOfAFinishedParent(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	res, err := s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("a", "p"), newJobFor("b", "p"), newJobFor("x", "p", "b")})
+	require.NoError(t, err)
+	for _, r := range res[1:] {
+		require.Equal(t, StatePending, r.Job.State)
+	}
+	require.Equal(t, 3, s.Counts()["c"][StatePending])
+
+	// Finish p behind the writer's back: its record and index keys, not its children.
+	old, err := s.Get(ctx, "p")
+	require.NoError(t, err)
+	done := old.Clone()
+	now := time.Now().UTC()
+	done.State, done.FinishedAt, done.Children = StateSucceeded, &now, nil
+	writes, err := s.jobWrites(nil, old, done, nil)
+	require.NoError(t, err)
+	txn := s.db.NewTransaction(true)
+	require.NoError(t, setAll(txn, writes))
+	require.NoError(t, txn.Commit())
+	require.NoError(t, s.Close())
+
+	s, err = OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	require.Eventually(t, func() bool {
+		a, errA := s.Get(ctx, "a")
+		b, errB := s.Get(ctx, "b")
+		return errA == nil && errB == nil && a.State == StateQueued && b.State == StateQueued
+	}, 10*time.Second, time.Millisecond)
+	x, err := s.Get(ctx, "x")
+	require.NoError(t, err)
+	require.Equal(t, StatePending, x.State, "x still waits for b")
+	require.Equal(t, 1, s.Counts()["c"][StatePending])
+
+	// b dies: x, whose on_parent_failure is the default, is cancelled naming b.
+	_, err = s.Update(ctx, "b", func(j *Job) error {
+		j.State, j.FinishedAt = StateDead, &now
+		return nil
+	}, true)
+	require.NoError(t, err)
+	x, err = s.Get(ctx, "x")
+	require.NoError(t, err)
+	require.Equal(t, StateCancelled, x.State)
+	require.Contains(t, x.LastError(), "parent b ended dead")
+	require.Zero(t, s.Counts()["c"][StatePending])
+
+	// An unknown parent refuses the whole insert.
+	_, err = s.Insert(ctx, []*Job{newJobFor("y"), newJobFor("z", "y", "nope")})
+	var pe *ParentError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, ParentError{Job: 1, Parent: 1, ID: "nope"}, *pe)
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.Get(ctx, "y")
+	require.ErrorIs(t, err, ErrNotFound, "nothing stored")
+}
