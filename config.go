@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/jobsched/jobsched/persistence"
 	"github.com/robfig/cron/v3"
 )
 
@@ -29,6 +30,9 @@ type Config struct {
 	// Dir is the badger directory. Empty means an in-memory store (nothing survives Close):
 	// for tests only.
 	Dir string
+	// Store, when set, is the store the scheduler uses instead of opening badger at Dir (a
+	// PostgreSQL store shared by several nodes, say); the caller closes it after Close.
+	Store persistence.Store
 	// Workers is the global worker budget (default 64).
 	Workers int
 	// BalanceInterval is how often the WorkerBalancer re-divides the budget (default 1s).

@@ -55,6 +55,13 @@ func (h *hub) waitFor(id string) (<-chan *Job, func()) {
 	}
 }
 
+// waited reports whether someone waits for the job's end.
+func (h *hub) waited(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.waiters[id]) > 0
+}
+
 func (h *hub) job(j *Job) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -45,7 +45,8 @@ type Scheduler struct {
 	mu    sync.Mutex
 	state int
 
-	store    *persistence.Badger
+	store    persistence.Store
+	ownStore bool // the scheduler opened the store, and closes it
 	system   *actor.ActorSystem
 	root     *actor.PID
 	env      *actors.Env
@@ -110,11 +111,17 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 		}
 	}()
 
-	s.store, err = persistence.OpenBadger(persistence.BadgerOptions{
-		Dir: s.cfg.Dir, Retention: s.cfg.Retention, Logger: s.log, NoSync: s.cfg.NoSync, OnSync: s.onSync})
-	if err != nil {
-		return fmt.Errorf("start: %w", err)
+	if s.cfg.Store != nil {
+		s.store = s.cfg.Store
+	} else {
+		b, err := persistence.OpenBadger(persistence.BadgerOptions{
+			Dir: s.cfg.Dir, Retention: s.cfg.Retention, Logger: s.log, NoSync: s.cfg.NoSync, OnSync: s.onSync})
+		if err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+		s.store, s.ownStore = b, true
 	}
+	s.attachStore()
 	if err := s.recoverRunning(ctx); err != nil {
 		return fmt.Errorf("start: recover running jobs: %w", err)
 	}
@@ -277,7 +284,7 @@ func (s *Scheduler) shutdownRuntime() error {
 	}
 	s.wg.Wait()
 	var err error
-	if s.store != nil {
+	if s.store != nil && s.ownStore {
 		err = s.store.Close()
 	}
 	if s.system != nil {

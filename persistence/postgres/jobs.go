@@ -105,7 +105,7 @@ func (s *Store) Insert(ctx context.Context, jobs []*persistence.Job) ([]persiste
 	var res []persistence.InsertResult
 	err := s.write(ctx, true, func(tx pgx.Tx, d *deltas) error {
 		var err error
-		res, err = s.insert(ctx, tx, jobs, d)
+		res, err = s.insert(ctx, tx, jobs, d, s.node)
 		return err
 	})
 	if err != nil {
@@ -125,7 +125,7 @@ func (s *Store) InsertTx(ctx context.Context, tx pgx.Tx, jobs []*persistence.Job
 	if s.closed.Load() {
 		return nil, persistence.ErrClosed
 	}
-	res, err := s.insert(ctx, tx, jobs, &deltas{})
+	res, err := s.insert(ctx, tx, jobs, &deltas{}, "")
 	if err != nil {
 		return nil, fmt.Errorf("insert: %w", err)
 	}
@@ -146,8 +146,9 @@ ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state NOT IN ` + finis
 RETURNING id, seq`
 
 // insert stores jobs through q. Within the batch the first job with a unique key holds it; a
-// later one is a duplicate of it.
-func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, d *deltas) ([]persistence.InsertResult, error) {
+// later one is a duplicate of it. The other nodes are woken as from sender ("": every node,
+// this one included, for jobs whose commit this store does not see).
+func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, d *deltas, sender string) ([]persistence.InsertResult, error) {
 	res := make([]persistence.InsertResult, len(jobs))
 	first := map[string]int{} // unique key -> index of the batch's first job with it
 	dupOf := map[int]int{}    // index of a later job -> index of the first with its key
@@ -213,7 +214,7 @@ func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, 
 		}
 		heldKeys = append(heldKeys, j.UniqueKey)
 	}
-	if err := s.notifyQueued(ctx, q, jobs, stored); err != nil {
+	if err := notifyQueued(ctx, q, sender, jobs, stored); err != nil {
 		return nil, err
 	}
 	holders := map[string]*persistence.Job{}
@@ -251,13 +252,13 @@ func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, 
 
 // notifyQueued wakes the other nodes for each category that got queued jobs (delivered when the
 // transaction commits).
-func (s *Store) notifyQueued(ctx context.Context, q querier, jobs []*persistence.Job, stored map[string]bool) error {
+func notifyQueued(ctx context.Context, q querier, sender string, jobs []*persistence.Job, stored map[string]bool) error {
 	var cats []string
 	seen := map[string]bool{}
 	for _, j := range jobs {
 		if j.State == persistence.StateQueued && stored[j.ID] && !seen[j.Category] {
 			seen[j.Category] = true
-			cats = append(cats, s.node+"|"+j.Category)
+			cats = append(cats, sender+"|"+j.Category)
 		}
 	}
 	if len(cats) == 0 {
@@ -343,6 +344,11 @@ func (s *Store) update(ctx context.Context, tx pgx.Tx, id string, fn persistence
 	}
 	if old.State != j.State {
 		d.add(j.Category, old.State, j.State)
+	}
+	if j.State.Finished() && !old.State.Finished() {
+		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", chanFinished, s.node+"|"+j.ID); err != nil {
+			return nil, nil, err
+		}
 	}
 	if j.State == persistence.StateRunning && old.State == persistence.StateRunning &&
 		j.CancelRequested && !old.CancelRequested && node != nil && *node != s.node {

@@ -207,10 +207,13 @@ func (s *Store) Maintain(ctx context.Context) (int, error) {
 				return err
 			}
 			d.add(j.Category, h.job.State, j.State)
-			if j.State == persistence.StateQueued {
-				if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", chanQueued, s.node+"|"+j.Category); err != nil {
-					return err
-				}
+			ch, subject := chanQueued, j.Category
+			if j.State.Finished() {
+				ch, subject = chanFinished, j.ID
+			}
+			// Sent as from no node: the rescuing node is told too.
+			if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", ch, "|"+subject); err != nil {
+				return err
 			}
 			rescued++
 		}

@@ -13,6 +13,8 @@ import (
 const (
 	chanQueued = "jobsched_queued" // subject: a category that got ready jobs
 	chanCancel = "jobsched_cancel" // subject: the id of a running job whose cancel was asked
+	// subject: the id of a job that finished; the sender is the node that wrote it
+	chanFinished = "jobsched_finished"
 )
 
 // OnQueued sets the function told when another node made jobs of a category ready (an insert,
@@ -23,6 +25,11 @@ func (s *Store) OnQueued(f func(category string)) { s.onQueued.Store(&f) }
 // OnCancel sets the function told when a cancel was asked, on another node, for a job this node
 // runs: it should cancel the job's context. It runs on the listener goroutine: it must be quick.
 func (s *Store) OnCancel(f func(id string)) { s.onCancel.Store(&f) }
+
+// OnFinished sets the function told when another node finished a job (so a Wait on this node
+// for a job run elsewhere returns). It runs on the listener goroutine: it must be quick, or
+// delay the other hooks.
+func (s *Store) OnFinished(f func(id string)) { s.onFinished.Store(&f) }
 
 // listenLoop holds a connection of its own that LISTENs, and calls the hooks, until Close;
 // it connects again after an error.
@@ -53,7 +60,7 @@ func (s *Store) listen(ctx context.Context) error {
 		defer cancel()
 		_ = conn.Close(cctx) // the connection is done with either way
 	}()
-	for _, ch := range []string{chanQueued, chanCancel} {
+	for _, ch := range []string{chanQueued, chanCancel, chanFinished} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
@@ -74,6 +81,10 @@ func (s *Store) listen(ctx context.Context) error {
 			}
 		case chanCancel:
 			if f := s.onCancel.Load(); f != nil && node == s.node {
+				(*f)(subject)
+			}
+		case chanFinished:
+			if f := s.onFinished.Load(); f != nil && node != s.node {
 				(*f)(subject)
 			}
 		}

@@ -86,8 +86,9 @@ type Store struct {
 	stickyErr atomic.Pointer[error] // ErrNodeTaken
 	leaseErr  atomic.Pointer[error] // the last lease renewal's failure, nil once one succeeds
 
-	onQueued atomic.Pointer[func(category string)]
-	onCancel atomic.Pointer[func(id string)]
+	onQueued   atomic.Pointer[func(category string)]
+	onCancel   atomic.Pointer[func(id string)]
+	onFinished atomic.Pointer[func(id string)]
 }
 
 var _ persistence.Store = (*Store)(nil)

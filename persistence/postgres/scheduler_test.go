@@ -1,0 +1,109 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/pgtest"
+	"github.com/jobsched/jobsched/persistence/postgres"
+	"github.com/stretchr/testify/require"
+)
+
+// node starts a scheduler on its own PostgreSQL store of the shared database dsn.
+func node(t *testing.T, dsn, name string) *jobsched.Scheduler {
+	t.Helper()
+	st := open(t, dsn, postgres.Options{Node: name})
+	s, err := jobsched.New(jobsched.Config{Store: st, Workers: 4})
+	require.NoError(t, err)
+	require.NoError(t, s.Register("block", func(ctx context.Context, _ *jobsched.Job) (any, error) {
+		<-ctx.Done()
+		return nil, context.Cause(ctx)
+	}))
+	require.NoError(t, s.Register("quick", func(context.Context, *jobsched.Job) (any, error) { return "ok", nil }))
+	require.NoError(t, s.Start(ctx))
+	// Cleanups run last-in first-out: the scheduler closes before its store.
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		require.NoError(t, s.Close(c))
+	})
+	return s
+}
+
+// Two schedulers on one database: either reads the other's jobs, cancels a job the other runs
+// (its context is cancelled within a second), waits for a job the other runs, and unique keys
+// hold across both.
+func TestSchedulersShareOneDatabase(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := node(t, dsn, "a"), node(t, dsn, "b")
+
+	j, err := a.Enqueue(ctx, jobsched.JobSpec{Kind: "quick"})
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	done, err := b.Wait(wctx, j.ID)
+	require.NoError(t, err, "b waits for a job a runs")
+	require.Equal(t, jobsched.StateSucceeded, done.State)
+	require.JSONEq(t, `"ok"`, string(done.Result))
+
+	blocked, err := a.Enqueue(ctx, jobsched.JobSpec{Kind: "block"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		got, err := b.Get(ctx, blocked.ID)
+		return err == nil && got.State == jobsched.StateRunning
+	}, 10*time.Second, 5*time.Millisecond, "b sees a's running job")
+	asked := time.Now()
+	_, err = b.Cancel(ctx, blocked.ID)
+	require.NoError(t, err)
+	done, err = b.Wait(wctx, blocked.ID)
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateCancelled, done.State)
+	require.Less(t, time.Since(asked), time.Second, "the cancel reached a's handler within a second")
+
+	_, err = a.Enqueue(ctx, jobsched.JobSpec{Kind: "block", UniqueKey: "one"})
+	require.NoError(t, err)
+	_, err = b.Enqueue(ctx, jobsched.JobSpec{Kind: "block", UniqueKey: "one"})
+	require.ErrorIs(t, err, jobsched.ErrDuplicate, "a unique key holds across nodes")
+}
+
+// EnqueueTx stores jobs only when the caller's transaction commits; a store that cannot join a
+// transaction refuses it.
+func TestEnqueueTx(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	st := open(t, dsn, postgres.Options{Node: "a"})
+	s, err := jobsched.New(jobsched.Config{Store: st})
+	require.NoError(t, err)
+	require.NoError(t, s.Start(ctx))
+	defer s.Close(ctx)
+
+	tx, err := st.Pool().Begin(ctx)
+	require.NoError(t, err)
+	jobs, err := s.EnqueueTx(ctx, tx, []jobsched.JobSpec{{Kind: "k"}})
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback(ctx))
+	_, err = s.Get(ctx, jobs[0].ID)
+	require.ErrorIs(t, err, jobsched.ErrNotFound, "rolled back: no job")
+
+	tx, err = st.Pool().Begin(ctx)
+	require.NoError(t, err)
+	_, err = s.EnqueueTx(ctx, tx, []jobsched.JobSpec{{Kind: ""}})
+	var inv *jobsched.InvalidError
+	require.True(t, errors.As(err, &inv))
+	require.Equal(t, "jobs[0].kind", inv.Field)
+	jobs, err = s.EnqueueTx(ctx, tx, []jobsched.JobSpec{{Kind: "k"}})
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	got, err := s.Get(ctx, jobs[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateQueued, got.State)
+
+	mem, err := jobsched.New(jobsched.Config{})
+	require.NoError(t, err)
+	require.NoError(t, mem.Start(ctx))
+	defer mem.Close(ctx)
+	_, err = mem.EnqueueTx(ctx, nil, []jobsched.JobSpec{{Kind: "k"}})
+	require.ErrorIs(t, err, jobsched.ErrNoTx)
+}
