@@ -14,6 +14,7 @@ import (
 	"github.com/jobsched/jobsched/internal/httpapi"
 	"github.com/jobsched/jobsched/internal/kinds"
 	"github.com/jobsched/jobsched/internal/metrics"
+	"github.com/jobsched/jobsched/persistence/postgres"
 )
 
 // ErrInsecureListen: a non-loopback address without an auth token.
@@ -33,6 +34,7 @@ type Daemon struct {
 	cfg   Config
 	log   *slog.Logger
 	sched *jobsched.Scheduler
+	store *postgres.Store // nil on badger (the scheduler owns that one)
 	srv   *http.Server
 	ln    net.Listener
 	done  chan error
@@ -53,20 +55,29 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	}
 	m := metrics.New()
 	sc.Logger, sc.Observer = log, m
-	s, err := jobsched.New(sc)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := kinds.Register(s, cfg.Exec.Allow); err != nil {
+	if st != nil {
+		sc.Store = st
+	}
+	s, err := jobsched.New(sc)
+	if err == nil {
+		err = kinds.Register(s, cfg.Exec.Allow)
+	}
+	if err != nil {
+		closeStore(st)
 		return nil, err
 	}
 	m.Attach(s)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		closeStore(st)
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	api := httpapi.New(s, httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(), Dashboard: opt.Dashboard})
-	d := &Daemon{cfg: cfg, log: log, sched: s, ln: ln, done: make(chan error, 1),
+	d := &Daemon{cfg: cfg, log: log, sched: s, store: st, ln: ln, done: make(chan error, 1),
 		srv: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 			WriteTimeout: httpapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
@@ -75,6 +86,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	if err := s.Start(ctx); err != nil {
 		_ = d.srv.Close()
 		<-d.done
+		closeStore(st)
 		return nil, err
 	}
 	log.Info(servingMsg, slog.String("listen", ln.Addr().String()), slog.String("data", cfg.Data))
@@ -117,7 +129,40 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	if err := d.srv.Shutdown(hctx); err != nil {
 		_ = d.srv.Close()
 	}
+	if d.store != nil {
+		if err := d.store.Close(); err != nil && closeErr == nil {
+			closeErr = err
+		}
+	}
 	return closeErr
+}
+
+// openStore opens the PostgreSQL store when the config names one (nil for badger, which the
+// scheduler opens itself).
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*postgres.Store, error) {
+	if !cfg.Postgres() {
+		return nil, nil
+	}
+	st, err := postgres.Open(ctx, postgres.Options{DSN: cfg.Store, Node: cfg.Node, Lease: time.Duration(cfg.Lease),
+		Retention: retention(cfg), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return st, nil
+}
+
+// retention is the config's retention with the scheduler's default.
+func retention(cfg Config) time.Duration {
+	if cfg.Retention == 0 {
+		return jobsched.DefaultRetention
+	}
+	return time.Duration(cfg.Retention)
+}
+
+func closeStore(st *postgres.Store) {
+	if st != nil {
+		_ = st.Close() // an error of a store we give up on at start has no one to go to
+	}
 }
 
 func checkListen(addr, token string, insecure bool) error {

@@ -108,12 +108,19 @@ func Main(m *testing.M) M { return M{m} }
 // Run runs the tests, then stops the shared server (if one was started).
 func (m M) Run() int {
 	code := m.m.Run()
+	StopShared()
+	return code
+}
+
+// StopShared stops the package's shared server, if one was started (for a TestMain that cannot
+// use Main).
+func StopShared() {
 	if shared != nil {
 		if err := shared.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: stop: %v\n", err)
 		}
+		shared = nil
 	}
-	return code
 }
 
 // Start initialises a data directory in a new temp dir and starts a server on a free loopback

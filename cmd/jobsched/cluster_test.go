@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/pgtest"
+	"github.com/stretchr/testify/require"
+)
+
+// Three daemons on one PostgreSQL, started as docs/cluster.md says: the schema by `jobsched
+// migrate`, then `jobsched serve --store ... --node ...`. Each reads and cancels the others'
+// jobs, waits for them (?wait=), and when one is killed (SIGKILL) the job it ran is rescued
+// once its lease runs out.
+func TestClusterOfThreeDaemons(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	out, err := exec.Command(binary, "migrate", "--store", dsn).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "applied 1 jobs")
+	out, err = exec.Command(binary, "migrate", "--store", dsn).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "schema up to date")
+	out, err = exec.Command(binary, "migrate", "--store", "/not/a/dsn").CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "--store")
+
+	const lease = 2 * time.Second
+	var nodes []*proc
+	for _, name := range []string{"n1", "n2", "n3"} {
+		nodes = append(nodes, startDaemon(t, "", "", "--store", dsn, "--node", name, "--lease", lease.String()))
+	}
+	ctx := context.Background()
+	c1, c2, c3 := nodes[0].client(), nodes[1].client(), nodes[2].client()
+
+	// A job enqueued on n1 is seen, and waited for, from n2.
+	j, err := c1.Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":300}`)}, 0)
+	require.NoError(t, err)
+	got, err := c2.Get(ctx, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, j.ID, got.ID)
+	waitState(t, c2, j.ID, jobsched.StateSucceeded)
+
+	// A cancel on n3 reaches the job running on n1 within a second.
+	long, err := c1.Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":60000}`)}, 0)
+	require.NoError(t, err)
+	waitState(t, c3, long.ID, jobsched.StateRunning)
+	asked := time.Now()
+	_, err = c3.Cancel(ctx, long.ID)
+	require.NoError(t, err)
+	waitState(t, c3, long.ID, jobsched.StateCancelled)
+	require.Less(t, time.Since(asked), 2*time.Second)
+
+	// n2 dies while it runs a job: once its lease runs out, another node rescues the job.
+	victim, err := c2.Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":60000}`), MaxAttempts: 5}, 0)
+	require.NoError(t, err)
+	waitState(t, c1, victim.ID, jobsched.StateRunning)
+	nodes[1].kill()
+	killed := time.Now()
+	require.Eventually(t, func() bool {
+		got, err := c1.Get(ctx, victim.ID)
+		return err == nil && len(got.Errors) > 0 && strings.Contains(got.Errors[0].Error, `node "n2" lost its lease`)
+	}, 30*time.Second, 20*time.Millisecond)
+	failover := time.Since(killed)
+	t.Logf("kill -9 to rescue: %s (lease %s)", failover.Round(10*time.Millisecond), lease)
+	require.Less(t, failover, lease+2*time.Second, "rescued within the lease and a maintenance round")
+
+	require.Equal(t, 0, nodes[0].stop())
+	require.Equal(t, 0, nodes[2].stop())
+}
