@@ -17,8 +17,11 @@ import (
 // holds, nothing is claimed (ErrFenced).
 func (s *Store) Claim(ctx context.Context, category string, limit int, start persistence.Mutator) ([]*persistence.Job, error) {
 	var out []*persistence.Job
-	err := s.write(ctx, false, func(tx pgx.Tx, d *deltas) error {
+	err := s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
 		out = out[:0]
+		if err := relax(ctx, tx, st); err != nil { // a lost start is harmless: the job is queued again
+			return err
+		}
 		ok, err := s.leaseHolds(ctx, tx)
 		if err != nil {
 			return err
@@ -46,7 +49,7 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, start per
 			if err := s.writeBack(ctx, tx, old, j); err != nil {
 				return err
 			}
-			d.add(j.Category, old.State, j.State)
+			st.deltas.add(j.Category, old.State, j.State)
 			out = append(out, j.Clone())
 		}
 		return nil

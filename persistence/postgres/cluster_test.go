@@ -354,3 +354,42 @@ func TestCountsAcrossNodes(t *testing.T) {
 	require.Equal(t, 2, a.Backlog("c"), "at once on the inserting node")
 	require.Eventually(t, func() bool { return b.Backlog("c") == 2 }, 5*time.Second, 10*time.Millisecond)
 }
+
+// A node restarted under the same name does not inherit its earlier incarnation's running jobs:
+// they are rescued, and the earlier incarnation's late finish is refused.
+func TestEarlierIncarnationsJobsAreRescued(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	old := open(t, dsn, postgres.Options{Node: "a", MaintainEvery: time.Hour})
+	_, err := old.Insert(ctx, []*persistence.Job{job("j", "c")})
+	require.NoError(t, err)
+	_, err = old.Update(ctx, "j", start, false)
+	require.NoError(t, err)
+	restarted := open(t, dsn, postgres.Options{Node: "a", MaintainEvery: time.Hour})
+	require.Empty(t, runningOn(t, restarted), "not the new incarnation's")
+	n, err := restarted.Maintain(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	got, err := restarted.Get(ctx, "j")
+	require.NoError(t, err)
+	require.Equal(t, persistence.StateQueued, got.State)
+	_, err = old.Update(ctx, "j", finish(1), false)
+	require.ErrorIs(t, err, persistence.ErrSkip)
+	_, err = restarted.Update(ctx, "j", start, false)
+	require.NoError(t, err)
+	_, err = old.Update(ctx, "j", func(j *persistence.Job) error { j.State = persistence.StateSucceeded; return nil }, false)
+	require.ErrorIs(t, err, postgres.ErrFenced, "the job is the new incarnation's")
+}
+
+// A finish is written durably even when asked for a non-durable write; a start is not.
+func TestFinishesAreDurable(t *testing.T) {
+	s := open(t, pgtest.DSN(t), postgres.Options{Node: "a"})
+	_, err := s.Insert(ctx, []*persistence.Job{job("j", "c")})
+	require.NoError(t, err)
+	before := s.Stats().Syncs
+	_, err = s.Update(ctx, "j", start, false)
+	require.NoError(t, err)
+	require.Equal(t, before, s.Stats().Syncs, "a start commits without waiting for the WAL flush")
+	_, err = s.Update(ctx, "j", finish(1), false)
+	require.NoError(t, err)
+	require.Equal(t, before+1, s.Stats().Syncs, "a finish waits for it")
+}

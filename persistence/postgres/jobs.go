@@ -71,41 +71,48 @@ func decode(seq *int64, rec []byte) (*persistence.Job, error) {
 	return &j, nil
 }
 
-// write runs fn in a transaction; a non-durable one commits without waiting for the WAL flush
-// (synchronous_commit off: it survives this process dying, not the database server crashing).
-// deltas collects the state changes fn made, applied to the counts once the commit succeeded.
-func (s *Store) write(ctx context.Context, durable bool, fn func(tx pgx.Tx, d *deltas) error) error {
-	if s.closed.Load() {
+// txState is what a write's transaction did, for the store's counters.
+type txState struct {
+	deltas  deltas // state changes, applied to the counts once the commit succeeded
+	relaxed bool   // committed without waiting for the WAL flush
+}
+
+// relax lets tx commit without waiting for its WAL flush (synchronous_commit off): it survives
+// this process dying, not the database server crashing. For writes whose loss is harmless.
+func relax(ctx context.Context, tx pgx.Tx, st *txState) error {
+	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+		return err
+	}
+	st.relaxed = true
+	return nil
+}
+
+// write runs fn in a transaction. admitted is true for a request the store accepted before
+// Close began (an async update), which runs even while Close waits for it.
+func (s *Store) write(ctx context.Context, admitted bool, fn func(tx pgx.Tx, st *txState) error) error {
+	if !admitted && s.closed.Load() {
 		return persistence.ErrClosed
 	}
 	s.counts.writing.RLock() // a counts refresh waits for the writes in flight
 	defer s.counts.writing.RUnlock()
-	var d deltas
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if !durable {
-			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-				return err
-			}
-		}
-		return fn(tx, &d)
-	})
-	if err != nil {
+	var st txState
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(tx, &st) }); err != nil {
 		return err
 	}
 	s.commits.Add(1)
-	if durable {
+	if !st.relaxed {
 		s.syncs.Add(1)
 	}
-	s.counts.apply(d)
+	s.counts.apply(st.deltas)
 	return nil
 }
 
 // Insert implements persistence.Store: one multi-row INSERT in one transaction, all or nothing.
 func (s *Store) Insert(ctx context.Context, jobs []*persistence.Job) ([]persistence.InsertResult, error) {
 	var res []persistence.InsertResult
-	err := s.write(ctx, true, func(tx pgx.Tx, d *deltas) error {
+	err := s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
 		var err error
-		res, err = s.insert(ctx, tx, jobs, d, s.node)
+		res, err = s.insert(ctx, tx, jobs, &st.deltas, s.node)
 		return err
 	})
 	if err != nil {
@@ -135,9 +142,10 @@ func (s *Store) InsertTx(ctx context.Context, tx pgx.Tx, jobs []*persistence.Job
 // insertSQL inserts the rows in their given order, so that the queued ones take increasing
 // seqs; a row whose unique key is held by an unfinished job is left out (RETURNING omits it).
 const insertSQL = `
-INSERT INTO jobsched_jobs (id, category, state, seq, run_at, unique_key, node, attempt, finished_at, record)
+INSERT INTO jobsched_jobs (id, category, state, seq, run_at, unique_key, node, node_epoch, attempt, finished_at, record)
 SELECT id, category, state, CASE WHEN state = 'queued' THEN nextval('jobsched_seq') END,
-       run_at, unique_key, CASE WHEN state = 'running' THEN $10 END, attempt, finished_at, record
+       run_at, unique_key, CASE WHEN state = 'running' THEN $10 END, CASE WHEN state = 'running' THEN $11::bigint END,
+       attempt, finished_at, record
 FROM (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
                            $6::int[], $7::timestamptz[], $8::json[], $9::int[])
              AS u(id, category, state, run_at, unique_key, attempt, finished_at, record, ord)
@@ -176,7 +184,7 @@ func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, 
 		ids[k], cats[k], states[k], runAts[k], keys[k] = r.id, r.category, r.state, r.runAt, r.uniqueKey
 		attempts[k], fins[k], recs[k], ords[k] = int32(r.attempt), r.finishedAt, r.record, int32(k)
 	}
-	rows, err := q.Query(ctx, insertSQL, ids, cats, states, runAts, keys, attempts, fins, recs, ords, s.node)
+	rows, err := q.Query(ctx, insertSQL, ids, cats, states, runAts, keys, attempts, fins, recs, ords, s.node, s.epoch.Load())
 	if err != nil {
 		return nil, err
 	}
@@ -279,13 +287,19 @@ func scanJob(r pgx.CollectableRow) (*persistence.Job, error) {
 }
 
 // Update implements persistence.Store: in one transaction the row is locked, fn applied in Go
-// and the job written back. A start or a finish is fenced by this node's lease (ErrFenced).
+// and the job written back. A start or a finish is fenced by this node's lease (ErrFenced). A
+// finish (a job leaving running) is always durable: were it lost, the job would stay running on
+// a node that no longer runs it.
 func (s *Store) Update(ctx context.Context, id string, fn persistence.Mutator, durable bool) (*persistence.Job, error) {
+	return s.doUpdate(ctx, false, id, fn, durable)
+}
+
+func (s *Store) doUpdate(ctx context.Context, admitted bool, id string, fn persistence.Mutator, durable bool) (*persistence.Job, error) {
 	var out *persistence.Job
 	var fnErr error
-	err := s.write(ctx, durable, func(tx pgx.Tx, d *deltas) error {
+	err := s.write(ctx, admitted, func(tx pgx.Tx, st *txState) error {
 		var err error
-		out, fnErr, err = s.update(ctx, tx, id, fn, d)
+		out, fnErr, err = s.update(ctx, tx, id, fn, durable, st)
 		return err
 	})
 	if err != nil {
@@ -303,11 +317,11 @@ func (s *Store) Update(ctx context.Context, id string, fn persistence.Mutator, d
 
 // update is Update inside tx. A mutator's error (or a fence) is returned as fnErr with the job
 // as stored; the transaction then writes nothing.
-func (s *Store) update(ctx context.Context, tx pgx.Tx, id string, fn persistence.Mutator, d *deltas) (out *persistence.Job, fnErr, err error) {
-	var seq *int64
+func (s *Store) update(ctx context.Context, tx pgx.Tx, id string, fn persistence.Mutator, durable bool, st *txState) (out *persistence.Job, fnErr, err error) {
+	var seq, nodeEpoch *int64
 	var node *string
 	var rec []byte
-	err = tx.QueryRow(ctx, "SELECT seq, node, record FROM jobsched_jobs WHERE id = $1 FOR UPDATE", id).Scan(&seq, &node, &rec)
+	err = tx.QueryRow(ctx, "SELECT seq, node, node_epoch, record FROM jobsched_jobs WHERE id = $1 FOR UPDATE", id).Scan(&seq, &node, &nodeEpoch, &rec)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, fmt.Errorf("%w: %s", persistence.ErrNotFound, id)
 	}
@@ -328,7 +342,7 @@ func (s *Store) update(ctx context.Context, tx pgx.Tx, id string, fn persistence
 	start := old.State != persistence.StateRunning && j.State == persistence.StateRunning
 	finish := old.State == persistence.StateRunning && j.State != persistence.StateRunning
 	if start || finish {
-		if finish && (node == nil || *node != s.node) {
+		if finish && (node == nil || *node != s.node || nodeEpoch == nil || *nodeEpoch != s.epoch.Load()) {
 			return old, ErrFenced, nil
 		}
 		ok, err := s.leaseHolds(ctx, tx)
@@ -339,11 +353,16 @@ func (s *Store) update(ctx context.Context, tx pgx.Tx, id string, fn persistence
 			return old, ErrFenced, nil
 		}
 	}
+	if !durable && !finish {
+		if err := relax(ctx, tx, st); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := s.writeBack(ctx, tx, old, j); err != nil {
 		return nil, nil, err
 	}
 	if old.State != j.State {
-		d.add(j.Category, old.State, j.State)
+		st.deltas.add(j.Category, old.State, j.State)
 	}
 	if j.State.Finished() && !old.State.Finished() {
 		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", chanFinished, s.node+"|"+j.ID); err != nil {
@@ -372,9 +391,11 @@ func (s *Store) writeBack(ctx context.Context, tx pgx.Tx, old, j *persistence.Jo
 		seq = CASE WHEN $3 <> 'queued' THEN NULL WHEN $4 THEN nextval('jobsched_seq') ELSE seq END,
 		run_at = $5, unique_key = $6,
 		node = CASE WHEN $3 <> 'running' THEN NULL WHEN state <> 'running' THEN $7 ELSE node END,
+		node_epoch = CASE WHEN $3 <> 'running' THEN NULL WHEN state <> 'running' THEN $11 ELSE node_epoch END,
 		attempt = $8, finished_at = $9, record = $10
 		WHERE id = $1 RETURNING seq`,
-		r.id, r.category, r.state, newSeq, r.runAt, r.uniqueKey, s.node, r.attempt, r.finishedAt, json.RawMessage(r.record)).Scan(&seq)
+		r.id, r.category, r.state, newSeq, r.runAt, r.uniqueKey, s.node, r.attempt, r.finishedAt, json.RawMessage(r.record),
+		s.epoch.Load()).Scan(&seq)
 	if err != nil {
 		return fmt.Errorf("write job %s: %w", j.ID, err)
 	}
@@ -436,38 +457,7 @@ func (s *Store) asyncWorker() {
 
 // updateNow is Update for a request already accepted: it runs even while Close waits for it.
 func (s *Store) updateNow(r *asyncReq) (*persistence.Job, error) {
-	var out *persistence.Job
-	var fnErr error
-	s.counts.writing.RLock()
-	defer s.counts.writing.RUnlock()
-	var d deltas
-	ctx := context.Background()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if !r.durable {
-			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-				return err
-			}
-		}
-		var err error
-		out, fnErr, err = s.update(ctx, tx, r.id, r.fn, &d)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.commits.Add(1)
-	if r.durable {
-		s.syncs.Add(1)
-	}
-	if fnErr != nil {
-		if errors.Is(fnErr, ErrFenced) {
-			s.fenced.Add(1)
-		}
-		return out, fnErr
-	}
-	s.counts.apply(d)
-	s.writes.Add(1)
-	return out, nil
+	return s.doUpdate(context.Background(), true, r.id, r.fn, r.durable)
 }
 
 // Get implements persistence.Store.

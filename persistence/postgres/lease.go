@@ -153,7 +153,7 @@ func (s *Store) Maintain(ctx context.Context) (int, error) {
 		return 0, persistence.ErrClosed
 	}
 	rescued := 0
-	err := s.write(ctx, true, func(tx pgx.Tx, d *deltas) error {
+	err := s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
 		var got bool
 		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", lockMaintenance).Scan(&got); err != nil {
 			return err
@@ -169,10 +169,13 @@ func (s *Store) Maintain(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		// The running jobs of dead nodes, and of nodes with no row at all.
+		// Running jobs held by no live lease: of a dead node, of a node's earlier incarnation, or
+		// of a node with no row at all. (A job locked by a write in flight is skipped, and caught
+		// by a later round.)
 		rows, err = tx.Query(ctx, `SELECT seq, node, record FROM jobsched_jobs j WHERE state = 'running'
-			AND (node = ANY($1) OR node IS NULL OR NOT EXISTS (SELECT 1 FROM jobsched_nodes n WHERE n.name = j.node))
-			FOR UPDATE SKIP LOCKED`, dead)
+			AND NOT EXISTS (SELECT 1 FROM jobsched_nodes n WHERE n.name = j.node AND n.epoch = j.node_epoch
+				AND n.expires_at >= clock_timestamp() AND NOT n.name = ANY(coalesce($1::text[], '{}')))
+			FOR UPDATE OF j SKIP LOCKED`, dead)
 		if err != nil {
 			return err
 		}
@@ -206,7 +209,7 @@ func (s *Store) Maintain(ctx context.Context) (int, error) {
 			if err := s.writeBack(ctx, tx, h.job, j); err != nil {
 				return err
 			}
-			d.add(j.Category, h.job.State, j.State)
+			st.deltas.add(j.Category, h.job.State, j.State)
 			ch, subject := chanQueued, j.Category
 			if j.State.Finished() {
 				ch, subject = chanFinished, j.ID

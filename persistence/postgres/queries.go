@@ -75,13 +75,15 @@ func (s *Store) Waiting(ctx context.Context, fn func(id string, runAt time.Time)
 	}
 }
 
-// Running implements persistence.Store for this node: the jobs it holds as running. The jobs
-// other nodes run are theirs; those of a dead node are rescued by the maintenance.
+// Running implements persistence.Store for this node: the jobs it holds as running, under its
+// current lease. The jobs other nodes run are theirs; those of a dead node, or of this node's
+// previous incarnation, are rescued by the maintenance (within MaintainEvery).
 func (s *Store) Running(ctx context.Context, fn func(id string) error) error {
 	if s.closed.Load() {
 		return persistence.ErrClosed
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id FROM jobsched_jobs WHERE state = 'running' AND node = $1 ORDER BY id`, s.node)
+	rows, err := s.pool.Query(ctx, `SELECT id FROM jobsched_jobs WHERE state = 'running' AND node = $1 AND node_epoch = $2
+		ORDER BY id`, s.node, s.epoch.Load())
 	if err != nil {
 		return fmt.Errorf("running: %w", err)
 	}

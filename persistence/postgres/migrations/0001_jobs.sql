@@ -10,7 +10,8 @@ CREATE TABLE jobsched_jobs (
     seq         bigint,                        -- FIFO place while queued (from jobsched_seq)
     run_at      timestamptz NOT NULL,          -- rounded up to the microsecond
     unique_key  text,
-    node        text,                          -- running: the node whose lease holds it
+    node        text,                          -- running: the node whose lease holds it,
+    node_epoch  bigint,                        -- and that node's incarnation (jobsched_nodes.epoch)
     attempt     integer NOT NULL DEFAULT 0,
     finished_at timestamptz,
     record      json NOT NULL
@@ -21,7 +22,7 @@ CREATE INDEX jobsched_jobs_queued ON jobsched_jobs (category, seq) WHERE state =
 -- Scheduled and retrying jobs in time order.
 CREATE INDEX jobsched_jobs_waiting ON jobsched_jobs (run_at, id) WHERE state IN ('scheduled', 'retrying');
 -- Running jobs by the node that holds them (start-up recovery, rescue of a dead node's jobs).
-CREATE INDEX jobsched_jobs_running ON jobsched_jobs (node) WHERE state = 'running';
+CREATE INDEX jobsched_jobs_running ON jobsched_jobs (node, node_epoch) WHERE state = 'running';
 -- A unique key is held by at most one unfinished job, across every node.
 CREATE UNIQUE INDEX jobsched_jobs_unique ON jobsched_jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state NOT IN ('succeeded', 'dead', 'cancelled');
