@@ -294,90 +294,6 @@ func (s *Store) Update(ctx context.Context, id string, fn persistence.Mutator, d
 	return s.doUpdate(ctx, false, id, fn, durable)
 }
 
-func (s *Store) doUpdate(ctx context.Context, admitted bool, id string, fn persistence.Mutator, durable bool) (*persistence.Job, error) {
-	var out *persistence.Job
-	var fnErr error
-	err := s.write(ctx, admitted, func(tx pgx.Tx, st *txState) error {
-		var err error
-		out, fnErr, err = s.update(ctx, tx, id, fn, durable, st)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if fnErr != nil {
-		if errors.Is(fnErr, ErrFenced) {
-			s.fenced.Add(1)
-		}
-		return out, fnErr
-	}
-	s.writes.Add(1)
-	return out, nil
-}
-
-// update is Update inside tx. A mutator's error (or a fence) is returned as fnErr with the job
-// as stored; the transaction then writes nothing.
-func (s *Store) update(ctx context.Context, tx pgx.Tx, id string, fn persistence.Mutator, durable bool, st *txState) (out *persistence.Job, fnErr, err error) {
-	var seq, nodeEpoch *int64
-	var node *string
-	var rec []byte
-	err = tx.QueryRow(ctx, "SELECT seq, node, node_epoch, record FROM jobsched_jobs WHERE id = $1 FOR UPDATE", id).Scan(&seq, &node, &nodeEpoch, &rec)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, fmt.Errorf("%w: %s", persistence.ErrNotFound, id)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("read job %s: %w", id, err)
-	}
-	old, err := decode(seq, rec)
-	if err != nil {
-		return nil, nil, fmt.Errorf("job %s: %w", id, err)
-	}
-	j := old.Clone()
-	if err := fn(j); err != nil {
-		return old, err, nil
-	}
-	if j.ID != old.ID {
-		return nil, nil, fmt.Errorf("mutator changed the id of job %s", old.ID)
-	}
-	start := old.State != persistence.StateRunning && j.State == persistence.StateRunning
-	finish := old.State == persistence.StateRunning && j.State != persistence.StateRunning
-	if start || finish {
-		if finish && (node == nil || *node != s.node || nodeEpoch == nil || *nodeEpoch != s.epoch.Load()) {
-			return old, ErrFenced, nil
-		}
-		ok, err := s.leaseHolds(ctx, tx)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !ok {
-			return old, ErrFenced, nil
-		}
-	}
-	if !durable && !finish {
-		if err := relax(ctx, tx, st); err != nil {
-			return nil, nil, err
-		}
-	}
-	if err := s.writeBack(ctx, tx, old, j); err != nil {
-		return nil, nil, err
-	}
-	if old.State != j.State {
-		st.deltas.add(j.Category, old.State, j.State)
-	}
-	if j.State.Finished() && !old.State.Finished() {
-		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", chanFinished, s.node+"|"+j.ID); err != nil {
-			return nil, nil, err
-		}
-	}
-	if j.State == persistence.StateRunning && old.State == persistence.StateRunning &&
-		j.CancelRequested && !old.CancelRequested && node != nil && *node != s.node {
-		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", chanCancel, *node+"|"+j.ID); err != nil {
-			return nil, nil, err
-		}
-	}
-	return j.Clone(), nil, nil
-}
-
 // writeBack stores j over old (both read under the row lock): a job entering the queue takes a
 // new seq, one starting is held by this node, one leaving running is held by none.
 func (s *Store) writeBack(ctx context.Context, tx pgx.Tx, old, j *persistence.Job) error {
@@ -387,15 +303,8 @@ func (s *Store) writeBack(ctx context.Context, tx pgx.Tx, old, j *persistence.Jo
 	}
 	newSeq := j.State == persistence.StateQueued && (old.State != persistence.StateQueued || j.Category != old.Category)
 	var seq *int64
-	err = tx.QueryRow(ctx, `UPDATE jobsched_jobs SET category = $2, state = $3,
-		seq = CASE WHEN $3 <> 'queued' THEN NULL WHEN $4 THEN nextval('jobsched_seq') ELSE seq END,
-		run_at = $5, unique_key = $6,
-		node = CASE WHEN $3 <> 'running' THEN NULL WHEN state <> 'running' THEN $7 ELSE node END,
-		node_epoch = CASE WHEN $3 <> 'running' THEN NULL WHEN state <> 'running' THEN $11 ELSE node_epoch END,
-		attempt = $8, finished_at = $9, record = $10
-		WHERE id = $1 RETURNING seq`,
-		r.id, r.category, r.state, newSeq, r.runAt, r.uniqueKey, s.node, r.attempt, r.finishedAt, json.RawMessage(r.record),
-		s.epoch.Load()).Scan(&seq)
+	err = tx.QueryRow(ctx, updateSQL, r.id, r.category, r.state, newSeq, r.runAt, r.uniqueKey, s.node, r.attempt,
+		r.finishedAt, json.RawMessage(r.record), s.epoch.Load()).Scan(&seq)
 	if err != nil {
 		return fmt.Errorf("write job %s: %w", j.ID, err)
 	}

@@ -15,7 +15,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Main(m), leaktest.Ignore...) }
 
 // open opens a store on dsn that the test closes.
-func open(t *testing.T, dsn string, opt postgres.Options) *postgres.Store {
+func open(t testing.TB, dsn string, opt postgres.Options) *postgres.Store {
 	t.Helper()
 	opt.DSN = dsn
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
