@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/httpapi"
 	"github.com/jobsched/jobsched/internal/pgtest"
 	"github.com/stretchr/testify/require"
 )
@@ -55,6 +56,21 @@ func TestClusterOfThreeDaemons(t *testing.T) {
 	waitState(t, c3, long.ID, jobsched.StateCancelled)
 	require.Less(t, time.Since(asked), 2*time.Second)
 
+	// Every node lists the cluster: names, addresses, heartbeats, trees.
+	var cl httpapi.ClusterJSON
+	require.Eventually(t, func() bool {
+		st, _, body := call(t, "GET", nodes[2].addr+"/v1/cluster", "")
+		if st != 200 || json.Unmarshal(body, &cl) != nil || len(cl.Nodes) != 3 {
+			return false
+		}
+		for i, n := range cl.Nodes {
+			if n.Name != []string{"n1", "n2", "n3"}[i] || "http://"+n.Address != nodes[i].addr || len(n.Tree) == 0 {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 50*time.Millisecond, "GET /v1/cluster: %+v", cl)
+
 	// n2 dies while it runs a job: once its lease runs out, another node rescues the job.
 	victim, err := c2.Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":60000}`), MaxAttempts: 5}, 0)
 	require.NoError(t, err)
@@ -68,6 +84,10 @@ func TestClusterOfThreeDaemons(t *testing.T) {
 	failover := time.Since(killed)
 	t.Logf("kill -9 to rescue: %s (lease %s)", failover.Round(10*time.Millisecond), lease)
 	require.Less(t, failover, lease+2*time.Second, "rescued within the lease and a maintenance round")
+	st, _, body := call(t, "GET", nodes[0].addr+"/v1/cluster", "")
+	require.Equal(t, 200, st)
+	require.NoError(t, json.Unmarshal(body, &cl))
+	require.Len(t, cl.Nodes, 2, "the dead node is gone: %s", body)
 
 	require.Equal(t, 0, nodes[0].stop())
 	require.Equal(t, 0, nodes[2].stop())

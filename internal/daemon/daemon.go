@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/jobsched/jobsched"
@@ -35,9 +36,13 @@ type Daemon struct {
 	log   *slog.Logger
 	sched *jobsched.Scheduler
 	store *postgres.Store // nil on badger (the scheduler owns that one)
-	srv   *http.Server
-	ln    net.Listener
-	done  chan error
+	// infoStop ends the goroutine that publishes this node's info (cluster only); infoDone
+	// is closed when it has ended.
+	infoStop, infoDone chan struct{}
+	stopInfo           sync.Once
+	srv                *http.Server
+	ln                 net.Listener
+	done               chan error
 }
 
 // Start checks cfg, starts the scheduler (recovery included) and the HTTP server.
@@ -76,11 +81,15 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 		closeStore(st)
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	api := httpapi.New(s, httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(), Dashboard: opt.Dashboard})
-	d := &Daemon{cfg: cfg, log: log, sched: s, store: st, ln: ln, done: make(chan error, 1),
-		srv: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			WriteTimeout: httpapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
+	d := &Daemon{cfg: cfg, log: log, sched: s, store: st, ln: ln, done: make(chan error, 1), infoStop: make(chan struct{}), infoDone: make(chan struct{})}
+	apiOpt := httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(), Dashboard: opt.Dashboard}
+	if st != nil {
+		apiOpt.Cluster = d.clusterNodes
+	}
+	api := httpapi.New(s, apiOpt)
+	d.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: httpapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	// Serve at once: /healthz answers and /readyz says "not ready" while recovery runs.
 	go func() { d.done <- d.srv.Serve(ln) }()
 	if err := s.Start(ctx); err != nil {
@@ -88,6 +97,14 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 		<-d.done
 		closeStore(st)
 		return nil, err
+	}
+	if st != nil {
+		go func() {
+			defer close(d.infoDone)
+			d.publishInfo(d.infoStop)
+		}()
+	} else {
+		close(d.infoDone)
 	}
 	log.Info(servingMsg, slog.String("listen", ln.Addr().String()), slog.String("data", cfg.Data))
 	return d, nil
@@ -123,6 +140,8 @@ func (d *Daemon) Done() <-chan error { return d.done }
 // (waiting streams included), and the store closes.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.log.Info("jobsched draining")
+	d.stopInfo.Do(func() { close(d.infoStop) })
+	<-d.infoDone
 	closeErr := d.sched.Close(ctx)
 	hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -39,6 +39,8 @@ type Options struct {
 	Dashboard http.Handler
 	// EventInterval is how often /v1/events sends coalesced updates (default 250ms).
 	EventInterval time.Duration
+	// Cluster lists the nodes sharing the store for GET /v1/cluster; nil lists this node alone.
+	Cluster ClusterFunc
 }
 
 // API is the HTTP handler of the daemon.
@@ -71,6 +73,7 @@ func New(s *jobsched.Scheduler, opt Options) *API {
 	a.mux.Handle("POST /v1/categories/{name}/pause", auth(a.pause))
 	a.mux.Handle("POST /v1/categories/{name}/resume", auth(a.resume))
 	a.mux.Handle("GET /v1/tree", auth(a.tree))
+	a.mux.Handle("GET /v1/cluster", auth(a.cluster))
 	a.mux.Handle("GET /v1/events", auth(a.events))
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
