@@ -393,3 +393,35 @@ func TestFinishesAreDurable(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before+1, s.Stats().Syncs, "a finish waits for it")
 }
+
+// An insert racing the finish of its unique key's holder either names the holder or is stored;
+// it never fails.
+func TestUniqueKeyHolderFinishingDuringInsert(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a := open(t, dsn, postgres.Options{Node: "a"})
+	b := open(t, dsn, postgres.Options{Node: "b"})
+	holder := "h0"
+	h := job(holder, "c")
+	h.UniqueKey = "k"
+	_, err := a.Insert(ctx, []*persistence.Job{h})
+	require.NoError(t, err)
+	for round := 1; round <= 30; round++ {
+		done := make(chan error, 1)
+		go func(id string) {
+			_, err := a.Update(ctx, id, func(j *persistence.Job) error { j.State = persistence.StateSucceeded; return nil }, false)
+			done <- err
+		}(holder)
+		j := job(fmt.Sprint("h", round), "c")
+		j.UniqueKey = "k"
+		res, err := b.Insert(ctx, []*persistence.Job{j})
+		require.NoError(t, err)
+		require.NoError(t, <-done)
+		if res[0].Duplicate {
+			require.Equal(t, holder, res[0].Job.ID)
+			res, err = b.Insert(ctx, []*persistence.Job{j})
+			require.NoError(t, err)
+			require.False(t, res[0].Duplicate, "the holder has finished by now")
+		}
+		holder = j.ID
+	}
+}

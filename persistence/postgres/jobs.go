@@ -107,14 +107,24 @@ func (s *Store) write(ctx context.Context, admitted bool, fn func(tx pgx.Tx, st 
 	return nil
 }
 
+// errHolderGone: a unique key's holder finished between the INSERT and the read of the holder;
+// the insert is tried again.
+var errHolderGone = errors.New("the holder of a unique key finished during the insert")
+
 // Insert implements persistence.Store: one multi-row INSERT in one transaction, all or nothing.
 func (s *Store) Insert(ctx context.Context, jobs []*persistence.Job) ([]persistence.InsertResult, error) {
 	var res []persistence.InsertResult
-	err := s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
-		var err error
-		res, err = s.insert(ctx, tx, jobs, &st.deltas, s.node)
-		return err
-	})
+	var err error
+	for try := 0; try < 5; try++ {
+		err = s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
+			var err error
+			res, err = s.insert(ctx, tx, jobs, &st.deltas, s.node)
+			return err
+		})
+		if !errors.Is(err, errHolderGone) {
+			break
+		}
+	}
 	if err != nil {
 		if errors.Is(err, persistence.ErrClosed) {
 			return nil, err
@@ -247,8 +257,7 @@ func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, 
 		}
 		h := holders[j.UniqueKey]
 		if h == nil {
-			// The holder finished between our INSERT and our read: let the caller try again.
-			return nil, fmt.Errorf("unique key %q: its holder finished during the insert; try again", j.UniqueKey)
+			return nil, fmt.Errorf("unique key %q: %w", j.UniqueKey, errHolderGone)
 		}
 		res[i] = persistence.InsertResult{Job: h, Duplicate: true}
 	}

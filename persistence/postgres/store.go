@@ -144,15 +144,18 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	s.counts.init()
 	if _, err := Migrate(ctx, pool); err != nil {
 		pool.Close()
+		s.cancel()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if err := s.register(ctx); err != nil {
 		pool.Close()
+		s.cancel()
 		return nil, fmt.Errorf("postgres: register node %q: %w", s.node, err)
 	}
 	s.counts.opened = time.Now()
 	if err := s.refreshCounts(ctx); err != nil {
 		pool.Close()
+		s.cancel()
 		return nil, fmt.Errorf("postgres: read counts: %w", err)
 	}
 	for i := 0; i < opt.AsyncWorkers; i++ {

@@ -160,6 +160,8 @@ func (s *Store) doUpdate(ctx context.Context, admitted bool, id string, fn persi
 	if fnErr != nil {
 		if errors.Is(fnErr, ErrFenced) {
 			s.fenced.Add(1)
+			s.opt.Logger.Warn("jobsched postgres: refused a late write: this node's lease no longer holds the job",
+				"node", s.node, "job", id)
 		}
 		return out, fnErr
 	}
