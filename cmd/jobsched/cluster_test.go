@@ -84,6 +84,14 @@ func TestClusterOfThreeDaemons(t *testing.T) {
 	failover := time.Since(killed)
 	t.Logf("kill -9 to rescue: %s (lease %s)", failover.Round(10*time.Millisecond), lease)
 	require.Less(t, failover, lease+2*time.Second, "rescued within the lease and a maintenance round")
+	var rescued bool
+	for _, n := range []*proc{nodes[0], nodes[2]} {
+		st, _, body := call(t, "GET", n.addr+"/metrics", "")
+		require.Equal(t, 200, st)
+		require.Contains(t, string(body), "jobsched_cluster_fenced_writes_total")
+		rescued = rescued || strings.Contains(string(body), "jobsched_cluster_rescued_jobs_total 1")
+	}
+	require.True(t, rescued, "one node's metrics count the rescue")
 	st, _, body := call(t, "GET", nodes[0].addr+"/v1/cluster", "")
 	require.Equal(t, 200, st)
 	require.NoError(t, json.Unmarshal(body, &cl))

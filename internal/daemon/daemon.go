@@ -76,6 +76,9 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 		return nil, err
 	}
 	m.Attach(s)
+	if st != nil {
+		m.AttachCluster(func() uint64 { return st.ClusterStats().Fenced }, func() uint64 { return st.ClusterStats().Rescued })
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		closeStore(st)

@@ -107,3 +107,30 @@ func TestEnqueueTx(t *testing.T) {
 	_, err = mem.EnqueueTx(ctx, nil, []jobsched.JobSpec{{Kind: "k"}})
 	require.ErrorIs(t, err, jobsched.ErrNoTx)
 }
+
+// A category's queue limit counts the whole cluster's waiting jobs: exactly this node's own,
+// and the other nodes' as of the store's last count (CountsEvery).
+func TestQueueLimitAcrossNodes(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	mk := func(name string) *jobsched.Scheduler {
+		st := open(t, dsn, postgres.Options{Node: name, CountsEvery: 100 * time.Millisecond})
+		s, err := jobsched.New(jobsched.Config{Store: st, Categories: []jobsched.Category{{Name: "default", QueueLimit: 3}}})
+		require.NoError(t, err)
+		require.NoError(t, s.Start(ctx))
+		t.Cleanup(func() { require.NoError(t, s.Close(ctx)) })
+		return s
+	}
+	a, b := mk("a"), mk("b")
+	later := jobsched.JobSpec{Kind: "k", Delay: jobsched.Duration(time.Hour)}
+	for i := 0; i < 3; i++ {
+		_, err := b.Enqueue(ctx, later)
+		require.NoError(t, err)
+	}
+	_, err := b.Enqueue(ctx, later)
+	require.ErrorIs(t, err, jobsched.ErrQueueFull, "at once on the node that enqueued")
+	require.Eventually(t, func() bool {
+		_, err := a.Enqueue(ctx, later)
+		require.True(t, err == nil || errors.Is(err, jobsched.ErrQueueFull), "%v", err)
+		return errors.Is(err, jobsched.ErrQueueFull)
+	}, 5*time.Second, 20*time.Millisecond, "the other node once it counted again")
+}
