@@ -113,6 +113,13 @@ var errHolderGone = errors.New("the holder of a unique key finished during the i
 
 // Insert implements persistence.Store: one multi-row INSERT in one transaction, all or nothing.
 func (s *Store) Insert(ctx context.Context, jobs []*persistence.Job) ([]persistence.InsertResult, error) {
+	unique := false
+	for _, j := range jobs {
+		unique = unique || j.UniqueKey != ""
+	}
+	if !unique {
+		return s.insertFast(ctx, jobs)
+	}
 	var res []persistence.InsertResult
 	var err error
 	for try := 0; try < 5; try++ {
@@ -163,6 +170,24 @@ FROM (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state NOT IN ` + finishedSQL + ` DO NOTHING
 RETURNING id, seq`
 
+// insertArgs are insertSQL's arguments for jobs: one array per column, in the jobs' order.
+func (s *Store) insertArgs(jobs []*persistence.Job) ([]any, error) {
+	n := len(jobs)
+	ids, cats, states, keys := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+	runAts, fins := make([]time.Time, n), make([]*time.Time, n)
+	attempts, ords := make([]int32, n), make([]int32, n)
+	recs := make([]json.RawMessage, n)
+	for k, j := range jobs {
+		r, err := toRow(j)
+		if err != nil {
+			return nil, err
+		}
+		ids[k], cats[k], states[k], runAts[k], keys[k] = r.id, r.category, r.state, r.runAt, r.uniqueKey
+		attempts[k], fins[k], recs[k], ords[k] = int32(r.attempt), r.finishedAt, r.record, int32(k)
+	}
+	return []any{ids, cats, states, runAts, keys, attempts, fins, recs, ords, s.node, s.epoch.Load()}, nil
+}
+
 // insert stores jobs through q. Within the batch the first job with a unique key holds it; a
 // later one is a duplicate of it. The other nodes are woken as from sender ("": every node,
 // this one included, for jobs whose commit this store does not see).
@@ -181,20 +206,15 @@ func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, 
 		}
 		sendIdx = append(sendIdx, i)
 	}
-	n := len(sendIdx)
-	ids, cats, states, keys := make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
-	runAts, fins := make([]time.Time, n), make([]*time.Time, n)
-	attempts, ords := make([]int32, n), make([]int32, n)
-	recs := make([]json.RawMessage, n)
+	sent := make([]*persistence.Job, len(sendIdx))
 	for k, i := range sendIdx {
-		r, err := toRow(jobs[i])
-		if err != nil {
-			return nil, err
-		}
-		ids[k], cats[k], states[k], runAts[k], keys[k] = r.id, r.category, r.state, r.runAt, r.uniqueKey
-		attempts[k], fins[k], recs[k], ords[k] = int32(r.attempt), r.finishedAt, r.record, int32(k)
+		sent[k] = jobs[i]
 	}
-	rows, err := q.Query(ctx, insertSQL, ids, cats, states, runAts, keys, attempts, fins, recs, ords, s.node, s.epoch.Load())
+	args, err := s.insertArgs(sent)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, insertSQL, args...)
 	if err != nil {
 		return nil, err
 	}
