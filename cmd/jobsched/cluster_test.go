@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,6 +98,37 @@ func TestClusterOfThreeDaemons(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &cl))
 	require.Len(t, cl.Nodes, 2, "the dead node is gone: %s", body)
 
+
+	// n1 is paused (SIGSTOP) for twice its lease while it runs a job: the job is rescued, and when
+	// n1 continues, its late finish is refused (fencing) and n1 joins the cluster again.
+	paused, err := c1.Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":1500}`), MaxAttempts: 5}, 0)
+	require.NoError(t, err)
+	waitState(t, c3, paused.ID, jobsched.StateRunning)
+	require.NoError(t, nodes[0].cmd.Process.Signal(syscall.SIGSTOP))
+	require.Eventually(t, func() bool {
+		got, err := c3.Get(ctx, paused.ID)
+		return err == nil && len(got.Errors) > 0 && strings.Contains(got.Errors[0].Error, `node "n1" lost its lease`)
+	}, 30*time.Second, 20*time.Millisecond, "rescued while n1 is stopped")
+	require.NoError(t, nodes[0].cmd.Process.Signal(syscall.SIGCONT))
+	require.Eventually(t, func() bool {
+		st, _, body := call(t, "GET", nodes[0].addr+"/metrics", "")
+		return st == 200 && strings.Contains(string(body), "jobsched_cluster_fenced_writes_total 1")
+	}, 30*time.Second, 50*time.Millisecond, "n1's late finish was refused: %s", nodes[0].logs)
+	got, err = c3.Get(ctx, paused.ID)
+	require.NoError(t, err)
+	require.NotEqual(t, 1, got.Attempt*boolInt(got.State == jobsched.StateSucceeded), "n1's attempt did not finish the job")
+	require.Eventually(t, func() bool {
+		st, _, body := call(t, "GET", nodes[2].addr+"/v1/cluster", "")
+		return st == 200 && json.Unmarshal(body, &cl) == nil && len(cl.Nodes) == 2 && cl.Nodes[0].Name == "n1"
+	}, 30*time.Second, 50*time.Millisecond, "n1 joined again")
+
 	require.Equal(t, 0, nodes[0].stop())
 	require.Equal(t, 0, nodes[2].stop())
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -73,8 +73,9 @@ func decode(seq *int64, rec []byte) (*persistence.Job, error) {
 
 // txState is what a write's transaction did, for the store's counters.
 type txState struct {
-	deltas  deltas // state changes, applied to the counts once the commit succeeded
-	relaxed bool   // committed without waiting for the WAL flush
+	deltas   deltas // state changes, applied to the counts once the commit succeeded
+	relaxed  bool   // committed without waiting for the WAL flush
+	heldByMe bool   // an update's job was running under this node's lease when read
 }
 
 // relax lets tx commit without waiting for its WAL flush (synchronous_commit off): it survives

@@ -38,6 +38,8 @@ func (s *Store) pipelinedUpdate(ctx context.Context, conn *pgxpool.Conn, id stri
 	if err != nil {
 		return nil, nil, err
 	}
+	st.heldByMe = r.old.State == persistence.StateRunning && r.node != nil && *r.node == s.node &&
+		r.nodeEpoch != nil && *r.nodeEpoch == s.epoch.Load()
 	j := r.old.Clone()
 	if err := fn(j); err != nil {
 		return r.old, err, nil
@@ -157,6 +159,13 @@ func (s *Store) doUpdate(ctx context.Context, admitted bool, id string, fn persi
 	if err != nil {
 		return nil, err
 	}
+	if fnErr != nil && errors.Is(fnErr, persistence.ErrSkip) && !st.heldByMe {
+		if _, mine := s.held.LoadAndDelete(id); mine {
+			// This node started the job and no longer holds it: whatever the mutator saw, this
+			// is a late write of a node that lost the job (rescued, or taken over).
+			fnErr = ErrFenced
+		}
+	}
 	if fnErr != nil {
 		if errors.Is(fnErr, ErrFenced) {
 			s.fenced.Add(1)
@@ -171,5 +180,16 @@ func (s *Store) doUpdate(ctx context.Context, admitted bool, id string, fn persi
 	}
 	s.counts.apply(st.deltas)
 	s.writes.Add(1)
+	s.track(out)
 	return out, nil
+}
+
+// track remembers the jobs this node holds as running, so that a late write of one it lost is
+// recognised (and counted) as fenced.
+func (s *Store) track(j *persistence.Job) {
+	if j.State == persistence.StateRunning {
+		s.held.Store(j.ID, struct{}{})
+	} else {
+		s.held.Delete(j.ID)
+	}
 }
