@@ -427,3 +427,30 @@ func TestUniqueKeyHolderFinishingDuringInsert(t *testing.T) {
 		holder = j.ID
 	}
 }
+
+// A periodic tick's key stays taken after its job finished, so a second node reaching the same
+// tick stores nothing; other unique keys are freed by the finish as usual.
+func TestPeriodicTickOncePerCluster(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a := open(t, dsn, postgres.Options{Node: "a"})
+	b := open(t, dsn, postgres.Options{Node: "b"})
+	tick := job("t1", "c")
+	tick.UniqueKey = postgres.OncePrefix + "report:1700000000"
+	res, err := a.Insert(ctx, []*persistence.Job{tick})
+	require.NoError(t, err)
+	require.False(t, res[0].Duplicate)
+	_, err = a.Update(ctx, "t1", start, false)
+	require.NoError(t, err)
+	_, err = a.Update(ctx, "t1", finish(1), true)
+	require.NoError(t, err)
+	again := job("t2", "c")
+	again.UniqueKey = tick.UniqueKey
+	res, err = b.Insert(ctx, []*persistence.Job{again, job("plain", "c")})
+	require.NoError(t, err)
+	require.True(t, res[0].Duplicate, "the tick ran already")
+	require.Equal(t, "t1", res[0].Job.ID)
+	require.Equal(t, persistence.StateSucceeded, res[0].Job.State)
+	require.False(t, res[1].Duplicate)
+	_, err = b.Get(ctx, "t2")
+	require.ErrorIs(t, err, persistence.ErrNotFound)
+}

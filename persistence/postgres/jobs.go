@@ -207,6 +207,10 @@ func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, 
 		}
 		sendIdx = append(sendIdx, i)
 	}
+	sendIdx, err := claimOnce(ctx, q, jobs, sendIdx, res)
+	if err != nil {
+		return nil, err
+	}
 	sent := make([]*persistence.Job, len(sendIdx))
 	for k, i := range sendIdx {
 		sent[k] = jobs[i]

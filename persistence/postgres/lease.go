@@ -233,6 +233,10 @@ func (s *Store) Maintain(ctx context.Context) (int, error) {
 				s.opt.Retention.Milliseconds()); err != nil {
 				return err
 			}
+			if _, err := tx.Exec(ctx, `DELETE FROM jobsched_once WHERE created_at < clock_timestamp() - $1 * interval '1 millisecond'`,
+				s.opt.Retention.Milliseconds()); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,4 +134,45 @@ func TestQueueLimitAcrossNodes(t *testing.T) {
 		require.True(t, err == nil || errors.Is(err, jobsched.ErrQueueFull), "%v", err)
 		return errors.Is(err, jobsched.ErrQueueFull)
 	}, 5*time.Second, 20*time.Millisecond, "the other node once it counted again")
+}
+
+// Two nodes with the same periodic job: each tick runs once in the cluster.
+func TestPeriodicOncePerCluster(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var mu sync.Mutex
+	runs := 0
+	mk := func(name string) *jobsched.Scheduler {
+		st := open(t, dsn, postgres.Options{Node: name})
+		s, err := jobsched.New(jobsched.Config{Store: st, Periodic: []jobsched.PeriodicJob{{Name: "tick", Cron: "@every 1s", Kind: "tick"}}})
+		require.NoError(t, err)
+		require.NoError(t, s.Register("tick", func(context.Context, *jobsched.Job) (any, error) {
+			mu.Lock()
+			runs++
+			mu.Unlock()
+			return nil, nil
+		}))
+		require.NoError(t, s.Start(ctx))
+		t.Cleanup(func() { require.NoError(t, s.Close(ctx)) })
+		return s
+	}
+	a, _ := mk("a"), mk("b")
+	var page []*jobsched.Job
+	require.Eventually(t, func() bool {
+		var err error
+		page, _, err = a.List(ctx, jobsched.ListOptions{State: jobsched.StateSucceeded})
+		require.NoError(t, err)
+		return len(page) >= 3
+	}, 20*time.Second, 50*time.Millisecond)
+	keys := map[string]int{}
+	all, _, err := a.List(ctx, jobsched.ListOptions{})
+	require.NoError(t, err)
+	for _, j := range all {
+		keys[j.UniqueKey]++
+	}
+	for k, n := range keys {
+		require.Equal(t, 1, n, "tick %s stored %d times", k, n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, len(all), runs, "one run per stored tick")
 }

@@ -5,7 +5,7 @@ CREATE SEQUENCE jobsched_seq;
 CREATE TABLE jobsched_jobs (
     id          text COLLATE "C" PRIMARY KEY,  -- UUIDv7: byte order is creation order
     category    text NOT NULL,
-    state       text NOT NULL CHECK (state IN ('scheduled', 'queued', 'running', 'retrying',
+    state       text NOT NULL CHECK (state IN ('pending', 'scheduled', 'queued', 'running', 'retrying',
                                                'succeeded', 'dead', 'cancelled')),
     seq         bigint,                        -- FIFO place while queued (from jobsched_seq)
     run_at      timestamptz NOT NULL,          -- rounded up to the microsecond
