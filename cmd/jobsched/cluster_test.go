@@ -98,7 +98,6 @@ func TestClusterOfThreeDaemons(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &cl))
 	require.Len(t, cl.Nodes, 2, "the dead node is gone: %s", body)
 
-
 	// n1 is paused (SIGSTOP) for twice its lease while it runs a job: the job is rescued, and when
 	// n1 continues, its late finish is refused (fencing) and n1 joins the cluster again.
 	paused, err := c1.Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":1500}`), MaxAttempts: 5}, 0)
