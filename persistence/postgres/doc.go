@@ -22,4 +22,9 @@
 //
 // Running lists only the jobs this node holds, so a node's start-up recovery never touches the
 // jobs other nodes are running.
+//
+// Files: store.go (Open, Close, options), migrate.go (schema), codec.go (a job as a row),
+// write.go (transactions), insert.go, update.go (the pipelined start/finish path), async.go
+// (UpdateAsync's workers), jobs.go and queries.go (reads), counts.go, lease.go (leases, rescue,
+// retention, nodes), claim.go, notify.go (LISTEN/NOTIFY), once.go (periodic ticks).
 package postgres

@@ -23,6 +23,14 @@ type updateRead struct {
 	leaseOK   bool
 }
 
+// Update implements persistence.Store: in one transaction the row is locked, fn applied in Go
+// and the job written back. A start or a finish is fenced by this node's lease (ErrFenced). A
+// finish (a job leaving running) is always durable: were it lost, the job would stay running on
+// a node that no longer runs it.
+func (s *Store) Update(ctx context.Context, id string, fn persistence.Mutator, durable bool) (*persistence.Job, error) {
+	return s.doUpdate(ctx, false, id, fn, durable)
+}
+
 // pipelinedUpdate runs one Update on conn. A mutator's error (or a fence) comes back as fnErr
 // with the job as stored, and nothing is written.
 func (s *Store) pipelinedUpdate(ctx context.Context, conn *pgxpool.Conn, id string, fn persistence.Mutator, durable bool, st *txState) (out *persistence.Job, fnErr, err error) {
