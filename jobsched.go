@@ -56,6 +56,7 @@ type Scheduler struct {
 
 	wg      sync.WaitGroup // goroutines started through env.Go and the periodic loop
 	running sync.Map       // job id -> context.CancelCauseFunc of its running attempt
+	reload  reloader       // jobs other nodes made ready (a shared store only)
 	quit    chan struct{}  // closed by Close: stops the periodic loop
 	hub     hub
 
@@ -161,6 +162,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 		s.wg.Add(1)
 		go s.periodicLoop()
 	}
+	s.startReloader()
 	s.setState(stateRunning)
 	s.log.Info("jobsched started", slog.String("dir", s.cfg.Dir), slog.Int("workers", s.cfg.Workers), slog.Int("categories", len(cats)))
 	return nil

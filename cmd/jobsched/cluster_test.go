@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jobsched/jobsched"
 	"github.com/jobsched/jobsched/internal/httpapi"
 	"github.com/jobsched/jobsched/internal/pgtest"
@@ -72,62 +74,90 @@ func TestClusterOfThreeDaemons(t *testing.T) {
 		return true
 	}, 10*time.Second, 50*time.Millisecond, "GET /v1/cluster: %+v", cl)
 
-	// n2 dies while it runs a job: once its lease runs out, another node rescues the job.
+	// The node running a job dies (SIGKILL): once its lease runs out, another node rescues the
+	// job and runs it.
 	victim, err := c2.Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":60000}`), MaxAttempts: 5}, 0)
 	require.NoError(t, err)
 	waitState(t, c1, victim.ID, jobsched.StateRunning)
-	nodes[1].kill()
+	k := holder(t, dsn, victim.ID) // any node may have started it: all are woken for it
+	nodes[k].kill()
 	killed := time.Now()
+	survivor := nodes[(k+1)%3].client()
 	require.Eventually(t, func() bool {
-		got, err := c1.Get(ctx, victim.ID)
-		return err == nil && len(got.Errors) > 0 && strings.Contains(got.Errors[0].Error, `node "n2" lost its lease`)
+		got, err := survivor.Get(ctx, victim.ID)
+		return err == nil && got.State == jobsched.StateRunning && got.Attempt == 2 && len(got.Errors) == 1 &&
+			strings.Contains(got.Errors[0].Error, fmt.Sprintf(`node "n%d" lost its lease`, k+1))
 	}, 30*time.Second, 20*time.Millisecond)
 	failover := time.Since(killed)
-	t.Logf("kill -9 to rescue: %s (lease %s)", failover.Round(10*time.Millisecond), lease)
-	require.Less(t, failover, lease+2*time.Second, "rescued within the lease and a maintenance round")
+	t.Logf("kill -9 to the job running on another node: %s (lease %s)", failover.Round(10*time.Millisecond), lease)
+	require.Less(t, failover, lease+2*time.Second, "within the lease and a maintenance round")
+	_, err = survivor.Cancel(ctx, victim.ID) // so the survivors stop at once at the end
+	require.NoError(t, err)
+	var live []*proc
+	for i, n := range nodes {
+		if i != k {
+			live = append(live, n)
+		}
+	}
 	var rescued bool
-	for _, n := range []*proc{nodes[0], nodes[2]} {
+	for _, n := range live {
 		st, _, body := call(t, "GET", n.addr+"/metrics", "")
 		require.Equal(t, 200, st)
 		require.Contains(t, string(body), "jobsched_cluster_fenced_writes_total")
 		rescued = rescued || strings.Contains(string(body), "jobsched_cluster_rescued_jobs_total 1")
 	}
 	require.True(t, rescued, "one node's metrics count the rescue")
-	st, _, body := call(t, "GET", nodes[0].addr+"/v1/cluster", "")
+	st, _, body := call(t, "GET", live[0].addr+"/v1/cluster", "")
 	require.Equal(t, 200, st)
 	require.NoError(t, json.Unmarshal(body, &cl))
 	require.Len(t, cl.Nodes, 2, "the dead node is gone: %s", body)
 
-	// n1 is paused (SIGSTOP) for twice its lease while it runs a job: the job is rescued, and when
-	// n1 continues, its late finish is refused (fencing) and n1 joins the cluster again.
-	paused, err := c1.Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":1500}`), MaxAttempts: 5}, 0)
+	// The node running a job is paused (SIGSTOP) for longer than its lease: the job is rescued,
+	// and when the node continues, its late finish is refused (fencing) and it joins again.
+	paused, err := live[0].client().Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":1500}`), MaxAttempts: 5}, 0)
 	require.NoError(t, err)
-	waitState(t, c3, paused.ID, jobsched.StateRunning)
-	require.NoError(t, nodes[0].cmd.Process.Signal(syscall.SIGSTOP))
+	waitState(t, live[0].client(), paused.ID, jobsched.StateRunning)
+	h := holder(t, dsn, paused.ID)
+	stopped, other := nodes[h], live[0]
+	if other == stopped {
+		other = live[1]
+	}
+	name := fmt.Sprintf("n%d", h+1)
+	require.NoError(t, stopped.cmd.Process.Signal(syscall.SIGSTOP))
 	require.Eventually(t, func() bool {
-		got, err := c3.Get(ctx, paused.ID)
-		return err == nil && len(got.Errors) > 0 && strings.Contains(got.Errors[0].Error, `node "n1" lost its lease`)
-	}, 30*time.Second, 20*time.Millisecond, "rescued while n1 is stopped")
-	require.NoError(t, nodes[0].cmd.Process.Signal(syscall.SIGCONT))
+		got, err := other.client().Get(ctx, paused.ID)
+		return err == nil && len(got.Errors) > 0 && strings.Contains(got.Errors[0].Error, `node "`+name+`" lost its lease`)
+	}, 30*time.Second, 20*time.Millisecond, "rescued while %s is stopped", name)
+	require.NoError(t, stopped.cmd.Process.Signal(syscall.SIGCONT))
 	require.Eventually(t, func() bool {
-		st, _, body := call(t, "GET", nodes[0].addr+"/metrics", "")
+		st, _, body := call(t, "GET", stopped.addr+"/metrics", "")
 		return st == 200 && strings.Contains(string(body), "jobsched_cluster_fenced_writes_total 1")
-	}, 30*time.Second, 50*time.Millisecond, "n1's late finish was refused: %s", nodes[0].logs)
-	got, err = c3.Get(ctx, paused.ID)
+	}, 30*time.Second, 50*time.Millisecond, "the late finish was refused: %s", stopped.logs)
+	got, err = other.client().Get(ctx, paused.ID)
 	require.NoError(t, err)
-	require.NotEqual(t, 1, got.Attempt*boolInt(got.State == jobsched.StateSucceeded), "n1's attempt did not finish the job")
+	require.False(t, got.State == jobsched.StateSucceeded && got.Attempt == 1, "the stopped node's attempt did not finish the job")
 	require.Eventually(t, func() bool {
-		st, _, body := call(t, "GET", nodes[2].addr+"/v1/cluster", "")
-		return st == 200 && json.Unmarshal(body, &cl) == nil && len(cl.Nodes) == 2 && cl.Nodes[0].Name == "n1"
-	}, 30*time.Second, 50*time.Millisecond, "n1 joined again")
+		st, _, body := call(t, "GET", other.addr+"/v1/cluster", "")
+		if st != 200 || json.Unmarshal(body, &cl) != nil || len(cl.Nodes) != 2 {
+			return false
+		}
+		return cl.Nodes[0].Name == name || cl.Nodes[1].Name == name
+	}, 30*time.Second, 50*time.Millisecond, "%s joined again", name)
 
-	require.Equal(t, 0, nodes[0].stop())
-	require.Equal(t, 0, nodes[2].stop())
+	require.Equal(t, 0, live[0].stop())
+	require.Equal(t, 0, live[1].stop())
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+// holder returns the index (n1 = 0) of the node that holds a running job.
+func holder(t *testing.T, dsn, id string) int {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), dsn)
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	var node string
+	require.NoError(t, c.QueryRow(context.Background(), "SELECT node FROM jobsched_jobs WHERE id = $1 AND state = 'running'", id).Scan(&node))
+	var i int
+	_, err = fmt.Sscanf(node, "n%d", &i)
+	require.NoError(t, err)
+	return i - 1
 }

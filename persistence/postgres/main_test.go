@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -18,6 +20,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(pgtest.Main(m), leaktest.Ign
 func open(t testing.TB, dsn string, opt postgres.Options) *postgres.Store {
 	t.Helper()
 	opt.DSN = dsn
+	if opt.Logger == nil && os.Getenv("PGTEST_LOG") != "" {
+		opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := postgres.Open(ctx, opt)

@@ -176,3 +176,69 @@ func TestPeriodicOncePerCluster(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, len(all), runs, "one run per stored tick")
 }
+
+// When a node's lease runs out, another node rescues its running job and runs it.
+func TestFailoverRunsTheJobElsewhere(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	type member struct {
+		s  *jobsched.Scheduler
+		st *postgres.Store
+	}
+	var nodes []member
+	for _, name := range []string{"a", "b"} {
+		st := open(t, dsn, postgres.Options{Node: name, Lease: time.Minute}) // no renewal during the test
+		s, err := jobsched.New(jobsched.Config{Store: st, Workers: 2})
+		require.NoError(t, err)
+		require.NoError(t, s.Register("block", func(ctx context.Context, _ *jobsched.Job) (any, error) {
+			<-ctx.Done()
+			return nil, context.Cause(ctx)
+		}))
+		require.NoError(t, s.Start(ctx))
+		t.Cleanup(func() {
+			// A handler still runs the attempt its node lost: Close's grace ends it.
+			c, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			require.NoError(t, s.Close(c))
+		})
+		nodes = append(nodes, member{s, st})
+	}
+	j, err := nodes[0].s.Enqueue(ctx, jobsched.JobSpec{Kind: "block", MaxAttempts: 3})
+	require.NoError(t, err)
+	// Either node may start it (both are woken for it); the other is the survivor.
+	var dead, alive member
+	require.Eventually(t, func() bool {
+		for i, n := range nodes {
+			if contains(runningOn(t, n.st), j.ID) {
+				dead, alive = n, nodes[1-i]
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond)
+	expire(t, dsn, dead.st.Node()) // as if it had stopped renewing
+	expired := time.Now()
+	require.Eventually(t, func() bool {
+		got, err := alive.s.Get(ctx, j.ID)
+		return err == nil && got.State == jobsched.StateRunning && got.Attempt == 2 && contains(runningOn(t, alive.st), j.ID)
+	}, 10*time.Second, 5*time.Millisecond, "the survivor runs the rescued job")
+	t.Logf("lease ran out to running on the survivor: %s", time.Since(expired).Round(time.Millisecond))
+	require.Less(t, time.Since(expired), 2*time.Second, "a maintenance round and a wake-up")
+	c, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	require.NoError(t, dead.s.Close(c)) // ends the attempt it lost; its finish must be refused
+	require.Eventually(t, func() bool { return dead.st.ClusterStats().Fenced >= 1 }, 10*time.Second, 5*time.Millisecond,
+		"the dead node's late finish was refused")
+	got, err := alive.s.Get(ctx, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateRunning, got.State, "still the survivor's")
+	require.Equal(t, 2, got.Attempt)
+}
+
+func contains(ids []string, id string) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
