@@ -265,37 +265,59 @@ func TestNotify(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	a := open(t, dsn, postgres.Options{Node: "a"})
 	b := open(t, dsn, postgres.Options{Node: "b"})
-	woken := make(chan string, 10)
+	woken := make(chan string, 100)
 	b.OnQueued(func(cat string) { woken <- cat })
 	cancels := make(chan string, 10)
 	a.OnCancel(func(id string) { cancels <- id })
-	own := make(chan string, 10)
-	a.OnQueued(func(cat string) { own <- cat })
-	// The listeners connect in the background: insert until b hears one.
-	i := 0
-	require.Eventually(t, func() bool {
-		i++
-		_, err := a.Insert(ctx, []*persistence.Job{job(fmt.Sprint("n", i), "mail")})
-		require.NoError(t, err)
-		select {
-		case cat := <-woken:
-			require.Equal(t, "mail", cat)
-			return true
-		case <-time.After(100 * time.Millisecond):
-			return false
-		}
-	}, 10*time.Second, time.Millisecond)
-	_, err := a.Update(ctx, "n1", start, false)
+	heardByA := make(chan string, 100)
+	a.OnQueued(func(cat string) { heardByA <- cat })
+	// The listeners connect in the background: insert until each node hears the other.
+	hear := func(from *postgres.Store, cat string, ch chan string) {
+		i := 0
+		require.Eventually(t, func() bool {
+			i++
+			_, err := from.Insert(ctx, []*persistence.Job{job(fmt.Sprint(cat, i), cat)})
+			require.NoError(t, err)
+			for {
+				select {
+				case got := <-ch:
+					if got == cat {
+						return true
+					}
+				case <-time.After(100 * time.Millisecond):
+					return false
+				}
+			}
+		}, 10*time.Second, time.Millisecond)
+	}
+	hear(a, "mail", woken)
+	hear(b, "sms", heardByA)
+	_, err := a.Update(ctx, "mail1", start, false)
 	require.NoError(t, err)
-	_, err = b.Update(ctx, "n1", func(j *persistence.Job) error { j.CancelRequested = true; return nil }, true)
+	_, err = b.Update(ctx, "mail1", func(j *persistence.Job) error { j.CancelRequested = true; return nil }, true)
 	require.NoError(t, err)
 	select {
 	case id := <-cancels:
-		require.Equal(t, "n1", id)
+		require.Equal(t, "mail1", id)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the cancel never reached the node running the job")
 	}
-	require.Empty(t, own, "a node is not woken by its own inserts")
+	// a's own insert, then b's: notifications come in commit order, so a's own would come first.
+	_, err = a.Insert(ctx, []*persistence.Job{job("own", "mail")})
+	require.NoError(t, err)
+	_, err = b.Insert(ctx, []*persistence.Job{job("theirs", "sms")})
+	require.NoError(t, err)
+	for {
+		select {
+		case cat := <-heardByA:
+			require.NotEqual(t, "mail", cat, "a node is not woken by its own inserts")
+			if cat == "sms" {
+				return
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a never heard b's insert")
+		}
+	}
 }
 
 // Jobs inserted in the caller's transaction exist only if it commits.

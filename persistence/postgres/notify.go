@@ -65,6 +65,7 @@ func (s *Store) listen(ctx context.Context) error {
 			return err
 		}
 	}
+	s.listenOnce.Do(func() { close(s.listening) })
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

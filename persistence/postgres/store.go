@@ -88,6 +88,8 @@ type Store struct {
 	leaseErr  atomic.Pointer[error] // the last lease renewal's failure, nil once one succeeds
 
 	onQueued   atomic.Pointer[func(category string)]
+	listening  chan struct{} // closed once the listener first listens
+	listenOnce sync.Once
 	onCancel   atomic.Pointer[func(id string)]
 	onFinished atomic.Pointer[func(id string)]
 }
@@ -140,7 +142,8 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	s := &Store{pool: pool, opt: opt, node: opt.Node, asyncReqs: make(chan *asyncReq, 4096), stop: make(chan struct{})}
+	s := &Store{pool: pool, opt: opt, node: opt.Node, asyncReqs: make(chan *asyncReq, 4096), stop: make(chan struct{}),
+		listening: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.counts.init()
 	if _, err := Migrate(ctx, pool); err != nil {
@@ -166,6 +169,15 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	s.goLoop(s.maintainLoop)
 	s.goLoop(s.countsLoop)
 	s.goLoop(s.listenLoop)
+	// Return once this node hears the others, so no wake-up, cancel or finish sent after Open
+	// is missed.
+	select {
+	case <-s.listening:
+	case <-ctx.Done():
+		err := fmt.Errorf("postgres: waiting for the listener: %w", ctx.Err())
+		_ = s.Close() // the wait's error is the one to report
+		return nil, err
+	}
 	return s, nil
 }
 
