@@ -85,6 +85,7 @@ func TestEnqueueTx(t *testing.T) {
 	st := open(t, dsn, postgres.Options{Node: "a"})
 	s, err := jobsched.New(jobsched.Config{Store: st})
 	require.NoError(t, err)
+	require.NoError(t, s.Register("k", func(context.Context, *jobsched.Job) (any, error) { return "ran", nil }))
 	require.NoError(t, s.Start(ctx))
 	defer s.Close(ctx)
 
@@ -105,9 +106,11 @@ func TestEnqueueTx(t *testing.T) {
 	jobs, err = s.EnqueueTx(ctx, tx, []jobsched.JobSpec{{Kind: "k"}})
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
-	got, err := s.Get(ctx, jobs[0].ID)
-	require.NoError(t, err)
-	require.Equal(t, jobsched.StateQueued, got.State)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	got, err := s.Wait(wctx, jobs[0].ID)
+	require.NoError(t, err, "committed: it runs (the commit's NOTIFY wakes the node)")
+	require.Equal(t, jobsched.StateSucceeded, got.State)
 
 	mem, err := jobsched.New(jobsched.Config{})
 	require.NoError(t, err)
