@@ -94,7 +94,8 @@ func (s *Store) pipelinedUpdate(ctx context.Context, conn *pgxpool.Conn, id stri
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "jobsched_jobs_unique" {
 			// A finished job brought back while another unfinished job holds its unique key.
-			return nil, nil, fmt.Errorf("job %s: unique key %q: %w", id, j.UniqueKey, persistence.ErrUniqueHeld)
+			// The job is returned as it was, nothing written.
+			return old, fmt.Errorf("job %s: unique key %q: %w", id, j.UniqueKey, persistence.ErrUniqueHeld), nil
 		}
 		return nil, nil, fmt.Errorf("write job %s: %w", id, err)
 	}

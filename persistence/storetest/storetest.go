@@ -49,6 +49,9 @@ var cases = []struct {
 	{"list pages newest first with filters", testList},
 	{"backlog and counts", testCounts},
 	{"close", testClose},
+	{"delete removes a finished job only", testDeleteFinishedOnly},
+	{"revive refused while another job holds the unique key", testReviveUniqueHeld},
+	{"list filters by kind", testListKind},
 }
 
 var ctx = context.Background()
