@@ -92,8 +92,8 @@ func (s *Scheduler) startReloader() {
 // reloadLoop reads the queued jobs of the categories another node woke and hands them to the
 // Dispatcher, so that jobs inserted or rescued elsewhere run here too. Wake-ups that come while
 // it reads fold into one more read. Two nodes may then hand out the same job: the store's row
-// lock lets one start it and the other skips it. (A bridge until the Fifo claims its jobs from
-// the store itself.)
+// lock lets one start it and the other skips it. It is the fast path; the Fifos' rescans of the
+// store every PollInterval find the same jobs later if a notification is lost.
 func (s *Scheduler) reloadLoop() {
 	for {
 		select {
