@@ -75,7 +75,8 @@ type Config struct {
 	PollInterval time.Duration
 	// Store, if set, is the store the Scheduler uses instead of opening badger at Dir (Dir,
 	// Retention and NoSync are then the store's business). The caller owns it: Close leaves it
-	// open. For tests that wrap a store (persistence/faulty) and programs that share one.
+	// open. For tests that wrap a store (persistence/faulty) and programs that share one (the
+	// PostgreSQL store of persistence/postgres, shared by several nodes).
 	Store persistence.Store
 
 	clock clock // tests set a fake clock

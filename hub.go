@@ -99,6 +99,13 @@ func (h *hub) waitFor(id string) (<-chan *Job, func()) {
 	}
 }
 
+// waited reports whether someone waits for the job's end.
+func (h *hub) waited(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.waiters[id]) > 0
+}
+
 func (h *hub) job(j *Job) {
 	if j.State.Finished() {
 		h.wmu.Lock()

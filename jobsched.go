@@ -82,6 +82,7 @@ type Scheduler struct {
 	done      chan struct{} // closed when the scheduler stops (Done)
 	doneOnce  sync.Once
 	retry     retrier
+	reload    reloader // jobs other nodes made ready (a shared store only)
 	hub       hub
 
 	periodicRetries atomic.Uint64   // periodic ticks refused and tried again
@@ -151,6 +152,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	s.mu.Lock()
 	s.store, s.ownStore = store, s.cfg.Store == nil
 	s.mu.Unlock()
+	s.attachStore()
 	if err := s.recoverRunning(ctx); err != nil {
 		return fmt.Errorf("start: recover running jobs: %w", err)
 	}
@@ -179,6 +181,9 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 		Categories: cats, Stats: stats, Live: actors.NewLive(cats, stats), Budget: s.cfg.Workers, BalanceInterval: s.cfg.BalanceInterval,
 		FifoMemory: s.cfg.FifoMemory, Go: s.goTracked, OnEvent: s.hub.event, KeyLimits: keyLimits,
 		WorkerIntensity: 10 * s.cfg.Workers, PollInterval: s.cfg.PollInterval, Inserts: &s.inserts,
+	}
+	if !persistence.SeqCommitOrdered(store) {
+		env.Inserts = nil // other writers' inserts are not gated here: the Fifos keep no low-water mark
 	}
 	s.mu.Lock()
 	s.system, s.env = system, env
@@ -217,6 +222,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	}
 	s.mu.Unlock()
 	go s.watchStore()
+	s.startReloader()
 	s.log.Info("jobsched started", slog.String("dir", s.cfg.Dir), slog.Int("workers", s.cfg.Workers), slog.Int("categories", len(cats)))
 	return nil
 }

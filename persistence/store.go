@@ -142,3 +142,20 @@ type Store interface {
 	// DeleteSetting removes key, durably; a key that is not there is no error.
 	DeleteSetting(ctx context.Context, key string) error
 }
+
+// SeqOrdering is an optional part of a Store: a store whose sequence numbers may commit out of
+// order (several writers numbering jobs before they commit, as PostgreSQL's bigserial does)
+// returns false, and a queued job with a lower Seq may then appear after one with a higher Seq
+// was read. A reader must not skip a range of numbers it saw empty.
+type SeqOrdering interface {
+	SeqCommitOrdered() bool
+}
+
+// SeqCommitOrdered reports whether the store's queued jobs appear in Seq order: true unless
+// the store implements SeqOrdering and says otherwise.
+func SeqCommitOrdered(s Store) bool {
+	if o, ok := s.(SeqOrdering); ok {
+		return o.SeqCommitOrdered()
+	}
+	return true
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/jobsched/jobsched"
 	"github.com/jobsched/jobsched/internal/client"
 	"github.com/jobsched/jobsched/internal/daemon"
+	"github.com/jobsched/jobsched/internal/pgtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -42,6 +43,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	pgtest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

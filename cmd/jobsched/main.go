@@ -42,6 +42,7 @@ the other commands talk to a running daemon over its HTTP API.`,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServe())
+	root.AddCommand(newMigrate())
 	addClientCommands(root)
 	addAdminCommands(root)
 	addCategoryCommands(root)

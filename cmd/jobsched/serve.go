@@ -19,6 +19,8 @@ import (
 func newServe() *cobra.Command {
 	var (
 		configFile, listen, data, token, logLevel string
+		store, node                               string
+		lease                                     time.Duration
 		workers                                   int
 		insecure                                  bool
 		allowedHosts                              []string
@@ -29,6 +31,9 @@ func newServe() *cobra.Command {
 		Short: "Run the daemon",
 		Long: `Run the jobsched daemon: the scheduler on an embedded badger store, its HTTP API, the
 dashboard at / and Prometheus metrics at /metrics.
+
+With --store postgres://... several daemons share one PostgreSQL database: each runs its own
+tree, and leases, fencing and claims in the database keep them correct (docs/cluster.md).
 
 With no arguments it keeps its data in ./jobsched-data and listens on 127.0.0.1:7420 with one
 category, "default". --config reads a YAML file (docs/operations.md gives every key); flags
@@ -59,7 +64,17 @@ the key, and the running configuration stays as it was. Other keys take effect a
 						return cfg, err
 					}
 				}
-				return overrideFlags(cmd, cfg, listen, data, token, workers, tlsCert, tlsKey, allowedHosts), nil
+				cfg = overrideFlags(cmd, cfg, listen, data, token, workers, tlsCert, tlsKey, allowedHosts)
+				if cmd.Flags().Changed("store") {
+					cfg.Store = store
+				}
+				if cmd.Flags().Changed("node") {
+					cfg.Node = node
+				}
+				if cmd.Flags().Changed("lease") {
+					cfg.Lease = daemon.Duration(lease)
+				}
+				return cfg, nil
 			}
 			cfg, err := load()
 			if err != nil {
@@ -79,6 +94,9 @@ the key, and the running configuration stays as it was. Other keys take effect a
 	f.StringVar(&data, "data", daemon.DefaultData, "badger data directory")
 	f.StringVar(&token, "auth-token", "", "require this bearer token on the API (or JOBSCHED_AUTH_TOKEN)")
 	f.IntVar(&workers, "workers", 0, "global worker budget (default 64)")
+	f.StringVar(&store, "store", "", "postgres://... to share a PostgreSQL database with other nodes (docs/cluster.md); empty: badger at --data")
+	f.StringVar(&node, "node", "", "this node's name in a cluster (default: host name and pid)")
+	f.DurationVar(&lease, "lease", 0, "a cluster node silent this long is dead: its running jobs are rescued (default 15s)")
 	f.BoolVar(&insecure, "insecure-listen", false, "allow a non-loopback --listen without an auth token")
 	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key)")
 	f.StringVar(&tlsKey, "tls-key", "", "the PEM private key of --tls-cert")

@@ -62,6 +62,11 @@ type Config struct {
 	// TLSCert and TLSKey (PEM files), both set, serve HTTPS.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// Store: empty or a path means badger (at data:, or at that path); postgres://... is a
+	// PostgreSQL database shared by the nodes of a cluster (docs/cluster.md).
+	Store string   `yaml:"store"`
+	Node  string   `yaml:"node"`  // this node's name in a cluster (default: host name and pid)
+	Lease Duration `yaml:"lease"` // a node silent this long is dead (default 15s)
 }
 
 // CategoryConfig is one entry of categories.
@@ -139,6 +144,11 @@ func Load(r io.Reader, name string) (Config, error) {
 	return c, nil
 }
 
+// Postgres reports whether the store is a PostgreSQL database (postgres:// or postgresql://).
+func (c Config) Postgres() bool {
+	return strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://")
+}
+
 // SchedulerConfig turns the file's settings into the scheduler's, checking what only the daemon
 // knows; the scheduler checks the rest (jobsched.New), with errors naming the key.
 func (c Config) SchedulerConfig() (jobsched.Config, error) {
@@ -172,6 +182,12 @@ func (c Config) SchedulerConfig() (jobsched.Config, error) {
 			args = b
 		}
 		sc.Periodic = append(sc.Periodic, jobsched.PeriodicJob{Name: p.Name, Cron: p.Cron, Kind: p.Kind, Category: p.Category, Args: args})
+	}
+	if c.Lease != 0 && time.Duration(c.Lease) < time.Second {
+		return sc, &jobsched.InvalidError{Field: "lease", Reason: fmt.Sprintf("must be at least 1s, got %s", time.Duration(c.Lease))}
+	}
+	if c.Store != "" && !c.Postgres() {
+		sc.Dir = c.Store
 	}
 	for i, a := range c.Exec.Allow {
 		if len(a) == 0 || a[0] != '/' {

@@ -11,12 +11,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jobsched/jobsched"
 	"github.com/jobsched/jobsched/internal/httpapi"
 	"github.com/jobsched/jobsched/internal/kinds"
 	"github.com/jobsched/jobsched/internal/metrics"
+	"github.com/jobsched/jobsched/persistence/postgres"
 )
 
 // ErrInsecureListen: a non-loopback address without an auth token.
@@ -36,9 +38,14 @@ type Daemon struct {
 	cfg   Config
 	log   *slog.Logger
 	sched *jobsched.Scheduler
-	srv   *http.Server
-	ln    net.Listener
-	done  chan error
+	store *postgres.Store // nil on badger (the scheduler owns that one)
+	// infoStop ends the goroutine that publishes this node's info (cluster only); infoDone
+	// is closed when it has ended.
+	infoStop, infoDone chan struct{}
+	stopInfo           sync.Once
+	srv                *http.Server
+	ln                 net.Listener
+	done               chan error
 }
 
 // Start checks cfg, starts the scheduler (recovery included) and the HTTP server.
@@ -56,40 +63,58 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	}
 	m := metrics.New()
 	sc.Logger, sc.Observer = log, m
-	s, err := jobsched.New(sc)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := kinds.Register(s, kinds.Options{ExecAllow: cfg.Exec.Allow, ExecEnv: cfg.Exec.Env,
-		ExecDirRoots: cfg.Exec.DirRoots, HTTPAllowHosts: cfg.HTTP.AllowHosts}); err != nil {
-		return nil, err
+	if st != nil {
+		sc.Store = st
 	}
-	if err := checkPeriodicKinds(sc.Periodic, s.HandledKinds()); err != nil {
+	s, err := jobsched.New(sc)
+	if err == nil {
+		err = kinds.Register(s, kinds.Options{ExecAllow: cfg.Exec.Allow, ExecEnv: cfg.Exec.Env,
+			ExecDirRoots: cfg.Exec.DirRoots, HTTPAllowHosts: cfg.HTTP.AllowHosts})
+	}
+	if err == nil {
+		err = checkPeriodicKinds(sc.Periodic, s.HandledKinds())
+	}
+	if err != nil {
+		closeStore(st)
 		return nil, err
 	}
 	m.Attach(s)
+	if st != nil {
+		m.AttachCluster(func() uint64 { return st.ClusterStats().Fenced }, func() uint64 { return st.ClusterStats().Rescued })
+	}
 	tlsConfig, err := loadTLS(cfg)
 	if err != nil {
+		closeStore(st)
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		closeStore(st)
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	if tlsConfig == nil && !loopback(cfg.Listen) {
 		log.Warn("serving plain HTTP on a non-loopback address: the token and the jobs cross the network in clear; set tls_cert and tls_key, or put a TLS proxy in front",
 			slog.String("listen", cfg.Listen))
 	}
-	api, err := httpapi.New(s, httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(),
-		Dashboard: opt.Dashboard, ListenAddr: ln.Addr().String(), AllowedHosts: cfg.AllowedHosts, TLS: tlsConfig != nil})
+	d := &Daemon{cfg: cfg, log: log, sched: s, store: st, ln: ln, done: make(chan error, 1), infoStop: make(chan struct{}), infoDone: make(chan struct{})}
+	apiOpt := httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(),
+		Dashboard: opt.Dashboard, ListenAddr: ln.Addr().String(), AllowedHosts: cfg.AllowedHosts, TLS: tlsConfig != nil}
+	if st != nil {
+		apiOpt.Cluster = d.clusterNodes
+	}
+	api, err := httpapi.New(s, apiOpt)
 	if err != nil {
 		_ = ln.Close()
+		closeStore(st)
 		return nil, &jobsched.InvalidError{Field: "allowed_hosts", Reason: err.Error()}
 	}
-	d := &Daemon{cfg: cfg, log: log, sched: s, ln: ln, done: make(chan error, 1),
-		srv: &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			WriteTimeout: httpapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), TLSConfig: tlsConfig}}
+	d.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: httpapi.MaxWait + time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), TLSConfig: tlsConfig}
 	// Serve at once: /healthz answers and /readyz says "not ready" while recovery runs.
 	go func() {
 		if tlsConfig != nil {
@@ -101,7 +126,16 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	if err := s.Start(ctx); err != nil {
 		_ = d.srv.Close()
 		<-d.done
+		closeStore(st)
 		return nil, err
+	}
+	if st != nil {
+		go func() {
+			defer close(d.infoDone)
+			d.publishInfo(d.infoStop)
+		}()
+	} else {
+		close(d.infoDone)
 	}
 	log.Info(servingMsg, slog.String("listen", ln.Addr().String()), slog.String("data", cfg.Data), slog.Bool("tls", tlsConfig != nil))
 	return d, nil
@@ -137,13 +171,48 @@ func (d *Daemon) Done() <-chan error { return d.done }
 // (waiting streams included), and the store closes.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.log.Info("jobsched draining")
+	d.stopInfo.Do(func() { close(d.infoStop) })
+	<-d.infoDone
 	closeErr := d.sched.Close(ctx)
 	hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := d.srv.Shutdown(hctx); err != nil {
 		_ = d.srv.Close()
 	}
+	if d.store != nil {
+		if err := d.store.Close(); err != nil && closeErr == nil {
+			closeErr = err
+		}
+	}
 	return closeErr
+}
+
+// openStore opens the PostgreSQL store when the config names one (nil for badger, which the
+// scheduler opens itself).
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*postgres.Store, error) {
+	if !cfg.Postgres() {
+		return nil, nil
+	}
+	st, err := postgres.Open(ctx, postgres.Options{DSN: cfg.Store, Node: cfg.Node, Lease: time.Duration(cfg.Lease),
+		Retention: retention(cfg), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return st, nil
+}
+
+// retention is the config's retention with the scheduler's default.
+func retention(cfg Config) time.Duration {
+	if cfg.Retention == 0 {
+		return jobsched.DefaultRetention
+	}
+	return time.Duration(cfg.Retention)
+}
+
+func closeStore(st *postgres.Store) {
+	if st != nil {
+		_ = st.Close() // an error of a store we give up on at start has no one to go to
+	}
 }
 
 func checkListen(addr, token string, insecure bool) error {

@@ -51,6 +51,8 @@ type Options struct {
 	// MaxEventStreams caps the open /v1/events streams; one more gets 503 "overloaded"
 	// (default DefaultMaxEventStreams).
 	MaxEventStreams int
+	// Cluster lists the nodes sharing the store for GET /v1/cluster; nil lists this node alone.
+	Cluster ClusterFunc
 }
 
 // Defaults of Options.
@@ -103,6 +105,7 @@ func New(s *jobsched.Scheduler, opt Options) (*API, error) {
 	a.mux.Handle("POST /v1/categories/{name}/pause", auth(a.pause))
 	a.mux.Handle("POST /v1/categories/{name}/resume", auth(a.resume))
 	a.mux.Handle("GET /v1/tree", auth(a.tree))
+	a.mux.Handle("GET /v1/cluster", auth(a.cluster))
 	a.mux.Handle("GET /v1/events", auth(a.events))
 	a.routeAdmin(auth)
 	a.routeCategories(auth)

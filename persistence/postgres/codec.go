@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jobsched/jobsched/persistence"
+)
+
+// finishedSQL is the SQL list of the finished states (the partial unique index's predicate).
+const finishedSQL = `('succeeded', 'dead', 'cancelled')`
+
+// querier is what the store's statements run on: a transaction of ours or the caller's.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// row is a job's columns as the store writes them.
+type row struct {
+	id, category, state string
+	runAt               time.Time
+	uniqueKey           *string
+	attempt             int
+	finishedAt          *time.Time
+	record              []byte
+}
+
+func toRow(j *persistence.Job) (row, error) {
+	rec, err := json.Marshal(j)
+	if err != nil {
+		return row{}, fmt.Errorf("encode job %s: %w", j.ID, err)
+	}
+	r := row{id: j.ID, category: j.Category, state: string(j.State), runAt: ceilMicro(j.RunAt),
+		attempt: j.Attempt, finishedAt: j.FinishedAt, record: rec}
+	if j.UniqueKey != "" {
+		k := j.UniqueKey
+		r.uniqueKey = &k
+	}
+	if j.State.Finished() && r.finishedAt == nil {
+		now := time.Now()
+		r.finishedAt = &now
+	}
+	return r, nil
+}
+
+// ceilMicro rounds t up to PostgreSQL's microsecond, so a timer set from the stored run_at never
+// fires before the job is due.
+func ceilMicro(t time.Time) time.Time {
+	r := t.Truncate(time.Microsecond)
+	if r.Before(t) {
+		r = r.Add(time.Microsecond)
+	}
+	return r
+}
+
+func decode(seq *int64, rec []byte) (*persistence.Job, error) {
+	var j persistence.Job
+	if err := json.Unmarshal(rec, &j); err != nil {
+		return nil, fmt.Errorf("decode job: %w", err)
+	}
+	if seq != nil {
+		j.Seq = uint64(*seq)
+	}
+	return &j, nil
+}
+
+// scanJob reads a (seq, record) row.
+func scanJob(r pgx.CollectableRow) (*persistence.Job, error) {
+	var seq *int64
+	var rec []byte
+	if err := r.Scan(&seq, &rec); err != nil {
+		return nil, err
+	}
+	return decode(seq, rec)
+}

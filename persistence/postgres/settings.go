@@ -1,0 +1,64 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jobsched/jobsched/persistence"
+)
+
+// Settings implements persistence.Store: every stored setting, by key. The settings table is
+// shared by the nodes, so a runtime category or a pause stored by one node is read by all at
+// their next start.
+func (s *Store) Settings(ctx context.Context) (map[string][]byte, error) {
+	if s.closed.Load() {
+		return nil, persistence.ErrClosed
+	}
+	rows, err := s.pool.Query(ctx, `SELECT key, value FROM jobsched_settings`)
+	if err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("read settings: %w", err)
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	return out, nil
+}
+
+// PutSetting implements persistence.Store: it stores val under key (committed and flushed).
+func (s *Store) PutSetting(ctx context.Context, key string, val []byte) error {
+	if key == "" {
+		return persistence.ErrBadSettingKey
+	}
+	if s.closed.Load() {
+		return persistence.ErrClosed
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO jobsched_settings (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, val); err != nil {
+		return fmt.Errorf("put setting %q: %w", key, err)
+	}
+	return nil
+}
+
+// DeleteSetting implements persistence.Store: it removes key; a key that is not there is no error.
+func (s *Store) DeleteSetting(ctx context.Context, key string) error {
+	if key == "" {
+		return persistence.ErrBadSettingKey
+	}
+	if s.closed.Load() {
+		return persistence.ErrClosed
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM jobsched_settings WHERE key = $1`, key); err != nil {
+		return fmt.Errorf("delete setting %q: %w", key, err)
+	}
+	return nil
+}
