@@ -270,25 +270,42 @@ func TestDaemonBoundsStreamsAndBodiesInFlight(t *testing.T) {
 
 	// A batch body of unknown length holds the batch limit (64 MiB) of the 256 MiB in flight:
 	// four slow senders fill the budget, and a fifth is refused until they finish.
+	//
+	// Each sender asks "Expect: 100-continue" and its transport waits for the 100 however long
+	// it takes, so its first body write returns only once the daemon has begun reading the
+	// body, which it does only after the body's bytes were taken from the budget: when the
+	// probe below runs, all four hold their 64 MiB. (Without that wait, a write returned as
+	// soon as the bytes sat in a socket buffer, a probe could take its 64 MiB before the
+	// fourth sender's handler ran, and that sender, not the probe, was refused.)
+	senders := &http.Transport{ExpectContinueTimeout: time.Hour}
+	defer senders.CloseIdleConnections()
 	var wg sync.WaitGroup
 	var writers []*io.PipeWriter
-	for range 4 {
+	status := make([]int, 4)
+	for i := range 4 {
 		pr, pw := io.Pipe()
 		writers = append(writers, pw)
 		req, err := http.NewRequestWithContext(ctx, "POST", d.addr+"/v1/jobs/batch", pr)
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Expect", "100-continue")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
+			resp, err := senders.RoundTrip(req)
+			if err != nil {
+				pr.CloseWithError(err)
+				return
+			}
+			defer resp.Body.Close()
+			// The answer ends only when the handler has returned, its budget given back.
+			if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+				status[i] = resp.StatusCode
 			}
 		}()
-		// Past the transport's 4 KiB write buffer, so the request reaches the server now (a
-		// short first chunk may sit in the client's buffer until the body ends).
-		_, err = pw.Write([]byte(`{"jobs":[` + strings.Repeat(" ", 64<<10)))
-		require.NoError(t, err)
+		// Returns once the daemon holds this body's budget (or fails if it was refused).
+		_, err = pw.Write([]byte(`{"jobs":[`))
+		require.NoError(t, err, "a sender within the budget is admitted")
 	}
 	probe := func() int {
 		req, err := http.NewRequestWithContext(ctx, "POST", d.addr+"/v1/jobs/batch", io.NopCloser(strings.NewReader(`{"jobs":[{"kind":"sleep"}]}`)))
@@ -306,13 +323,14 @@ func TestDaemonBoundsStreamsAndBodiesInFlight(t *testing.T) {
 		}
 		return resp.StatusCode
 	}
-	require.Eventually(t, func() bool { return probe() == 503 }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 503, probe(), "a fifth body beyond the budget is refused")
 	for _, w := range writers {
 		_, err := w.Write([]byte(`{"kind":"sleep"}]}`))
 		require.NoError(t, err)
 		require.NoError(t, w.Close())
 	}
 	wg.Wait()
+	require.Equal(t, []int{201, 201, 201, 201}, status, "the four bodies within the budget are served")
 	require.Equal(t, 201, probe(), "the budget is given back when the bodies are done")
 }
 
