@@ -98,6 +98,12 @@ type Badger struct {
 
 	releaseHook atomic.Pointer[func([]*Job)] // SetReleaseHook
 	recovered   []*request                   // the settles start-up found, handed to the writer (depends.go)
+	// parents holds the ids of the jobs that may have dependents not yet settled (an open d/
+	// key), so a finish looks for dependents only when it may have some: a prefix iterator in
+	// the writer's transaction sorts every write pending in it. Owned by the writer goroutine
+	// (filled at start-up before it runs). An id may stay after its last dependent is settled
+	// (a commit that failed); it is never missing while one is open.
+	parents map[string]struct{}
 }
 
 var _ Store = (*Badger)(nil)
@@ -136,6 +142,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		return nil, fmt.Errorf("open badger at %q: %w", opt.Dir, err)
 	}
 	s := &Badger{
+		parents:       map[string]struct{}{},
 		db:            db,
 		opt:           opt,
 		reqs:          make(chan *request, 4096),

@@ -51,6 +51,18 @@ func (e *ParentError) Unwrap() error { return ErrNotFound }
 // quick (send a message). The store's own indexes are the truth; fn is a hint.
 func (s *Badger) SetReleaseHook(fn func(jobs []*Job)) { s.releaseHook.Store(&fn) }
 
+// forgetSettled drops from s.parents the jobs whose every dependent a landed commit settled.
+func (s *Badger) forgetSettled(answered []*request) {
+	for _, r := range answered {
+		if r.err != nil {
+			continue
+		}
+		for _, id := range r.settled {
+			delete(s.parents, id)
+		}
+	}
+}
+
 // announceReleased calls the release hook with the released jobs of the answered requests.
 func (s *Badger) announceReleased(answered []*request) {
 	p := s.releaseHook.Load()
@@ -93,6 +105,7 @@ func (s *Badger) insertParents(txn *badger.Txn, i int, j *Job, earlier map[strin
 		case !p.State.Finished():
 			waiting++
 			writes = append(writes, pendingWrite{key: dependKey(p.ID, c.ID), value: []byte{}})
+			s.parents[p.ID] = struct{}{} // before the commit: a failed one only leaves a spare id
 		default:
 			writes = append(writes, pendingWrite{key: dependKey(p.ID, c.ID), value: dependDone, ttl: s.opt.Retention})
 			if p.State != StateSucceeded && failed == nil && c.OnParentFailure != ParentFailureRun {
@@ -137,6 +150,9 @@ func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendi
 	if (old != nil && old.State.Finished()) || !p.State.Finished() {
 		return writes, nil
 	}
+	if _, ok := s.parents[p.ID]; !ok {
+		return writes, nil // no dependent was ever stored open for it
+	}
 	now := time.Now().UTC()
 	children, more, err := s.openChildren(txn, p.ID, maxSettle)
 	if err != nil {
@@ -144,6 +160,8 @@ func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendi
 	}
 	if more {
 		r.more = append(r.more, p.ID)
+	} else {
+		r.settled = append(r.settled, p.ID) // forgotten once this commit has landed
 	}
 	for _, cid := range children {
 		writes = append(writes, pendingWrite{key: dependKey(p.ID, cid), value: dependDone, ttl: s.opt.Retention})
@@ -254,6 +272,7 @@ func (s *Badger) recoverSettles() error {
 			}
 			if p := string(k[:i]); p != last {
 				parents, last = append(parents, p), p
+				s.parents[p] = struct{}{}
 			}
 		}
 		it.Close()

@@ -77,6 +77,7 @@ func (s *Badger) commit(batch []*request) []*request {
 	g.flush()
 	s.syncGroup(g.answered)
 	s.applyCounts(g.answered)
+	s.forgetSettled(g.answered)
 	s.announceReleased(g.answered)
 	follow := followUps(g.answered, nil)
 	for _, r := range g.answered {

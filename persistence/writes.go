@@ -23,6 +23,7 @@ type request struct {
 	deltas    []delta
 	released  []*Job   // the dependents a finish released or cancelled (depends.go)
 	more      []string // finished jobs whose dependents are left to settle (depends.go)
+	settled   []string // finished jobs whose last open dependents this request settles (depends.go)
 	settleID  string   // a follow-up: settle more dependents of this finished job
 	done      func(r *request)
 
