@@ -161,3 +161,30 @@ func holder(t *testing.T, dsn, id string) int {
 	require.NoError(t, err)
 	return i - 1
 }
+
+// A daemon whose store fails for good stops on its own and exits non-zero, so that its service
+// manager starts a fresh process, instead of staying up and running nothing. The failure made
+// here is a real one of the PostgreSQL store: a second process registers the same node name,
+// and the first one's store refuses every write from then on (ErrNodeTaken wraps
+// ErrStoreFailed).
+func TestADaemonWhoseStoreFailedExitsNonZero(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	const lease = 2 * time.Second
+	first := startDaemon(t, "", "", "--store", dsn, "--node", "same", "--lease", lease.String())
+	st, _, _ := call(t, "GET", first.addr+"/readyz", "")
+	require.Equal(t, 200, st)
+	second := startDaemon(t, "", "", "--store", dsn, "--node", "same", "--lease", lease.String())
+	select {
+	case <-first.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the first daemon did not stop after its node name was taken\n%s", first.logs)
+	}
+	require.Equal(t, 1, first.cmd.ProcessState.ExitCode(), "exits non-zero\n%s", first.logs)
+	require.Contains(t, first.logs.String(), "node name taken over", "the log names the cause")
+	// The second daemon, which holds the name now, works.
+	st, _, _ = call(t, "GET", second.addr+"/readyz", "")
+	require.Equal(t, 200, st)
+	j, err := second.client().Enqueue(context.Background(), jobsched.JobSpec{Kind: "sleep", Args: json.RawMessage(`{"ms":1}`)}, 10*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, j.State)
+}
