@@ -18,8 +18,7 @@ type limits struct {
 
 // takeBytes reserves n bytes of the in-flight budget.
 func (l *limits) takeBytes(n int64) (func(), error) {
-	if l.bytes.Add(n) > l.maxBytes {
-		l.bytes.Add(-n)
+	if !reserve(&l.bytes, n, l.maxBytes) {
 		return func() {}, fmt.Errorf("%w: request bodies in flight would exceed %d bytes; retry later", errOverloaded, l.maxBytes)
 	}
 	var once atomic.Bool
@@ -32,9 +31,22 @@ func (l *limits) takeBytes(n int64) (func(), error) {
 
 // takeStream reserves one event stream.
 func (l *limits) takeStream() (func(), error) {
-	if l.streams.Add(1) > l.maxStreams {
-		l.streams.Add(-1)
+	if !reserve(&l.streams, 1, l.maxStreams) {
 		return func() {}, fmt.Errorf("%w: %d event streams are open, the most this daemon serves; retry later", errOverloaded, l.maxStreams)
 	}
 	return func() { l.streams.Add(-1) }, nil
+}
+
+// reserve adds n to v if the sum stays within max. It never goes over, not even for a moment, so
+// a refused request cannot make another one that fits be refused too.
+func reserve(v *atomic.Int64, n, max int64) bool {
+	for {
+		cur := v.Load()
+		if cur+n > max {
+			return false
+		}
+		if v.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
 }
