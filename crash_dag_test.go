@@ -28,7 +28,7 @@ func registerDAG(s *jobsched.Scheduler, dir string) {
 	must(s.Register("dag", func(ctx context.Context, j *jobsched.Job) (any, error) {
 		_, err := runs.WriteString("s " + j.ID + "\n")
 		must(err)
-		time.Sleep(time.Duration(rand.IntN(1000)) * time.Microsecond)
+		time.Sleep(time.Duration(rand.IntN(1000)) * time.Microsecond) // the job's work: a kill may land mid-attempt
 		_, err = runs.WriteString("d " + j.ID + "\n")
 		must(err)
 		return nil, nil
@@ -104,14 +104,7 @@ func TestKill9InTheMiddleOfADAG(t *testing.T) {
 			mode = "dag"
 		}
 		cmd, lines, done := startChild(t, dir, mode)
-		for ready := false; !ready; {
-			select {
-			case l, ok := <-lines:
-				ready = !ok || l == "ready"
-			case <-time.After(2 * time.Minute):
-				t.Fatal("child did not start")
-			}
-		}
+		waitChildReady(t, lines)
 		var kill <-chan time.Time
 		if mode == "dag" {
 			kill = time.After(time.Duration(30+rng.IntN(220)) * time.Millisecond)

@@ -195,15 +195,7 @@ func TestKill9LosesNoAcknowledgedJob(t *testing.T) {
 		}
 		cmd, lines, done := startChild(t, dir, mode)
 		var err error
-		// Wait until it is ready, or gone.
-		for ready := false; !ready; {
-			select {
-			case l, ok := <-lines:
-				ready = !ok || l == "ready"
-			case <-time.After(2 * time.Minute):
-				t.Fatal("child did not start")
-			}
-		}
+		waitChildReady(t, lines)
 		var kill <-chan time.Time
 		if mode == "work" {
 			kill = time.After(time.Duration(20+rng.IntN(400)) * time.Millisecond)
@@ -266,4 +258,19 @@ func TestKill9LosesNoAcknowledgedJob(t *testing.T) {
 		"ran_more_than_once": dup, "poison_jobs_dead": poison, "lost": 0}
 	b, _ := json.Marshal(summary)
 	t.Logf("crash test: %s", b)
+}
+
+// waitChildReady waits until the child process says "ready", or is gone.
+func waitChildReady(t *testing.T, lines <-chan string) {
+	t.Helper()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok || l == "ready" {
+				return
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatal("child did not start")
+		}
+	}
 }

@@ -41,7 +41,7 @@ func ExampleJobSpec_fairnessKey() {
 		}
 		ids = append(ids, j.ID)
 	}
-	for s.Categories()[0].InMemory < 4 { // the jobs reach the queue after Enqueue returns
+	for s.Categories()[0].InMemory < 4 { // polls: the jobs reach the queue after Enqueue returns
 		time.Sleep(time.Millisecond)
 	}
 	if err := s.Resume(jobsched.DefaultCategory); err != nil {

@@ -230,7 +230,7 @@ func TestJobsHandedToDeadWorkersComeBackAndFreeTheirKey(t *testing.T) {
 				defer running.Add(-1)
 				for m := maxRunning.Load(); n > m && !maxRunning.CompareAndSwap(m, n); m = maxRunning.Load() {
 				}
-				time.Sleep(time.Millisecond)
+				time.Sleep(time.Millisecond) // the job's work, so keyed attempts overlap if the limit leaks
 				return nil, nil
 			},
 		})
@@ -302,7 +302,7 @@ func TestAJobNotStartedWhenTheDrainBeganIsNotCharged(t *testing.T) {
 	var secondRan atomic.Bool
 	require.NoError(t, s.Register("first", func(context.Context, *jobsched.Job) (any, error) {
 		close(started)
-		for s.Ready() { // returns once Close has begun
+		for s.Ready() { // returns once Close has begun (Ready offers no channel to wait on)
 			time.Sleep(time.Millisecond)
 		}
 		return nil, nil
