@@ -335,21 +335,7 @@ func (s *Scheduler) finishAttempt(attempt int, startedAt, now time.Time, out out
 // its attempt. The attempt counts (it may have been the handler that killed the process), so a
 // job that keeps killing the process ends dead instead of looping forever.
 func recoverRunning(now time.Time) persistence.Mutator {
-	return func(j *Job) error {
-		if j.State != StateRunning {
-			return persistence.ErrSkip
-		}
-		j.Errors = append(j.Errors, AttemptError{Attempt: j.Attempt, At: now,
-			Error: "interrupted: the process stopped while this attempt ran"})
-		if j.CancelRequested {
-			j.State, j.FinishedAt = StateCancelled, &now
-		} else if j.Attempt >= j.MaxAttempts {
-			j.State, j.FinishedAt = StateDead, &now
-		} else {
-			j.State = StateQueued
-		}
-		return nil
-	}
+	return persistence.Interrupted(now, "the process stopped while this attempt ran")
 }
 
 // jitter spreads d by ±frac at random.

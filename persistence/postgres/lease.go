@@ -111,22 +111,7 @@ func (s *Store) renewLoop() {
 // (it may have been the job that killed the node), so the job goes back to its queue, or ends
 // dead on its last attempt, or cancelled if a cancel was asked.
 func Rescue(now time.Time, node string) persistence.Mutator {
-	return func(j *persistence.Job) error {
-		if j.State != persistence.StateRunning {
-			return persistence.ErrSkip
-		}
-		j.Errors = append(j.Errors, persistence.AttemptError{Attempt: j.Attempt, At: now,
-			Error: fmt.Sprintf("interrupted: node %q lost its lease while this attempt ran", node)})
-		switch {
-		case j.CancelRequested:
-			j.State, j.FinishedAt = persistence.StateCancelled, &now
-		case j.Attempt >= j.MaxAttempts:
-			j.State, j.FinishedAt = persistence.StateDead, &now
-		default:
-			j.State = persistence.StateQueued
-		}
-		return nil
-	}
+	return persistence.Interrupted(now, fmt.Sprintf("node %q lost its lease while this attempt ran", node))
 }
 
 // maintainLoop runs the maintenance every MaintainEvery until Close.
