@@ -101,8 +101,8 @@ func (h *hub) waitFor(id string) (<-chan *Job, func()) {
 
 // waited reports whether someone waits for the job's end.
 func (h *hub) waited(id string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
 	return len(h.waiters[id]) > 0
 }
 
