@@ -153,21 +153,30 @@ func serve(cfg daemon.Config, opt daemon.Options, load func() (daemon.Config, er
 
 	startCtx, cancelStart := context.WithCancel(context.Background())
 	defer cancelStart()
+	// A signal during the start aborts it; if the start had got past the point where it can be
+	// aborted, the signal is kept for the loop below (the daemon logs "serving" before Start
+	// returns, so a signal sent on that line must not be lost).
+	early := make(chan os.Signal, 1)
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		select {
 		case s := <-sig:
-			if startCtx.Err() != nil {
-				sig <- s // the start had ended when this ran: the loop below handles the signal
-				return
-			}
-			cancelStart() // a signal during recovery aborts the start
+			early <- s
+			cancelStart()
 		case <-startCtx.Done():
 		}
 	}()
 	d, err := daemon.Start(startCtx, cfg, opt)
 	cancelStart()
+	<-watched
 	if err != nil {
 		return err
+	}
+	select {
+	case s := <-early:
+		sig <- s
+	default:
 	}
 	for serving := true; serving; {
 		select {
