@@ -67,8 +67,10 @@ func (s *Badger) Get(ctx context.Context, id string) (*Job, error) {
 	return j, err
 }
 
-// List implements Store. It walks j/ backwards from the cursor and filters; a filter that
-// matches few jobs reads many records.
+// List implements Store. It walks j/ backwards from the cursor and filters each record on its
+// kind, category and state before decoding it (peekJob); it reads at most listScanLimit records,
+// so a filter that matches few jobs returns short pages, each with a cursor, instead of one slow
+// page.
 func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, error) {
 	if s.closed.Load() {
 		return nil, "", ErrClosed
@@ -87,6 +89,7 @@ func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, err
 		if opt.Cursor != "" {
 			start = jobKey(opt.Cursor)
 		}
+		scanned, last := 0, ""
 		for it.Seek(start); it.Valid(); it.Next() {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -99,17 +102,36 @@ func (s *Badger) List(ctx context.Context, opt ListOptions) ([]*Job, string, err
 				next = out[len(out)-1].ID
 				return nil
 			}
-			var j Job
-			if err := it.Item().Value(func(v []byte) error { return decodeJob(id, v, &j) }); err != nil {
+			if scanned == listScanLimit {
+				next = last // the next call goes on after the last record read
+				return nil
+			}
+			scanned++
+			var j *Job
+			if err := it.Item().Value(func(v []byte) error {
+				p, ok := peekJob(v)
+				if !ok {
+					return fmt.Errorf("decode job %s: %w", id, errCorrupt)
+				}
+				if p.skips(opt) {
+					return nil
+				}
+				j = new(Job)
+				return decodeJob(id, v, j)
+			}); err != nil {
 				return fmt.Errorf("decode job %s: %w", id, err)
 			}
-			if err := resolveStart(txn, &j); err != nil {
-				return err
-			}
-			if (opt.Category != "" && j.Category != opt.Category) || (opt.State != "" && j.State != opt.State) || (opt.Kind != "" && j.Kind != opt.Kind) {
+			last = id
+			if j == nil {
 				continue
 			}
-			out = append(out, &j)
+			if err := resolveStart(txn, j); err != nil {
+				return err
+			}
+			if opt.State != "" && j.State != opt.State {
+				continue
+			}
+			out = append(out, j)
 		}
 		return nil
 	})

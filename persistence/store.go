@@ -110,6 +110,8 @@ type Store interface {
 	// Get returns the job with that id, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Job, error)
 	// List returns a page of jobs, newest first, and the cursor of the next page ("" at the end).
+	// A page may hold fewer than Limit jobs, even none, while the cursor is not "": a store may
+	// stop after reading a bounded number of records so that each call stays fast.
 	List(ctx context.Context, opt ListOptions) ([]*Job, string, error)
 	// Queued returns up to limit queued jobs of a category with Seq > afterSeq, in FIFO order.
 	// Sequence numbers start at 1: afterSeq 0 reads from the start.
