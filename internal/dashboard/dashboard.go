@@ -1,7 +1,9 @@
 // Package dashboard serves the daemon's live dashboard: one page and its script and style,
 // embedded in the binary (no CDN, no build step). It reads the API like any client: the tree
 // and the categories from the event stream (/v1/events); it browses jobs (jobs.js), retries,
-// cancels and deletes them, charts the last hour (charts.js), and it enqueues test jobs.
+// cancels and deletes them, draws a job's parents and children (dag.js), charts the last hour
+// (charts.js), edits categories (categories.js), stacks the other nodes' trees on a shared store
+// (cluster.js), and it enqueues test jobs.
 package dashboard
 
 import (

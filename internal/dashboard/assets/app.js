@@ -23,7 +23,12 @@ async function api(method, path, body) {
   if (body) opts.body = JSON.stringify(body);
   const r = await fetch(path, opts);
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error((data.error && data.error.message) || ('HTTP ' + r.status));
+  if (!r.ok) {
+    const err = new Error((data.error && data.error.message) || ('HTTP ' + r.status));
+    err.status = r.status;
+    err.code = data.error && data.error.code;
+    throw err;
+  }
   return data;
 }
 
@@ -91,21 +96,31 @@ function handle(event, data) {
 
 // ---- the tree -----------------------------------------------------------------------------
 function renderTree(root) {
+  const { ul, total } = treeElement(root, true);
+  $('#tree').replaceChildren(ul);
+  $('#restarts').textContent = `(${total} restarts)`;
+}
+
+// treeElement draws a tree; track flashes the nodes whose restarts grew since the last call
+// (this node's live tree only: cluster.js draws the other nodes' without it).
+function treeElement(root, track) {
   let total = 0;
+  const grew = (pid, restarts) => {
+    if (!track) return false;
+    const prev = state.restarts[pid];
+    state.restarts[pid] = restarts;
+    return prev !== undefined && restarts > prev;
+  };
   const build = (n) => {
     total += n.restarts;
-    const prev = state.restarts[n.pid];
-    const hit = prev !== undefined && n.restarts > prev;
-    state.restarts[n.pid] = n.restarts;
+    const hit = grew(n.pid, n.restarts);
     const li = el('li');
     if (n.role === 'Workers') {
       const sq = el('span', { class: 'workers', 'aria-label': n.children ? n.children.length + ' workers' : 'no workers' });
       let wr = 0;
       for (const w of n.children || []) {
         total += w.restarts; wr += w.restarts;
-        const p = state.restarts[w.pid];
-        const whit = p !== undefined && w.restarts > p;
-        state.restarts[w.pid] = w.restarts;
+        const whit = grew(w.pid, w.restarts);
         sq.append(el('span', { class: 'w ' + (whit ? 'hit' : w.status), title: `${w.name}: ${w.status}, restarts ${w.restarts}` }));
       }
       li.append(nodeBox(n, hit, `${(n.children || []).length} workers, ${wr} worker restarts`), ' ', sq);
@@ -116,8 +131,7 @@ function renderTree(root) {
     return li;
   };
   const ul = el('ul', {}, build(root));
-  $('#tree').replaceChildren(ul);
-  $('#restarts').textContent = `(${total} restarts)`;
+  return { ul, total };
 }
 
 function nodeBox(n, hit, extra) {
@@ -147,14 +161,16 @@ function renderCats(cats) {
     const btn = el('button', { onclick: () => api('POST', `/v1/categories/${encodeURIComponent(c.name)}/${c.paused ? 'resume' : 'pause'}`).catch(alert) },
       c.paused ? 'Resume' : 'Pause');
     const retry = el('button', { class: 'retry-dead', title: 'run every dead job of this category again', onclick: () => retryDead(c.name) }, 'Retry all dead');
+    const edit = el('button', { class: 'edit-cat', title: 'change this category\'s settings', onclick: () => editCategory(c) }, 'Edit'); // categories.js
     return el('tr', { 'data-category': c.name },
       el('td', {}, c.name + (c.paused ? ' (paused)' : '')), el('td', { class: 'queued' }, c.queued), el('td', {}, c.scheduled),
       el('td', {}, c.retrying), el('td', {}, c.running), el('td', { class: 'workers-cell' }, `${c.workers.busy} / ${c.workers.allocated}`),
       el('td', { class: 'succeeded' }, c.counters.succeeded), el('td', { class: 'dead' }, c.counters.dead),
-      el('td', {}, canvas, ` ${rate}/s`), el('td', {}, btn, ' ', retry));
+      el('td', {}, canvas, ` ${rate}/s`), el('td', {}, btn, ' ', retry, ' ', edit));
   });
   $('#cats tbody').replaceChildren(...rows);
   categoriesChanged(cats); // jobs.js
+  editorCategories(cats); // categories.js
 }
 
 function spark(canvas, ok, bad) {

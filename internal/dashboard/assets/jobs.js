@@ -26,7 +26,11 @@ async function loadPage() {
     if (seq !== browse.seq) return;
     browse.next = res.next_cursor || '';
     $('#jobs tbody').replaceChildren(...res.jobs.map(jobRow));
-    msg.textContent = res.jobs.length ? '' : 'no job matches';
+    const limit = +$('#f-limit').value;
+    // With a million jobs stored, a rare filter's page stops after a bounded read (the store's
+    // List): a short page with a cursor means "searched this far; Older goes on".
+    if (res.jobs.length < limit && browse.next) msg.textContent = `${res.jobs.length ? 'fewer matches on this page' : 'no match on this page'}: the search stopped early to stay fast; Older searches further back`;
+    else msg.textContent = res.jobs.length ? '' : 'no job matches';
   } catch (err) {
     if (seq !== browse.seq) return;
     msg.textContent = 'error: ' + err.message;
@@ -101,6 +105,7 @@ function jobsChanged(jobs) {
     else if ((!f.state || f.state === j.state) && (!f.category || f.category === j.category) && (!f.kind || f.kind === j.kind)) fresh = true;
     if (j.id === jobView.id) renderJob(j);
   }
+  dagJobsChanged(jobs); // dag.js
   if (fresh && browse.page === 0 && !browse.reload) {
     browse.reload = setTimeout(() => { browse.reload = null; if (browse.page === 0) loadPage(); }, 2000);
   }
@@ -213,7 +218,7 @@ function renderJob(j) {
     } }, 'Delete');
     buttons.append(del);
   }
-  $('#job').replaceChildren(dl, (j.errors && j.errors.length) ? attempts : '', buttons);
+  $('#job').replaceChildren(dl, dagElement(j) || '', (j.errors && j.errors.length) ? attempts : '', buttons); // dag.js
 }
 
 route();
