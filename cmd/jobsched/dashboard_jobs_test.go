@@ -203,3 +203,41 @@ categories:
 	waitState(t, c, later.ID, jobsched.StateCancelled)
 	require.False(t, strings.Contains(d.logs.String(), "level=ERROR"), d.logs.String())
 }
+
+// TestDashboardRareFilterFillsItsPage stores more jobs than one List call reads (10,000 on
+// badger) and filters on a kind only the oldest three have (http; the others sleep): the store answers in short pages
+// with a cursor, and the browser follows them until its page holds the three.
+func TestDashboardRareFilterFillsItsPage(t *testing.T) {
+	p := newPage(t)
+	d := startDaemon(t, "", allowLoopbackHooks+"workers: 2\n")
+	c := d.client()
+	ctx := context.Background()
+	later := jobsched.Duration(time.Hour) // scheduled: they wait, and cost nothing meanwhile
+	var rare []string
+	for i := 0; i < 3; i++ {
+		j, err := c.Enqueue(ctx, jobsched.JobSpec{Kind: "http", Args: json.RawMessage(`{"url":"http://127.0.0.1:9"}`), Delay: later}, 0)
+		require.NoError(t, err)
+		rare = append(rare, j.ID)
+	}
+	for n := 0; n < 10_500; n += 1_000 {
+		specs := make([]jobsched.JobSpec, 1_000)
+		for i := range specs {
+			specs[i] = jobsched.JobSpec{Kind: "sleep", Delay: later}
+		}
+		_, err := c.EnqueueBatch(ctx, specs)
+		require.NoError(t, err)
+	}
+	page, err := c.List(ctx, jobsched.ListOptions{Kind: "http", Limit: 20})
+	require.NoError(t, err)
+	require.Empty(t, page.Jobs, "one call reads 10,000 records: none of the newest is rare")
+	require.NotEmpty(t, page.NextCursor)
+
+	p.do(chromedp.Navigate(d.addr+"/"), chromedp.WaitVisible(chromedp.CSS("#conn.on")))
+	p.do(chromedp.SetValue(chromedp.CSS("#f-kind"), "http"), chromedp.Click(chromedp.CSS("#f-go")))
+	p.waitFor(`document.querySelectorAll('#jobs tbody tr').length === 3`, "the three rare jobs fill the page")
+	got := eval[[]string](p, `[...document.querySelectorAll('#jobs tbody tr')].map(r => r.dataset.job)`)
+	require.Equal(t, []string{rare[2], rare[1], rare[0]}, got)
+	calls := eval[int](p, `performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/jobs?') && e.name.includes('kind=http')).length`)
+	require.GreaterOrEqual(t, calls, 2, "the page took more than one call")
+	require.True(t, eval[bool](p, `document.querySelector('#jobs-next').disabled`), "the end was reached")
+}
