@@ -177,4 +177,16 @@ func TestDashboardJobDAG(t *testing.T) {
 	p.waitFor(box(b, "cancelled"), "the parent's graph follows its child's state")
 	p.do(chromedp.Navigate(d.addr + "/#job/" + cc))
 	p.waitFor(textIs("#job-state", "cancelled")+` && `+box(b, "cancelled"), "the child's page draws its cancelled parent")
+
+	// A fan-out of 30 children: 7 are drawn and the last box counts the rest.
+	specs := []jobsched.JobSpec{{Kind: "sleep", Delay: jobsched.Duration(time.Hour)}}
+	for i := 0; i < 30; i++ {
+		specs = append(specs, jobsched.JobSpec{Kind: "sleep", DependsOn: []string{"#0"}})
+	}
+	fan, err := c.EnqueueBatch(ctx, specs)
+	require.NoError(t, err)
+	p.do(chromedp.Navigate(d.addr + "/#job/" + fan[0].ID))
+	p.waitFor(textIs("#job-state", "scheduled")+` && document.querySelectorAll('#job-dag a.dag-link').length === 7 && `+
+		textIs("#job-dag g.dag-more text", "+23 more"), "seven children drawn, 23 counted")
+	p.waitFor(`document.querySelectorAll('#job-children a').length === 20 && `+textHas("#job-children", "and 10 more"), "twenty listed, ten counted")
 }

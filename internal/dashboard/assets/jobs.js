@@ -180,7 +180,9 @@ function renderJob(j) {
   if (j.started_at) row('started', j.started_at);
   if (j.finished_at) row('finished', j.finished_at);
   if (j.unique_key) row('unique key', j.unique_key);
-  const links = (ids, id) => el('span', { id }, ...ids.flatMap((p, i) => [i ? ', ' : '', el('a', { href: '#job/' + encodeURIComponent(p), class: 'job-link' }, p)]));
+  // At most 20 links a list: a fan-out job may have 10,000 children (the graph counts them all).
+  const links = (ids, id) => el('span', { id }, ...ids.slice(0, 20).flatMap((p, i) => [i ? ', ' : '', el('a', { href: '#job/' + encodeURIComponent(p), class: 'job-link' }, p)]),
+    ids.length > 20 ? ` and ${(ids.length - 20).toLocaleString()} more` : '');
   if (j.parents && j.parents.length) row('parents' + (j.on_parent_failure === 'run' ? ' (runs if one fails)' : ''), links(j.parents, 'job-parents'));
   if (j.children && j.children.length) row('children', links(j.children, 'job-children'));
 
