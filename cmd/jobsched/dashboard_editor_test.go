@@ -100,6 +100,7 @@ categories:
 		Args: json.RawMessage(`{"ms":1,"fail_rate":1}`)}, 0)
 	require.NoError(t, err)
 	waitState(t, d.client(), j.ID, jobsched.StateDead)
+	p.waitFor(`!!document.querySelector('#jobs tr[data-job="`+j.ID+`"]')`, "the job browser shows the new job")
 	p.click("#ce-retry-dead")
 	p.waitFor(textIs("#ce-msg", "reports: retried 1 dead jobs"), "its dead job retried")
 	require.Eventually(t, func() bool {
@@ -115,6 +116,7 @@ categories:
 	p.click("#ce-delete")
 	p.waitFor(textHas("#ce-msg", "in use, not deleted")+` && `+textHas("#ce-msg", "1 unfinished jobs")+` && `+
 		`document.querySelector('#ce-msg').className === 'error'`, "the 409 is shown")
+	p.waitFor(`!!document.querySelector('#jobs tr[data-job="`+later.ID+`"]')`, "the job browser shows the job that holds the category")
 	p.shot("dashboard-category-in-use.png")
 	require.NotNil(t, category(t, d, "reports"))
 	p.waitFor(supervisorShown("#tree", "reports"), "still in the tree")
