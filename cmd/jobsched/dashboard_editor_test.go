@@ -35,15 +35,17 @@ func supervisorShown(scope, name string) string {
 // TestDashboardCategoryEditor creates a category in the editor and sees its CategorySupervisor
 // appear in the tree, edits it from its row, pauses and resumes it, retries its dead job, is
 // refused its deletion (409, in use) while it holds a job, and deletes it once empty: its
-// supervisor leaves the tree.
+// supervisor leaves the tree. A category created and paused in the editor is still there, paused,
+// after a restart.
 func TestDashboardCategoryEditor(t *testing.T) {
 	p := newPage(t)
-	d := startDaemon(t, "", `
+	const config = `
 workers: 4
 categories:
   - name: default
   - name: email
-`)
+`
+	d := startDaemon(t, "", config)
 	ctx := context.Background()
 	p.do(chromedp.Navigate(d.addr+"/"), chromedp.WaitVisible(chromedp.CSS("#conn.on")))
 	p.waitFor(supervisorShown("#tree", "email"), "the configured categories in the tree")
@@ -131,6 +133,24 @@ categories:
 	p.waitFor(`!document.querySelector('tr[data-category="reports"]')`, "and its row the table")
 	require.Nil(t, category(t, d, "reports"))
 	p.waitFor(supervisorShown("#tree", "email"), "the others stay")
+
+	// A single node on badger: GET /v1/cluster lists this node alone, and no other tree is drawn.
+	p.waitFor(`performance.getEntriesByType('resource').some(e => e.name.endsWith('/v1/cluster'))`, "the page read /v1/cluster")
+	require.True(t, eval[bool](p, `document.querySelector('#cluster').hidden && document.querySelector('#tree-node').textContent === ''`))
+
+	// A category created and paused in the editor is still there, paused, after a restart.
+	p.click("#ce-new")
+	p.do(chromedp.SendKeys(chromedp.CSS("#ce-name"), "archive"))
+	p.click("#ce-save")
+	p.waitFor(textHas("#ce-msg", "created archive"), "created")
+	p.click("#ce-pause")
+	p.waitFor(textIs("#ce-msg", "archive paused"), "paused")
+	require.Equal(t, 0, d.stop())
+	d = startDaemon(t, d.data, config)
+	p.do(chromedp.Navigate(d.addr+"/"), chromedp.WaitVisible(chromedp.CSS("#conn.on")))
+	p.waitFor(supervisorShown("#tree", "archive")+` && `+textHas(`tr[data-category="archive"] td`, "(paused)"), "after a restart: the category, paused")
+	p.click(`tr[data-category="archive"] button.edit-cat`)
+	p.waitFor(textIs("#ce-pause", "Resume"), "the editor offers to resume it")
 }
 
 // TestDashboardJobDAG opens the middle job of a three-job chain: its parent and its child are

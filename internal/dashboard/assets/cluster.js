@@ -11,7 +11,7 @@ async function loadCluster() {
     const res = await api('GET', '/v1/cluster');
     renderCluster(res.nodes || []);
   } catch (err) {
-    $('#cluster-msg').textContent = 'cluster: ' + err.message;
+    if (err.status !== 401) $('#cluster-msg').textContent = 'cluster: ' + err.message; // a 401 shows in the badge
   }
 }
 
