@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -52,7 +55,20 @@ func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	o.add(&req)
+	resp, err := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	_, _ = w.Write(resp) // the exporter reports a failed write itself
+}
+
+// add keeps the spans of an export request.
+func (o *otlpReceiver) add(req *coltracepb.ExportTraceServiceRequest) {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	for _, rs := range req.ResourceSpans {
 		for _, a := range rs.GetResource().GetAttributes() {
 			if a.Key == "service.name" {
@@ -63,14 +79,18 @@ func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			o.spans = append(o.spans, ss.Spans...)
 		}
 	}
-	o.mu.Unlock()
-	resp, err := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(resp) // the exporter reports a failed write itself
+}
+
+// grpcReceiver is the OTLP/gRPC trace service over an otlpReceiver.
+type grpcReceiver struct {
+	coltracepb.UnimplementedTraceServiceServer
+	o *otlpReceiver
+}
+
+// Export implements the OTLP trace service.
+func (g grpcReceiver) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	g.o.add(req)
+	return &coltracepb.ExportTraceServiceResponse{}, nil
 }
 
 func (o *otlpReceiver) named(name string) []*tracepb.Span {
@@ -133,6 +153,42 @@ func TestDaemonExportsSpansOverOTLPHTTP(t *testing.T) {
 	require.Equal(t, enq[0].SpanId, att[0].ParentSpanId, "the attempt is the enqueue's child")
 	recv.mu.Lock()
 	require.Contains(t, recv.services, "jobsched-test")
+	recv.mu.Unlock()
+}
+
+// With protocol grpc the spans go to an OTLP/gRPC receiver.
+func TestDaemonExportsSpansOverOTLPGRPC(t *testing.T) {
+	recv := &otlpReceiver{}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	gs := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(gs, grpcReceiver{o: recv})
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	defer func() {
+		gs.Stop()
+		require.NoError(t, <-served)
+	}()
+
+	cfg := Defaults()
+	cfg.Listen, cfg.Data = "127.0.0.1:0", t.TempDir()
+	cfg.OTel = OTelConfig{Endpoint: "http://" + lis.Addr().String(), Protocol: "grpc"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := Start(ctx, cfg, Options{})
+	require.NoError(t, err)
+	j, err := d.Scheduler().Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: []byte(`{"ms":1}`)})
+	if err == nil {
+		_, err = d.Scheduler().Wait(ctx, j.ID)
+	}
+	require.NoError(t, errors.Join(err, d.Shutdown(ctx)))
+	enq, att := recv.named("jobsched.enqueue"), recv.named("jobsched.attempt")
+	require.Len(t, enq, 1)
+	require.Len(t, att, 1)
+	require.Equal(t, enq[0].TraceId, att[0].TraceId)
+	require.Equal(t, enq[0].SpanId, att[0].ParentSpanId)
+	recv.mu.Lock()
+	require.Contains(t, recv.services, "jobsched", "the default service name")
 	recv.mu.Unlock()
 }
 
