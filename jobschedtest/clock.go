@@ -12,8 +12,10 @@ import (
 // Clock is a fake clock for jobsched.Config.Clock: its time stands still until Advance moves
 // it, so a test can enqueue a job due in an hour, or a failing job with a long backoff, move
 // the clock, and see the job run at once, without waiting real time. The scheduler reads it for
-// run_at, retry backoffs, periodic ticks, rate limits and its polls of the store (so those wait
-// for Advance too). Store writes that fail and are tried again keep real time.
+// run_at, retry backoffs, periodic ticks, rate limits, the worker balancer and its polls of the
+// store (so those wait for Advance too: a category with min_workers 0 gets a worker for its
+// first job once the clock moves 50 ms). Store writes that fail and are tried again keep real
+// time.
 type Clock struct {
 	mu     sync.Mutex
 	now    time.Time
