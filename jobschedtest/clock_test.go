@@ -115,3 +115,14 @@ func TestDrainAdvancesAFakeClock(t *testing.T) {
 	require.Equal(t, jobsched.StateSucceeded, got.State)
 	require.Equal(t, epoch.Add(2*time.Hour), clock.Now())
 }
+
+// A category with no idle worker gets one from the balancer once the clock moves 50 ms.
+func TestClockAndACategoryWithoutIdleWorkers(t *testing.T) {
+	clock := jobschedtest.NewClock(epoch)
+	s := jobschedtest.Start(t, jobsched.Config{Clock: clock, Categories: []jobsched.Category{{Name: "lazy", MinWorkers: jobsched.NoWorkers}}},
+		map[string]jobsched.Handler{"k": func(context.Context, *jobsched.Job) (any, error) { return nil, nil }})
+	j, err := s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "k", Category: "lazy"})
+	require.NoError(t, err)
+	clock.Advance(50 * time.Millisecond)
+	jobschedtest.RequireFinished(t, s, j.ID, jobsched.StateSucceeded, 5*time.Second)
+}
