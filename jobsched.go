@@ -221,7 +221,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	if len(s.cfg.Periodic) > 0 {
 		s.wg.Add(1)
 		s.periodicStop = make(chan struct{})
-		go s.periodicLoop(s.cfg.Periodic, s.periodicStop)
+		go s.periodicLoop(s.cfg.Periodic, s.periodicStop, s.cfg.clock.Now())
 	}
 	s.mu.Unlock()
 	go s.watchStore()

@@ -193,5 +193,5 @@ func (s *Scheduler) restartPeriodic(list []PeriodicJob) {
 	stop := make(chan struct{})
 	s.periodicStop = stop
 	s.wg.Add(1)
-	go s.periodicLoop(list, stop)
+	go s.periodicLoop(list, stop, s.cfg.clock.Now())
 }

@@ -126,3 +126,27 @@ func TestClockAndACategoryWithoutIdleWorkers(t *testing.T) {
 	clock.Advance(50 * time.Millisecond)
 	jobschedtest.RequireFinished(t, s, j.ID, jobsched.StateSucceeded, 5*time.Second)
 }
+
+// A periodic job ticks when the clock passes its tick: one job per tick passed.
+func TestClockTicksPeriodicJobs(t *testing.T) {
+	clock := jobschedtest.NewClock(epoch)
+	ran := make(chan time.Time, 10)
+	s := jobschedtest.Start(t, jobsched.Config{Clock: clock, Periodic: []jobsched.PeriodicJob{{Cron: "@every 1h", Kind: "hourly"}}},
+		map[string]jobsched.Handler{"hourly": func(context.Context, *jobsched.Job) (any, error) { ran <- clock.Now(); return nil, nil }})
+	clock.Advance(time.Hour)
+	select {
+	case at := <-ran:
+		require.Equal(t, epoch.Add(time.Hour), at)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hourly job did not run when the clock passed the hour")
+	}
+	clock.Advance(time.Hour)
+	select {
+	case at := <-ran:
+		require.Equal(t, epoch.Add(2*time.Hour), at)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second tick did not run")
+	}
+	jobschedtest.Drain(t, s, 5*time.Second)
+	require.Empty(t, ran, "one job per tick")
+}

@@ -226,3 +226,29 @@ func TestOTelConfigErrorsNameTheKey(t *testing.T) {
 	_, err = Load(strings.NewReader("otel: {endpoit: x}"), "test.yaml")
 	require.ErrorContains(t, err, "endpoit", "an unknown key is refused")
 }
+
+// enabled: true with no endpoint in the file takes the standard OTEL_* variables.
+func TestOTelTakesTheStandardVariables(t *testing.T) {
+	recv := &otlpReceiver{}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL) // the exporter adds /v1/traces
+	t.Setenv("OTEL_SERVICE_NAME", "from-env")
+
+	cfg := Defaults()
+	cfg.Listen, cfg.Data = "127.0.0.1:0", t.TempDir()
+	cfg.OTel = OTelConfig{Enabled: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := Start(ctx, cfg, Options{})
+	require.NoError(t, err)
+	j, err := d.Scheduler().Enqueue(ctx, jobsched.JobSpec{Kind: "sleep", Args: []byte(`{"ms":1}`)})
+	if err == nil {
+		_, err = d.Scheduler().Wait(ctx, j.ID)
+	}
+	require.NoError(t, errors.Join(err, d.Shutdown(ctx)))
+	require.Len(t, recv.named("jobsched.attempt"), 1)
+	recv.mu.Lock()
+	require.Contains(t, recv.services, "from-env")
+	recv.mu.Unlock()
+}
