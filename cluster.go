@@ -154,7 +154,9 @@ func (s *Scheduler) EnqueueTx(ctx context.Context, tx pgx.Tx, specs []JobSpec) (
 		}
 		jobs[i] = j
 	}
+	ctx, span := s.traceEnqueue(ctx, jobs) // nil when tracing is off (tracing.go)
 	res, err := ins.InsertTx(ctx, tx, jobs)
+	endSpan(span, err)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}

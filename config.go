@@ -7,8 +7,10 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/jobsched/jobsched/actors"
 	"github.com/jobsched/jobsched/persistence"
 	"github.com/robfig/cron/v3"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of Config, Category and Kind.
@@ -79,8 +81,24 @@ type Config struct {
 	// PostgreSQL store of persistence/postgres, shared by several nodes).
 	Store persistence.Store
 
-	clock clock // tests set a fake clock
+	// TracerProvider, if set, traces the scheduler with OpenTelemetry: a span for each enqueue
+	// call and one for each attempt, the child of its enqueue's span even after a restart (the
+	// enqueue's trace context is stored with the job), so the spans a handler starts from its
+	// ctx join the enqueuer's trace. nil (the default) traces nothing and costs nothing.
+	TracerProvider trace.TracerProvider
+	// Clock, if set, is the time the scheduler reads and waits on: run_at, retry backoffs, the
+	// polls. nil is the wall clock. For tests that move time themselves (jobschedtest.Clock);
+	// a store's own timers (PostgreSQL leases) keep real time.
+	Clock Clock
+
+	clock clock // Clock, or the wall clock
 }
+
+// Clock is the time of a Scheduler (Config.Clock): Now, and timers that fire when it passes.
+type Clock = actors.Clock
+
+// Timer is a timer of a Clock.
+type Timer = actors.Timer
 
 // Category is a queue of jobs with its share of the worker budget.
 type Category struct {
@@ -264,6 +282,9 @@ func (c Config) withDefaults() (Config, error) {
 		per[i] = p
 	}
 	c.Periodic = per
+	if c.clock == nil {
+		c.clock = c.Clock
+	}
 	if c.clock == nil {
 		c.clock = realClock{}
 	}

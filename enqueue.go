@@ -96,6 +96,8 @@ func (s *Scheduler) enqueue(ctx context.Context, specs []JobSpec, prefix string)
 		held = append(held, cat)
 	}
 	handedOff = true
+	ctx, span := s.traceEnqueue(ctx, jobs) // nil when tracing is off (tracing.go)
+	defer func() { endSpan(span, err) }()
 	res, err := s.insert(ctx, jobs, perCat)
 	if err != nil {
 		if errors.Is(err, persistence.ErrTooLarge) {

@@ -21,6 +21,7 @@ import (
 	"github.com/jobsched/jobsched/actors"
 	"github.com/jobsched/jobsched/persistence"
 	"github.com/jobsched/jobsched/supervision"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type clock = actors.Clock
@@ -87,6 +88,7 @@ type Scheduler struct {
 
 	periodicRetries atomic.Uint64   // periodic ticks refused and tried again
 	testHookStarted func(id string) // tests: runs between an attempt's start write and its registration
+	tracer          trace.Tracer    // nil: tracing off (tracing.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -107,6 +109,7 @@ func New(cfg Config) (*Scheduler, error) {
 		cats: map[string]Category{}, stats: map[string]*actors.CategoryStats{},
 		reserved: map[string]*atomic.Int64{}, quit: make(chan struct{}), done: make(chan struct{}), tree: supervision.NewTree()}
 	s.retry.init()
+	s.tracer = newTracer(cfg)
 	for _, k := range cfg.Kinds {
 		s.kinds[k.Name] = k
 	}
@@ -218,7 +221,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	if len(s.cfg.Periodic) > 0 {
 		s.wg.Add(1)
 		s.periodicStop = make(chan struct{})
-		go s.periodicLoop(s.cfg.Periodic, s.periodicStop)
+		go s.periodicLoop(s.cfg.Periodic, s.periodicStop, s.cfg.clock.Now())
 	}
 	s.mu.Unlock()
 	go s.watchStore()

@@ -12,12 +12,13 @@ import (
 
 // periodicLoop enqueues the periodic jobs at each cron tick until Close. Each tick's job has the
 // unique key "periodic:<name>:<tick unix seconds>", so a tick is enqueued once even if two
-// loops (or a quick restart) reach it. A reload stops it (stop) and starts another.
-func (s *Scheduler) periodicLoop(list []PeriodicJob, stop <-chan struct{}) {
+// loops (or a quick restart) reach it. A reload stops it (stop) and starts another. The first
+// ticks are those after now, read by the caller (so a fake clock moved right after Start does
+// not race the goroutine's start).
+func (s *Scheduler) periodicLoop(list []PeriodicJob, stop <-chan struct{}, now time.Time) {
 	defer s.wg.Done()
 	scheds := make([]cron.Schedule, len(list))
 	next := make([]time.Time, len(list))
-	now := s.cfg.clock.Now()
 	for i, p := range list {
 		scheds[i], _ = cronParser.Parse(p.Cron) // validated by New
 		next[i] = scheds[i].Next(now)

@@ -33,6 +33,7 @@ func (s *Scheduler) Reload(ctx context.Context, cfg Config) ([]string, error) {
 	}
 	// What the file does not say, the running scheduler keeps (the store, the clock, hooks).
 	cfg.Store, cfg.Logger, cfg.Observer, cfg.RetryBackoff, cfg.clock = s.cfg.Store, s.cfg.Logger, s.cfg.Observer, s.cfg.RetryBackoff, s.cfg.clock
+	cfg.TracerProvider, cfg.Clock = s.cfg.TracerProvider, s.cfg.Clock
 	next, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -192,5 +193,5 @@ func (s *Scheduler) restartPeriodic(list []PeriodicJob) {
 	stop := make(chan struct{})
 	s.periodicStop = stop
 	s.wg.Add(1)
-	go s.periodicLoop(list, stop)
+	go s.periodicLoop(list, stop, s.cfg.clock.Now())
 }

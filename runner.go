@@ -56,6 +56,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		defer stop()
 	}
 	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt, startedAt: now, parents: j.Parents})
+	jctx, span := s.traceAttempt(jctx, j) // nil when tracing is off (tracing.go)
 	if s.testHookStarted != nil {
 		s.testHookStarted(j.ID)
 	}
@@ -92,6 +93,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		}
 	}
 	s.running.Delete(j.ID)
+	endAttemptSpan(span, out)
 	done := s.cfg.clock.Now()
 	then := func(fj *Job) {
 		if s.cfg.Observer != nil {

@@ -1,7 +1,7 @@
 // Package jobschedtest helps users test code that enqueues jobs: a started scheduler on an
 // in-memory store that closes itself at the end of the test, Drain to run its queue until it is
-// empty, and assertions on the jobs it holds, by kind and args (River's rivertest shows why a job
-// system wants one).
+// empty, assertions on the jobs it holds, by kind and args (River's rivertest shows why a job
+// system wants one), and a fake Clock that runs delayed jobs and retries when the test moves it.
 package jobschedtest
 
 import (
@@ -14,6 +14,7 @@ import (
 
 // Start returns a started scheduler for t: in memory unless cfg.Dir is set, with fast retries
 // (10 ms) unless cfg.RetryBackoff is set, the handlers registered, and Close at the end of t.
+// With a Clock as cfg.Clock, retries and delays wait for the test to move it (or for Drain).
 func Start(t testing.TB, cfg jobsched.Config, handlers map[string]jobsched.Handler) *jobsched.Scheduler {
 	t.Helper()
 	if cfg.RetryBackoff == nil {

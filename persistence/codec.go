@@ -19,7 +19,11 @@ import (
 // created_at's (created_at's own less 0), so the times of a job's life take 1 to 5 bytes, not 9. Version 1 (with the id, the state as a string) is not
 // read: a data directory of an older jobsched must be drained or deleted before upgrading.
 //
-// Version 3 appends the fairness key after seq; a version 2 record reads with none.
+// Version 3 appends the fairness key after seq; a version 2 record reads with none. The optional
+// tail comes after it: the dependencies (parents, on_parent_failure), then the trace parent. A
+// record with neither ends at the fairness key; one with a trace parent writes the dependencies
+// too (two bytes when there are none), so a record stored before trace parents existed reads
+// with none, and a binary that predates them reads a new record and ignores its trace parent.
 const recordVersion = 3
 
 var errCorrupt = errors.New("corrupt job record")
@@ -62,14 +66,18 @@ func appendJob(b []byte, j *Job) []byte {
 	b = appendBool(b, j.CancelRequested)
 	b = binary.AppendUvarint(b, j.Seq)
 	b = appendString(b, j.FairnessKey)
-	if len(j.Parents) == 0 && j.OnParentFailure == "" {
-		return b // a record without dependencies ends here
+	if len(j.Parents) == 0 && j.OnParentFailure == "" && j.TraceParent == "" {
+		return b // a record without dependencies or trace parent ends here
 	}
 	b = binary.AppendUvarint(b, uint64(len(j.Parents)))
 	for _, p := range j.Parents {
 		b = appendString(b, p)
 	}
-	return appendString(b, j.OnParentFailure)
+	b = appendString(b, j.OnParentFailure)
+	if j.TraceParent == "" {
+		return b
+	}
+	return appendString(b, j.TraceParent)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -265,6 +273,9 @@ func decodeJob(id string, b []byte, j *Job) error {
 			d.fail()
 		}
 		j.OnParentFailure = d.string()
+		if d.err == nil && len(d.b) > 0 { // the trace parent (appendJob)
+			j.TraceParent = d.string()
+		}
 	}
 	if d.err == nil && !j.State.Valid() {
 		return fmt.Errorf("%w: state %q", errCorrupt, j.State)

@@ -16,7 +16,11 @@ func TestCodecRoundTrip(t *testing.T) {
 		UniqueKey: "u", ConcurrencyKey: "c", FairnessKey: "tenant-7", Errors: []AttemptError{{Attempt: 1, At: now, Error: "boom", Panic: true}},
 		Result: json.RawMessage(`"ok"`), Progress: &Progress{Percent: 42.5, Message: "half", At: now},
 		CreatedAt: now, RunAt: now.Add(time.Second), StartedAt: &now, FinishedAt: &now, CancelRequested: true, Seq: 99}
-	for _, j := range []*Job{full, {ID: "x", Kind: "k", Category: "c", State: StateQueued}} {
+	traced := full.Clone()
+	traced.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	withDeps := traced.Clone()
+	withDeps.Parents, withDeps.OnParentFailure = []string{"p1", "p2"}, ParentFailureRun
+	for _, j := range []*Job{full, traced, withDeps, {ID: "x", Kind: "k", Category: "c", State: StateQueued}} {
 		var got Job
 		require.NoError(t, decodeJob(j.ID, encodeJob(j), &got))
 		require.Equal(t, j, &got)
@@ -34,6 +38,25 @@ func TestCodecReadsVersion2Records(t *testing.T) {
 	require.NoError(t, decodeJob(j.ID, v2, &got))
 	require.Equal(t, j, &got)
 	require.Error(t, decodeJob(j.ID, append([]byte{1}, b[1:]...), &got), "version 1 is not read")
+}
+
+// A record stored before trace parents existed (it ends at the fairness key, or at the
+// dependencies) reads with none; a record without a trace parent is byte for byte what it was.
+func TestCodecTraceParentIsOptional(t *testing.T) {
+	plain := &Job{ID: "x", Kind: "k", Category: "c", State: StateQueued, Seq: 7, FairnessKey: "f"}
+	deps := plain.Clone()
+	deps.Parents = []string{"a"}
+	for _, j := range []*Job{plain, deps} {
+		var got Job
+		require.NoError(t, decodeJob(j.ID, encodeJob(j), &got))
+		require.Empty(t, got.TraceParent)
+		traced := j.Clone()
+		traced.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		b := encodeJob(traced)
+		require.Equal(t, encodeJob(j), b[:len(encodeJob(j))], "the trace parent only appends")
+		require.NoError(t, decodeJob(j.ID, b, &got))
+		require.Equal(t, traced.TraceParent, got.TraceParent)
+	}
 }
 
 func TestCodecProperties(t *testing.T) {
@@ -59,6 +82,17 @@ func TestCodecProperties(t *testing.T) {
 		cut := rapid.IntRange(0, len(b)-1).Draw(t, "cut")
 		var junk Job
 		require.Error(t, decodeJob(j.ID, b[:cut], &junk))
+		// A trace parent round-trips; a cut is reported unless it falls where an older record
+		// ends (before the optional tail, or before the trace parent).
+		j.TraceParent = rapid.StringN(1, 64, -1).Draw(t, "traceparent")
+		base := len(encodeJob(&Job{ID: j.ID, Kind: j.Kind, State: j.State, Attempt: j.Attempt, MaxAttempts: j.MaxAttempts,
+			CreatedAt: j.CreatedAt, RunAt: j.RunAt, Seq: j.Seq, FairnessKey: j.FairnessKey, Args: j.Args}))
+		b = encodeJob(j)
+		require.NoError(t, decodeJob(j.ID, b, &got))
+		require.Equal(t, j, &got)
+		if cut = rapid.IntRange(0, len(b)-1).Draw(t, "cut2"); cut != base && cut != base+2 {
+			require.Error(t, decodeJob(j.ID, b[:cut], &junk))
+		}
 	})
 }
 

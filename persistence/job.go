@@ -110,6 +110,10 @@ type Job struct {
 	OnParentFailure string `json:"on_parent_failure,omitempty"`
 	// Children are the ids of the jobs that depend on this one; only Get fills it.
 	Children []string `json:"children,omitempty"`
+	// TraceParent is the W3C traceparent of the enqueue (set when the scheduler traces, see
+	// jobsched.Config.TracerProvider): each attempt's span is its child, so the spans of a
+	// handler join the enqueuer's trace, also after a restart.
+	TraceParent string `json:"traceparent,omitempty"`
 	// Seq orders the queued jobs of a category (FIFO); assigned by the store.
 	Seq uint64 `json:"-"`
 }

@@ -67,6 +67,8 @@ type Config struct {
 	Store string   `yaml:"store"`
 	Node  string   `yaml:"node"`  // this node's name in a cluster (default: host name and pid)
 	Lease Duration `yaml:"lease"` // a node silent this long is dead (default 15s)
+	// OTel configures OpenTelemetry tracing (off by default; otel.go).
+	OTel OTelConfig `yaml:"otel"`
 }
 
 // CategoryConfig is one entry of categories.
@@ -195,6 +197,9 @@ func (c Config) SchedulerConfig() (jobsched.Config, error) {
 		}
 	}
 	if err := c.checkSecurity(); err != nil {
+		return sc, err
+	}
+	if err := c.OTel.check(); err != nil {
 		return sc, err
 	}
 	return sc, nil

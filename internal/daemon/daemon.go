@@ -19,6 +19,7 @@ import (
 	"github.com/jobsched/jobsched/internal/kinds"
 	"github.com/jobsched/jobsched/internal/metrics"
 	"github.com/jobsched/jobsched/persistence/postgres"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // ErrInsecureListen: a non-loopback address without an auth token.
@@ -38,7 +39,8 @@ type Daemon struct {
 	cfg   Config
 	log   *slog.Logger
 	sched *jobsched.Scheduler
-	store *postgres.Store // nil on badger (the scheduler owns that one)
+	store *postgres.Store          // nil on badger (the scheduler owns that one)
+	tp    *sdktrace.TracerProvider // nil: tracing off
 	// infoStop ends the goroutine that publishes this node's info (cluster only); infoDone
 	// is closed when it has ended.
 	infoStop, infoDone chan struct{}
@@ -70,6 +72,18 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	if st != nil {
 		sc.Store = st
 	}
+	tp, err := startTracing(ctx, cfg.OTel, log)
+	if err != nil {
+		closeStore(st)
+		return nil, err
+	}
+	if tp != nil {
+		sc.TracerProvider = tp
+	}
+	abort := func() { // undo the above when Start fails
+		closeStore(st)
+		_ = stopTracing(context.Background(), tp) // nothing to flush: nothing ran
+	}
 	s, err := jobsched.New(sc)
 	if err == nil {
 		err = kinds.Register(s, kinds.Options{ExecAllow: cfg.Exec.Allow, ExecEnv: cfg.Exec.Env,
@@ -79,7 +93,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 		err = checkPeriodicKinds(sc.Periodic, s.HandledKinds())
 	}
 	if err != nil {
-		closeStore(st)
+		abort()
 		return nil, err
 	}
 	m.Attach(s)
@@ -88,19 +102,19 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	}
 	tlsConfig, err := loadTLS(cfg)
 	if err != nil {
-		closeStore(st)
+		abort()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		closeStore(st)
+		abort()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	if tlsConfig == nil && !loopback(cfg.Listen) {
 		log.Warn("serving plain HTTP on a non-loopback address: the token and the jobs cross the network in clear; set tls_cert and tls_key, or put a TLS proxy in front",
 			slog.String("listen", cfg.Listen))
 	}
-	d := &Daemon{cfg: cfg, log: log, sched: s, store: st, ln: ln, done: make(chan error, 1), infoStop: make(chan struct{}), infoDone: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: log, sched: s, store: st, tp: tp, ln: ln, done: make(chan error, 1), infoStop: make(chan struct{}), infoDone: make(chan struct{})}
 	apiOpt := httpapi.Options{AuthToken: cfg.AuthToken, Logger: log, Metrics: m.Handler(),
 		Dashboard: opt.Dashboard, ListenAddr: ln.Addr().String(), AllowedHosts: cfg.AllowedHosts, TLS: tlsConfig != nil}
 	if st != nil {
@@ -109,7 +123,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	api, err := httpapi.New(s, apiOpt)
 	if err != nil {
 		_ = ln.Close()
-		closeStore(st)
+		abort()
 		return nil, &jobsched.InvalidError{Field: "allowed_hosts", Reason: err.Error()}
 	}
 	d.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
@@ -126,7 +140,7 @@ func Start(ctx context.Context, cfg Config, opt Options) (*Daemon, error) {
 	if err := s.Start(ctx); err != nil {
 		_ = d.srv.Close()
 		<-d.done
-		closeStore(st)
+		abort()
 		return nil, err
 	}
 	if st != nil {
@@ -183,6 +197,12 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		if err := d.store.Close(); err != nil && closeErr == nil {
 			closeErr = err
 		}
+	}
+	// The last spans (the drain's attempts) are sent before the daemon ends.
+	tctx, cancelT := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelT()
+	if err := stopTracing(tctx, d.tp); err != nil {
+		d.log.Warn("otel: flush spans at shutdown", slog.Any("err", err))
 	}
 	return closeErr
 }

@@ -214,7 +214,7 @@ func (a *API) enqueue(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, err, nil)
 		return
 	}
-	job, err := a.s.Enqueue(r.Context(), spec)
+	job, err := a.s.Enqueue(traced(r), spec)
 	if err != nil {
 		writeError(w, a.log, err, job)
 		return
@@ -288,7 +288,7 @@ func (a *API) enqueueBatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	jobs, err := a.s.EnqueueBatch(r.Context(), specs)
+	jobs, err := a.s.EnqueueBatch(traced(r), specs)
 	if err != nil {
 		writeError(w, a.log, err, nil)
 		return

@@ -53,6 +53,7 @@ var cases = []struct {
 	{"revive refused while another job holds the unique key", testReviveUniqueHeld},
 	{"list filters by kind", testListKind},
 	{"settings", testSettings},
+	{"trace parent round-trips", testTraceParent},
 }
 
 var ctx = context.Background()
