@@ -138,7 +138,7 @@ func retryable(err error) bool {
 		return apiErr.Status == 429 || apiErr.Status == 503
 	}
 	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF) ||
+	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "connection")
 }
 

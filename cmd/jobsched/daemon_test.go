@@ -507,9 +507,12 @@ func TestCLIEnqueueAndStatus(t *testing.T) {
 }
 
 func TestTesterSpawnsAndKillsTheDaemonAndLosesNothing(t *testing.T) {
-	out, err := exec.Command(binary, "tester", "--spawn", "--data", t.TempDir(), "--jobs", "3000", "--batch", "50",
-		"--concurrency", "4", "--workers", "32", "--duration-ms", "exp:2", "--chaos", "kill", "--chaos-every", "800ms", "--json").Output()
-	require.NoError(t, err, string(out))
+	cmd := exec.Command(binary, "tester", "--spawn", "--data", t.TempDir(), "--jobs", "3000", "--batch", "50",
+		"--concurrency", "4", "--workers", "32", "--duration-ms", "exp:2", "--chaos", "kill", "--chaos-every", "800ms", "--json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s\n%s", out, stderr.String())
 	var rep struct {
 		Enqueued, Succeeded, Lost, Kills, Duplicates int
 	}
