@@ -95,6 +95,7 @@ type Store struct {
 }
 
 var _ persistence.Store = (*Store)(nil)
+var _ persistence.Claimer = (*Store)(nil)
 
 // Open connects, applies the migrations, registers this node's lease and starts the store's
 // background work (lease renewal, maintenance, counts, notifications). Close stops it.
