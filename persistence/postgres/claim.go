@@ -61,6 +61,7 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, start per
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	s.writes.Add(uint64(len(out)))
+	s.claimed.Add(uint64(len(out)))
 	for _, j := range out {
 		s.track(j)
 	}
