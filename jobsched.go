@@ -226,6 +226,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	}
 	s.mu.Unlock()
 	go s.watchStore()
+	s.startSettingsSync()
 	s.log.Info("jobsched started", slog.String("dir", s.cfg.Dir), slog.Int("workers", s.cfg.Workers), slog.Int("categories", len(cats)))
 	return nil
 }

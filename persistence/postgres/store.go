@@ -93,6 +93,7 @@ type Store struct {
 	listenOnce sync.Once
 	onCancel   atomic.Pointer[func(id string)]
 	onFinished atomic.Pointer[func(id string)]
+	onSettings atomic.Pointer[func(key string)]
 }
 
 var _ persistence.Store = (*Store)(nil)
