@@ -19,6 +19,7 @@ import (
 type claimTable struct {
 	s     *Scheduler
 	store persistence.Claimer
+	keys  map[string]int // key_concurrency per kind, held across the cluster by the claims
 	mu    sync.Mutex
 	m     map[string]claimEntry
 }
@@ -32,14 +33,14 @@ type claimEntry struct {
 
 var _ actors.Claims = (*claimTable)(nil)
 
-func newClaimTable(s *Scheduler, c persistence.Claimer) *claimTable {
-	return &claimTable{s: s, store: c, m: map[string]claimEntry{}}
+func newClaimTable(s *Scheduler, c persistence.Claimer, keyLimits map[string]int) *claimTable {
+	return &claimTable{s: s, store: c, keys: keyLimits, m: map[string]claimEntry{}}
 }
 
 // Claim implements actors.Claims.
 func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persistence.Job, error) {
 	cancels := t.s.cancels.Load()
-	jobs, err := t.store.Claim(ctx, cat, n, func(j *Job) error { return startAttempt(t.s.startStamp())(j) })
+	jobs, err := t.store.Claim(ctx, cat, n, t.keys, func(j *Job) error { return startAttempt(t.s.startStamp())(j) })
 	if err != nil {
 		return nil, err
 	}

@@ -186,7 +186,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 		env.Inserts = nil // other writers' inserts are not gated here: the Fifos keep no low-water mark
 	}
 	if c, ok := store.(persistence.Claimer); ok {
-		s.claims = newClaimTable(s, c)
+		s.claims = newClaimTable(s, c, keyLimits)
 		env.Claims = s.claims
 	}
 	s.mu.Lock()

@@ -298,6 +298,7 @@ func (f *fifo) end(tok uint64) {
 	}
 	if fl.key != "" {
 		f.release(fl.key)
+		f.claimIdle = false // a claim may find a job of that key now
 	}
 }
 
