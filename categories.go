@@ -296,6 +296,9 @@ func (s *Scheduler) applyDelete(ctx context.Context, name string) error {
 	if err := s.stopCategory(ctx, name); err != nil {
 		return err
 	}
+	if s.claims != nil {
+		s.claims.GiveBackAll(name) // a claim that raced the deletion (another node's)
+	}
 	s.system.Root.Send(s.env.BalancerPID(), &actors.CategoriesChanged{Names: []string{name}})
 	s.log.Info("category deleted", slog.String("category", name))
 	return nil
