@@ -2,6 +2,8 @@ package jobsched
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"log/slog"
 	"sync"
 	"time"
@@ -22,6 +24,11 @@ type claimTable struct {
 	keys  map[string]int // key_concurrency per kind, held across the cluster by the claims
 	mu    sync.Mutex
 	m     map[string]claimEntry
+	// doubt holds the starts of claims whose outcome is unknown (the claim returned an error:
+	// its commit may have landed all the same), by job id: each is given back at the next claim
+	// if the store holds it, so none is left running under this node's lease with no Fifo
+	// knowing it.
+	doubt map[string]time.Time
 }
 
 // claimEntry is a claimed job no worker took yet.
@@ -34,14 +41,31 @@ type claimEntry struct {
 var _ actors.Claims = (*claimTable)(nil)
 
 func newClaimTable(s *Scheduler, c persistence.Claimer, keyLimits map[string]int) *claimTable {
-	return &claimTable{s: s, store: c, keys: keyLimits, m: map[string]claimEntry{}}
+	return &claimTable{s: s, store: c, keys: keyLimits, m: map[string]claimEntry{}, doubt: map[string]time.Time{}}
 }
 
 // Claim implements actors.Claims.
 func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persistence.Job, error) {
+	t.settleDoubts(ctx)
 	cancels := t.s.cancels.Load()
-	jobs, err := t.store.Claim(ctx, cat, n, t.keys, func(j *Job) error { return startAttempt(t.s.startStamp())(j) })
+	type start struct {
+		id string
+		at time.Time
+	}
+	var tried []start // the starts this claim may have stored
+	jobs, err := t.store.Claim(ctx, cat, n, t.keys, func(j *Job) error {
+		stamp := t.s.startStamp()
+		tried = append(tried, start{j.ID, stamp})
+		return startAttempt(stamp)(j)
+	})
 	if err != nil {
+		if !errors.Is(err, persistence.ErrSkip) && !errors.Is(err, persistence.ErrClosed) { // fenced, or closed: nothing stored
+			t.mu.Lock()
+			for _, st := range tried {
+				t.doubt[st.id] = st.at
+			}
+			t.mu.Unlock()
+		}
 		return nil, err
 	}
 	t.mu.Lock()
@@ -50,6 +74,27 @@ func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persisten
 	}
 	t.mu.Unlock()
 	return jobs, nil
+}
+
+// settleDoubts gives back the starts of failed claims that the store holds after all (the
+// give-back skips a job that is not running under that very start); those it cannot settle now
+// are tried again at the next claim.
+func (t *claimTable) settleDoubts(ctx context.Context) {
+	t.mu.Lock()
+	doubt := maps.Clone(t.doubt)
+	t.mu.Unlock()
+	for id, stamp := range doubt {
+		_, err := t.s.store.Update(ctx, id, giveBackStart(stamp, t.s.cfg.clock.Now()), true)
+		if err != nil && !persistence.Permanent(err) {
+			continue // the store fails still: next time
+		}
+		t.mu.Lock()
+		delete(t.doubt, id)
+		t.mu.Unlock()
+		if err == nil {
+			t.s.log.Warn("gave back a job a failed claim had started after all", slog.String("job", id))
+		}
+	}
 }
 
 // take removes a claimed job for the worker that runs it; false: it was given back.

@@ -155,3 +155,31 @@ func TestCloseGivesBackClaims(t *testing.T) {
 		require.Zero(t, j.Attempt)
 	}
 }
+
+// A claim whose answer was lost (an error, though its commit landed) leaves jobs started under
+// this node's lease that no Fifo knows: the next claim gives them back.
+func TestDoubtfulClaimIsGivenBack(t *testing.T) {
+	ctx := context.Background()
+	s, st, _ := claimNode(t)
+	j, err := s.Enqueue(ctx, JobSpec{Kind: "k"})
+	require.NoError(t, err)
+	stamp := s.startStamp()
+	got, err := st.Claim(ctx, "default", 1, nil, startAttempt(stamp)) // as if its answer was lost
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	s.claims.mu.Lock()
+	s.claims.doubt[j.ID] = stamp
+	s.claims.mu.Unlock()
+	other, err := s.Enqueue(ctx, JobSpec{Kind: "k"})
+	require.NoError(t, err)
+
+	again, err := s.claims.Claim(ctx, "default", 1)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	require.Equal(t, other.ID, again[0].ID, "the given-back job went to the back of the queue")
+	state, attempt := stateOf(t, s, j.ID)
+	require.Equal(t, StateQueued, state)
+	require.Zero(t, attempt)
+	require.Empty(t, s.claims.doubt)
+	require.True(t, s.claims.GiveBack(other.ID))
+}
