@@ -3,8 +3,8 @@ package jobsched
 import (
 	"context"
 	"errors"
-	"maps"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
