@@ -53,7 +53,11 @@ func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persisten
 		at time.Time
 	}
 	var tried []start // the starts this claim may have stored
-	jobs, err := t.store.Claim(ctx, cat, n, t.keys, func(j *Job) error {
+	opt := persistence.ClaimOptions{KeyLimits: t.keys}
+	if c, ok := t.s.category(cat); ok {
+		opt.RateLimit, opt.RateBurst = c.RateLimit, c.RateBurst
+	}
+	jobs, err := t.store.Claim(ctx, cat, n, opt, func(j *Job) error {
 		stamp := t.s.startStamp()
 		tried = append(tried, start{j.ID, stamp})
 		return startAttempt(stamp)(j)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched/internal/pgtest"
+	"github.com/jobsched/jobsched/persistence"
 	"github.com/jobsched/jobsched/persistence/postgres"
 	"github.com/stretchr/testify/require"
 )
@@ -164,7 +165,7 @@ func TestDoubtfulClaimIsGivenBack(t *testing.T) {
 	j, err := s.Enqueue(ctx, JobSpec{Kind: "k"})
 	require.NoError(t, err)
 	stamp := s.startStamp()
-	got, err := st.Claim(ctx, "default", 1, nil, startAttempt(stamp)) // as if its answer was lost
+	got, err := st.Claim(ctx, "default", 1, persistence.ClaimOptions{}, startAttempt(stamp)) // as if its answer was lost
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	s.claims.mu.Lock()

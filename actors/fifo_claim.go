@@ -1,8 +1,10 @@
 package actors
 
 import (
+	"errors"
 	"log/slog"
 	"math"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jobsched/jobsched/persistence"
@@ -47,8 +49,8 @@ func (f *fifo) wake(ctx actor.Context) {
 // claim asks the store, on a goroutine, for as many jobs as workers wait for beyond those in
 // memory (and the parked ones), within what the rate limit allows now.
 func (f *fifo) claim(ctx actor.Context) {
-	if f.claiming || f.claimIdle || f.adopting || f.paused || !f.ready {
-		return
+	if f.claiming || f.claimIdle || f.adopting || f.paused || !f.ready || !f.wakeAt.IsZero() {
+		return // a tick is due when the rate limit has a token again
 	}
 	n := min(f.demand-f.len()-f.parkedN, claimMax)
 	if n <= 0 {
@@ -83,14 +85,23 @@ func (f *fifo) claimed(ctx actor.Context, msg *claimed) {
 		return
 	}
 	f.claiming = false
-	if msg.err != nil {
+	var wait *persistence.RateWait
+	switch {
+	case errors.As(msg.err, &wait):
+		// The cluster's rate limit is spent: claim again when a token is due.
+		f.claimIdle = false
+		f.pumpIn(ctx, wait.Wait)
+	case msg.err != nil:
 		f.env.Log.Warn("fifo: claim jobs", slog.String("category", f.cat), slog.Any("err", msg.err))
 		f.claimIdle = true // the next poll tries again
-	} else if !msg.full {
+	case !msg.full:
 		f.claimIdle = true
 	}
 	if f.claimAgain {
 		f.claimAgain, f.claimIdle = false, false
+	}
+	if wait != nil {
+		return // nothing claimed; the tick pumps
 	}
 	for _, j := range msg.jobs {
 		f.maxSeq = max(f.maxSeq, j.Seq)
@@ -103,6 +114,16 @@ func (f *fifo) claimed(ctx actor.Context, msg *claimed) {
 		return
 	}
 	f.pump(ctx)
+}
+
+// pumpIn arranges a pump (a tick) in d, unless one is due already; claim holds back until it.
+func (f *fifo) pumpIn(ctx actor.Context, d time.Duration) {
+	if !f.wakeAt.IsZero() {
+		return
+	}
+	f.wakeAt = f.env.Clock.Now().Add(d)
+	self := ctx.Self()
+	f.env.Clock.AfterFunc(d, func() { f.env.send(self, &tick{}) })
 }
 
 // giveBackQueue gives back the claimed jobs held in memory (a pause): they wait in the store.

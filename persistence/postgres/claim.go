@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jobsched/jobsched/persistence"
@@ -15,9 +16,11 @@ import (
 // never block each other and no job is claimed twice. The claimed jobs are held by this node's
 // lease; when the lease no longer holds, nothing is claimed (ErrFenced).
 //
-// keyLimits caps, per job kind, how many jobs of the category sharing a concurrency key run at
-// once across every node (see claimKeyed).
-func (s *Store) Claim(ctx context.Context, category string, limit int, keyLimits map[string]int, start persistence.Mutator) ([]*persistence.Job, error) {
+// opt.KeyLimits caps, per job kind, how many jobs of the category sharing a concurrency key run
+// at once across every node (see claimKeyed); opt.RateLimit paces the starts of all nodes
+// together (see takeTokens).
+func (s *Store) Claim(ctx context.Context, category string, limit int, opt persistence.ClaimOptions, start persistence.Mutator) ([]*persistence.Job, error) {
+	keyLimits := opt.KeyLimits
 	var out []*persistence.Job
 	err := s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
 		out = out[:0]
@@ -30,6 +33,11 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, keyLimits
 		}
 		if !ok {
 			return ErrFenced
+		}
+		if opt.RateLimit > 0 {
+			if limit, err = takeTokens(ctx, tx, category, limit, opt); err != nil {
+				return err
+			}
 		}
 		var jobs []*persistence.Job
 		if len(keyLimits) == 0 {
@@ -57,6 +65,11 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, keyLimits
 			}
 			st.deltas.add(j.Category, old.State, j.State)
 			out = append(out, j.Clone())
+		}
+		if opt.RateLimit > 0 && len(out) > 0 {
+			if _, err := tx.Exec(ctx, "UPDATE jobsched_rates SET tokens = tokens - $2 WHERE category = $1", category, len(out)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -157,4 +170,26 @@ func claimKeyed(ctx context.Context, tx pgx.Tx, category string, limit int, keyL
 		fit = append(fit, j)
 	}
 	return fit, nil
+}
+
+// takeTokens locks the category's token bucket (one claim of a rate-limited category at a time
+// across the cluster, for as long as its transaction), adds the tokens earned since it was last
+// taken from (up to the burst; a new bucket starts full), and returns how many jobs the claim
+// may take: limit, or fewer. With no whole token, it returns a *persistence.RateWait (the
+// transaction rolls back). The claim then takes one token per job it claimed.
+func takeTokens(ctx context.Context, tx pgx.Tx, category string, limit int, opt persistence.ClaimOptions) (int, error) {
+	burst := float64(max(opt.RateBurst, 1))
+	var tokens float64
+	err := tx.QueryRow(ctx, `INSERT INTO jobsched_rates AS r (category, tokens, at) VALUES ($1, $3, clock_timestamp())
+		ON CONFLICT (category) DO UPDATE SET
+			tokens = least($3, r.tokens + $2 * extract(epoch FROM clock_timestamp() - r.at)::float8), at = clock_timestamp()
+		RETURNING tokens`, category, opt.RateLimit, burst).Scan(&tokens)
+	if err != nil {
+		return 0, fmt.Errorf("rate limit of %q: %w", category, err)
+	}
+	if tokens < 1 {
+		wait := time.Duration((1 - tokens) / opt.RateLimit * float64(time.Second))
+		return 0, &persistence.RateWait{Wait: max(wait, time.Millisecond)}
+	}
+	return min(limit, int(tokens)), nil
 }
