@@ -39,6 +39,11 @@ func (f *fifo) claimStarted(ctx actor.Context) {
 // wake claims again: jobs may be ready in the store.
 func (f *fifo) wake(ctx actor.Context) {
 	f.claimIdle = false
+	if f.demand <= f.len()+f.parkedN && !f.paused {
+		// Work and no free worker: the balancer may give the category more (it counts the
+		// store's backlog; it answers at most every 50 ms).
+		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
+	}
 	if f.claiming {
 		f.claimAgain = true
 		return
