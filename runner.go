@@ -31,7 +31,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	s := r.s
 	// A job a Fifo claimed (claims.go) comes with its start stored; take it, unless it was
 	// given back meanwhile.
-	claimed := queued.State == StateRunning
+	claimed := s.claims != nil && queued.State == StateRunning
 	var claim claimEntry
 	if claimed {
 		var ok bool
