@@ -209,6 +209,13 @@ func (s *Scheduler) PutCategory(ctx context.Context, c Category) (Category, bool
 	if err := s.store.PutSetting(ctx, settingCategory+c.Name, val); err != nil {
 		return c, false, fmt.Errorf("put category %q: %w", c.Name, err)
 	}
+	created, err := s.applyCategory(ctx, c)
+	return c, created, err
+}
+
+// applyCategory puts in force a category's settings already stored (by PutCategory, or by
+// another node sharing the store); the caller holds catChange.
+func (s *Scheduler) applyCategory(ctx context.Context, c Category) (created bool, err error) {
 	old, existed := s.category(c.Name)
 	s.catMu.Lock()
 	st := s.setCategoryLocked(c)
@@ -218,14 +225,14 @@ func (s *Scheduler) PutCategory(ctx context.Context, c Category) (Category, bool
 	switch {
 	case !existed:
 		if err := s.startCategory(ctx, ac, st); err != nil {
-			return c, true, err
+			return true, err
 		}
 	case old.RateLimit != c.RateLimit || old.RateBurst != c.RateBurst:
 		if err := s.stopCategory(ctx, c.Name); err != nil {
-			return c, false, err
+			return false, err
 		}
 		if err := s.startCategory(ctx, ac, st); err != nil {
-			return c, false, err
+			return false, err
 		}
 	}
 	s.system.Root.Send(s.env.BalancerPID(), &actors.CategoriesChanged{Names: []string{c.Name}})
@@ -234,7 +241,7 @@ func (s *Scheduler) PutCategory(ctx context.Context, c Category) (Category, bool
 	} else {
 		s.log.Info("category added", slog.String("category", c.Name), slog.Any("settings", c))
 	}
-	return c, !existed, nil
+	return !existed, nil
 }
 
 // DeleteCategory removes a category while the scheduler runs: its actors stop and the removal
@@ -275,12 +282,22 @@ func (s *Scheduler) DeleteCategory(ctx context.Context, name string) error {
 	if err := s.store.DeleteSetting(ctx, settingPause+name); err != nil {
 		s.log.Warn("forget the pause of a deleted category", slog.String("category", name), slog.Any("err", err))
 	}
+	return s.applyDelete(ctx, name)
+}
+
+// applyDelete takes out of force a category already removed from the maps and stored as
+// deleted (by DeleteCategory, or by another node sharing the store); the caller holds
+// catChange.
+func (s *Scheduler) applyDelete(ctx context.Context, name string) error {
 	if st := s.catStats(name); st != nil {
 		st.Paused.Store(false)
 	}
 	s.env.Live.Remove(name)
 	if err := s.stopCategory(ctx, name); err != nil {
 		return err
+	}
+	if s.claims != nil {
+		s.claims.GiveBackAll(name) // a claim that raced the deletion (another node's)
 	}
 	s.system.Root.Send(s.env.BalancerPID(), &actors.CategoriesChanged{Names: []string{name}})
 	s.log.Info("category deleted", slog.String("category", name))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,29 +29,25 @@ type (
 	}
 )
 
-// attachStore hooks the scheduler to a shared store's notifications: a cancel asked on another
-// node cancels the job's context here, a job finished on another node ends the Waits for it
-// here (and shows in the event stream), and jobs made ready by another node (an insert, a
-// rescue) are read by this node too (see reloadLoop).
+// attachStore hooks the scheduler to a shared store's notifications: jobs made ready by another
+// node (an insert, a rescue, a retry made due) wake this node's Fifo of their category, which
+// claims them; a cancel asked on another node cancels the job's context here; a job finished on
+// another node ends the Waits for it here (and shows in the event stream).
 func (s *Scheduler) attachStore() {
 	if n, ok := s.store.(queuedNotifier); ok {
-		s.reload.wake = make(chan struct{}, 1)
-		s.reload.pending = map[string]bool{}
 		n.OnQueued(func(cat string) {
-			if _, known := s.cats[cat]; !known {
-				return
+			s.mu.Lock()
+			sys, env := s.system, s.env
+			s.mu.Unlock()
+			if env == nil || !s.knownCategory(cat) {
+				return // not started yet: the Fifos claim at their start
 			}
-			s.reload.mu.Lock()
-			s.reload.pending[cat] = true
-			s.reload.mu.Unlock()
-			select {
-			case s.reload.wake <- struct{}{}:
-			default: // a reload is due already
-			}
+			sys.Root.Send(env.FifoPID(cat), &actors.Wake{})
 		})
 	}
 	if n, ok := s.store.(cancelNotifier); ok {
 		n.OnCancel(func(id string) {
+			s.cancels.Add(1) // a claimed attempt that registers after this looks in the store
 			if f, ok := s.running.Load(id); ok {
 				f.(context.CancelCauseFunc)(ErrCancelled)
 			}
@@ -69,57 +64,6 @@ func (s *Scheduler) attachStore() {
 				s.publish(j)
 			}
 		})
-	}
-}
-
-// reloadBatch is how many queued jobs a reload reads per category.
-const reloadBatch = 1000
-
-// reloader is the state of reloadLoop: the categories another node made jobs ready in.
-type reloader struct {
-	mu      sync.Mutex
-	pending map[string]bool
-	wake    chan struct{}
-}
-
-// startReloader starts reloadLoop once the tree is ready (on a shared store only).
-func (s *Scheduler) startReloader() {
-	if s.reload.wake != nil {
-		s.goTracked(s.reloadLoop)
-	}
-}
-
-// reloadLoop reads the queued jobs of the categories another node woke and hands them to the
-// Dispatcher, so that jobs inserted or rescued elsewhere run here too. Wake-ups that come while
-// it reads fold into one more read. Two nodes may then hand out the same job: the store's row
-// lock lets one start it and the other skips it. It is the fast path; the Fifos' rescans of the
-// store every PollInterval find the same jobs later if a notification is lost.
-func (s *Scheduler) reloadLoop() {
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-s.reload.wake:
-		}
-		s.reload.mu.Lock()
-		cats := make([]string, 0, len(s.reload.pending))
-		for c := range s.reload.pending {
-			cats = append(cats, c)
-		}
-		clear(s.reload.pending)
-		s.reload.mu.Unlock()
-		for _, cat := range cats {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			jobs, err := s.store.Queued(ctx, cat, 0, reloadBatch)
-			cancel()
-			if err != nil {
-				s.log.Warn("read jobs another node made ready", "category", cat, "err", err)
-				continue
-			}
-			if len(jobs) > 0 {
-				s.system.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Jobs: jobs})
-			}
-		}
 	}
 }
 

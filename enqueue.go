@@ -337,6 +337,8 @@ func (s *Scheduler) pauseResume(category string, msg any) error {
 	if err := s.checkRunning(); err != nil {
 		return err
 	}
+	s.catChange.Lock() // one at a time with the settings other nodes change (syncSettings)
+	defer s.catChange.Unlock()
 	_, ok := s.category(category)
 	st := s.catStats(category)
 	if !ok {

@@ -83,7 +83,7 @@ type Scheduler struct {
 	done      chan struct{} // closed when the scheduler stops (Done)
 	doneOnce  sync.Once
 	retry     retrier
-	reload    reloader // jobs other nodes made ready (a shared store only)
+	claims    *claimTable // the Fifos claim their jobs (a store shared by several nodes; nil otherwise)
 	hub       hub
 
 	periodicRetries atomic.Uint64   // periodic ticks refused and tried again
@@ -188,6 +188,10 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	if !persistence.SeqCommitOrdered(store) {
 		env.Inserts = nil // other writers' inserts are not gated here: the Fifos keep no low-water mark
 	}
+	if c, ok := store.(persistence.Claimer); ok {
+		s.claims = newClaimTable(s, c, keyLimits)
+		env.Claims = s.claims
+	}
 	s.mu.Lock()
 	s.system, s.env = system, env
 	s.mu.Unlock()
@@ -225,7 +229,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	}
 	s.mu.Unlock()
 	go s.watchStore()
-	s.startReloader()
+	s.startSettingsSync()
 	s.log.Info("jobsched started", slog.String("dir", s.cfg.Dir), slog.Int("workers", s.cfg.Workers), slog.Int("categories", len(cats)))
 	return nil
 }
@@ -484,6 +488,9 @@ func (s *Scheduler) shutdownRuntime(ctx context.Context) error {
 		})
 	}
 	wait("handlers", s.wg.Wait)
+	if s.claims != nil {
+		wait("claimed jobs given back", func() { s.claims.giveBackLeft(context.WithoutCancel(ctx)) })
+	}
 	if env != nil {
 		s.retry.stopOnce.Do(func() { close(s.retry.stop) })
 		wait("the outcomes of attempts", func() { <-s.retry.done })

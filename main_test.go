@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/jobsched/jobsched/internal/leaktest"
+	"github.com/jobsched/jobsched/internal/pgtest"
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
@@ -18,7 +20,7 @@ func TestMain(m *testing.M) {
 		crashChild(mode)
 		return
 	}
-	leaktest.VerifyTestMain(m)
+	goleak.VerifyTestMain(pgtest.Main(m), leaktest.Ignore...) // pgtest stops its server, if a test started it
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

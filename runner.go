@@ -29,19 +29,39 @@ type outcome struct {
 // and a start or finish must not be abandoned halfway.
 func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	s := r.s
+	// A job a Fifo claimed (claims.go) comes with its start stored; take it, unless it was
+	// given back meanwhile.
+	claimed := s.claims != nil && queued.State == StateRunning
+	var claim claimEntry
+	if claimed {
+		var ok bool
+		if claim, ok = s.claims.take(queued.ID); !ok {
+			return ""
+		}
+	}
 	if s.draining.Load() {
+		if claimed {
+			s.abandonStart(queued.ID, claim.startedAt)
+		}
 		return "" // handed out before the drain began: it stays queued, no attempt charged
 	}
 	cancels := s.cancels.Load()
-	now := s.startStamp()
-	j, err := s.startWrite(ctx, queued.ID, now)
-	if err != nil {
-		// Cancelled meanwhile, taken by another hand-off, or left queued for a rescan. A write
-		// that failed for a reason that may pass may have been made all the same: give it back.
-		if !persistence.Permanent(err) {
-			s.abandonStart(queued.ID, now)
+	var now time.Time
+	j := queued
+	if claimed {
+		now, cancels = claim.startedAt, claim.cancels
+	} else {
+		now = s.startStamp()
+		var err error
+		if j, err = s.startWrite(ctx, queued.ID, now); err != nil {
+			// Cancelled meanwhile, taken by another hand-off, or left queued for a rescan. A
+			// write that failed for a reason that may pass may have been made all the same:
+			// give it back.
+			if !persistence.Permanent(err) {
+				s.abandonStart(queued.ID, now)
+			}
+			return ""
 		}
-		return ""
 	}
 	s.publish(j)
 	if s.cfg.Observer != nil {

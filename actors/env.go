@@ -105,6 +105,24 @@ type Env struct {
 	// Inserts tracks the inserts in flight (the scheduler begins and ends each); nil means
 	// none are tracked, and the Fifos' low-water marks never move.
 	Inserts *InsertGate
+	// Claims, if set, makes each Fifo take its jobs from a store shared by several nodes by
+	// claims (fifo_claim.go) instead of reading its queue; nil on the embedded store.
+	Claims Claims
+}
+
+// Claims is how a Fifo takes its jobs from a store shared by several nodes
+// (persistence.Claimer). A claimed job is stored as running, held by this node, before the
+// Fifo sees it; from then on it must run here or be given back to its queue.
+type Claims interface {
+	// Claim takes up to n ready jobs of a category from the store and stores their start.
+	Claim(ctx context.Context, cat string, n int) ([]*persistence.Job, error)
+	// GiveBack returns a claimed job that no worker took to its queue, its start undone, and
+	// reports whether it did; false means a worker took it (its attempt runs) or it was given
+	// back already.
+	GiveBack(id string) bool
+	// GiveBackAll gives back every claimed job of a category that no worker took (the jobs an
+	// earlier incarnation of its Fifo held).
+	GiveBackAll(cat string)
 }
 
 // epochs numbers actor incarnations: a read started by one incarnation carries its epoch, and

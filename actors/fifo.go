@@ -73,6 +73,13 @@ type fifo struct {
 	keyRunning map[string]int
 	parked     map[string][]*persistence.Job
 	parkedN    int
+
+	// Claiming (Env.Claims set; fifo_claim.go): a claim is on its way; claimAgain: a wake-up
+	// came meanwhile; claimIdle: the last claim found the queue empty, so more demand alone
+	// claims again only at a wake-up or a poll.
+	claiming   bool
+	claimAgain bool
+	claimIdle  bool
 }
 
 // flight is one hand-off to the registry.
@@ -120,6 +127,10 @@ func (f *fifo) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		f.paused = f.stats.Paused.Load()
+		if f.env.Claims != nil {
+			f.claimStarted(ctx)
+			break
+		}
 		// What an earlier incarnation read is not trusted: read again from the low-water mark.
 		f.spilled, f.cursor = true, f.stats.lowWater.Load()
 		f.stats.Parked.Store(0)
@@ -147,7 +158,15 @@ func (f *fifo) Receive(ctx actor.Context) {
 		if msg.epoch == f.epoch {
 			f.audited(ctx, msg)
 		}
+	case *claimed:
+		f.claimed(ctx, msg)
+	case *Wake:
+		f.wake(ctx)
 	case *Enqueued:
+		if f.env.Claims != nil {
+			f.wake(ctx) // stored as queued: claimed like any other
+			break
+		}
 		for _, j := range msg.Jobs {
 			f.enqueued(j)
 		}
@@ -174,8 +193,9 @@ func (f *fifo) Receive(ctx actor.Context) {
 	case *Pause:
 		f.paused = true
 		f.stats.Paused.Store(true)
+		f.giveBackQueue()
 	case *Resume:
-		f.paused = false
+		f.paused, f.claimIdle = false, false
 		f.stats.Paused.Store(false)
 		f.pump(ctx)
 	case *actor.Stopping, *actor.Restarting:
@@ -278,6 +298,7 @@ func (f *fifo) end(tok uint64) {
 	}
 	if fl.key != "" {
 		f.release(fl.key)
+		f.claimIdle = false // a claim may find a job of that key now
 	}
 }
 
@@ -293,6 +314,7 @@ func (f *fifo) pump(ctx actor.Context) {
 			f.q.pop()
 			if f.parkedN >= parkMax {
 				delete(f.ids, j.ID)
+				f.forget(j)
 				continue
 			}
 			f.parked[k] = append(f.parked[k], j)
@@ -317,6 +339,10 @@ func (f *fifo) pump(ctx actor.Context) {
 		ctx.Send(f.env.RegistryPID(f.cat), &Dispatch{Job: j, Token: f.nextToken})
 	}
 	f.stats.InMemory.Store(int64(f.len()))
+	if f.env.Claims != nil {
+		f.claim(ctx)
+		return
+	}
 	if f.spilled && !f.loading && !f.loadFailed && f.ready && f.len() < f.env.FifoMemory/2 {
 		f.load(ctx)
 	}
@@ -489,6 +515,12 @@ func (f *fifo) onPoll(ctx actor.Context) {
 	if !f.ready {
 		return
 	}
+	if f.env.Claims != nil {
+		f.claimIdle = false // the poll is the fallback of a lost wake-up
+		f.claim(ctx)
+		f.audit(ctx)
+		return
+	}
 	f.scan(ctx)
 	f.audit(ctx)
 }
@@ -496,7 +528,7 @@ func (f *fifo) onPoll(ctx actor.Context) {
 // scanIfIdle rescans at once when workers wait and the Fifo has nothing (at most four times a
 // poll interval), so a job whose message was lost waits less than a poll.
 func (f *fifo) scanIfIdle(ctx actor.Context) {
-	if f.demand == 0 || f.len() > 0 || f.paused || !f.ready || f.scanning || f.spilled || f.loading {
+	if f.env.Claims != nil || f.demand == 0 || f.len() > 0 || f.paused || !f.ready || f.scanning || f.spilled || f.loading {
 		return // a spill read is on its way, or will be: that is the fast path
 	}
 	if f.env.Clock.Now().Sub(f.lastScan) < f.env.pollInterval()/4 {
@@ -591,6 +623,10 @@ func (f *fifo) audit(ctx actor.Context) {
 	var ids []string
 	for tok, fl := range f.flights {
 		if now.Sub(fl.at) >= age {
+			if f.env.Claims != nil && f.env.Claims.GiveBack(fl.id) {
+				f.end(tok) // claimed, and no worker took it (a lost Run): given back
+				continue
+			}
 			msg.tokens = append(msg.tokens, tok)
 			ids = append(ids, fl.id)
 			if len(ids) == auditMax {
@@ -630,7 +666,7 @@ func (f *fifo) audited(ctx actor.Context, msg *audited) {
 		case err == nil && j.State == persistence.StateQueued:
 			// The hand-off was lost (a stopped worker, a dropped message): take the job back.
 			f.end(tok)
-			if !f.known(j.ID) {
+			if f.env.Claims == nil && !f.known(j.ID) { // a claimed one was given back: claim again
 				f.pushFront(j)
 				f.stats.Rescued.Add(1)
 			}

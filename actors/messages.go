@@ -82,6 +82,19 @@ type Backlogged struct{ Category string }
 // handler panicked), so no WorkerIdle carries the end.
 type AttemptEnded struct{ Token uint64 }
 
+// Wake: scheduler → Fifo: another node made jobs of the category ready in a shared store (a
+// NOTIFY); a claiming Fifo claims again.
+type Wake struct{}
+
+// claimed carries a claiming Fifo's claim: jobs stored as running, held by this node. full is
+// set when the claim took all it asked for (more may wait).
+type claimed struct {
+	epoch uint64
+	jobs  []*persistence.Job
+	err   error
+	full  bool
+}
+
 // tick is a timer's message to its own actor.
 type tick struct{}
 

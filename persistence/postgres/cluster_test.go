@@ -138,7 +138,7 @@ func TestRescueAndFencing(t *testing.T) {
 	require.NoError(t, err)
 	_, err = a.Update(ctx, "new", start, false)
 	require.ErrorIs(t, err, postgres.ErrFenced, "no start without a lease")
-	_, err = a.Claim(ctx, "c", 10, start)
+	_, err = a.Claim(ctx, "c", 10, persistence.ClaimOptions{}, start)
 	require.ErrorIs(t, err, postgres.ErrFenced)
 	_, err = b.Update(ctx, "j", start, false)
 	require.NoError(t, err)
@@ -200,7 +200,7 @@ func TestClaimSkipLocked(t *testing.T) {
 		go func(n *postgres.Store) {
 			defer wg.Done()
 			for {
-				got, err := n.Claim(ctx, "c", 25, start)
+				got, err := n.Claim(ctx, "c", 25, persistence.ClaimOptions{}, start)
 				if err != nil {
 					t.Error(err)
 					return

@@ -15,10 +15,12 @@
 //     and, for a finish, only if the job is still held by that node (the mutator checks the
 //     attempt). The job's row lock orders a finish and a rescue, so a node that was paused or
 //     cut off cannot overwrite a rescued job when it comes back. Refused writes are counted.
-//   - Claims (claim.go): Claim takes a batch of queued jobs with FOR UPDATE SKIP LOCKED, so
-//     nodes never wait on each other's rows.
-//   - Notify (notify.go): an insert wakes the other nodes with NOTIFY; a cancel of a job running
-//     on another node reaches that node the same way.
+//   - Claims (claim.go): Claim takes a batch of queued jobs with FOR UPDATE SKIP LOCKED and
+//     stores their start, so nodes never wait on each other's rows nor take a job twice; with
+//     key limits it leaves out the jobs whose concurrency key is full across the cluster.
+//   - Notify (notify.go): an insert (or a job queued again) wakes the other nodes with NOTIFY;
+//     a cancel of a job running on another node reaches that node the same way, and so does a
+//     change of the stored settings (a pause, a category).
 //
 // Running lists only the jobs this node holds, so a node's start-up recovery never touches the
 // jobs other nodes are running.

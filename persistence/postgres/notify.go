@@ -15,6 +15,7 @@ const (
 	chanCancel = "jobsched_cancel" // subject: the id of a running job whose cancel was asked
 	// subject: the id of a job that finished; the sender is the node that wrote it
 	chanFinished = "jobsched_finished"
+	chanSettings = "jobsched_settings" // subject: the key of a setting that changed
 )
 
 // OnQueued sets the function told when another node made jobs of a category ready (an insert,
@@ -30,6 +31,11 @@ func (s *Store) OnCancel(f func(id string)) { s.onCancel.Store(&f) }
 // for a job run elsewhere returns). It runs on the listener goroutine: it must be quick, or
 // delay the other hooks.
 func (s *Store) OnFinished(f func(id string)) { s.onFinished.Store(&f) }
+
+// OnSettings sets the function told when another node changed a stored setting (PutSetting,
+// DeleteSetting): it should read the settings again. It runs on the listener goroutine: it
+// must be quick.
+func (s *Store) OnSettings(f func(key string)) { s.onSettings.Store(&f) }
 
 // listenLoop holds a connection of its own that LISTENs, and calls the hooks, until Close;
 // it connects again after an error.
@@ -60,7 +66,7 @@ func (s *Store) listen(ctx context.Context) error {
 		defer cancel()
 		_ = conn.Close(cctx) // the connection is done with either way
 	}()
-	for _, ch := range []string{chanQueued, chanCancel, chanFinished} {
+	for _, ch := range []string{chanQueued, chanCancel, chanFinished, chanSettings} {
 		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 			return err
 		}
@@ -86,6 +92,10 @@ func (s *Store) listen(ctx context.Context) error {
 			}
 		case chanFinished:
 			if f := s.onFinished.Load(); f != nil && node != s.node {
+				(*f)(subject)
+			}
+		case chanSettings:
+			if f := s.onSettings.Load(); f != nil && node != s.node {
 				(*f)(subject)
 			}
 		}

@@ -253,3 +253,27 @@ func contains(ids []string, id string) bool {
 	}
 	return false
 }
+
+// A scheduler whose node name another process took (its lease is lost for good: ErrNodeTaken)
+// stops on its own: Done closes, Err says why, and it takes no more jobs.
+func TestSchedulerStopsWhenItsNodeIsTaken(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	st := open(t, dsn, postgres.Options{Node: "same", Lease: time.Second})
+	s, err := jobsched.New(jobsched.Config{Store: st, PollInterval: 100 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, s.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, s.Close(ctx)) })
+	require.NoError(t, st.Err())
+
+	open(t, dsn, postgres.Options{Node: "same", Lease: time.Second}) // another process takes the name
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scheduler still runs on a lease it lost for good")
+	}
+	require.ErrorIs(t, s.Err(), jobsched.ErrStopped)
+	require.ErrorIs(t, s.Err(), postgres.ErrNodeTaken)
+	require.False(t, s.Ready())
+	_, err = s.Enqueue(ctx, jobsched.JobSpec{Kind: "k"})
+	require.ErrorIs(t, err, postgres.ErrNodeTaken, "no more jobs")
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/jobsched/jobsched/persistence"
 )
@@ -42,7 +43,7 @@ func (s *Store) PutSetting(ctx context.Context, key string, val []byte) error {
 	if s.closed.Load() {
 		return persistence.ErrClosed
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO jobsched_settings (key, value) VALUES ($1, $2)
+	if err := s.settingWrite(ctx, key, `INSERT INTO jobsched_settings (key, value) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, val); err != nil {
 		return fmt.Errorf("put setting %q: %w", key, err)
 	}
@@ -57,8 +58,20 @@ func (s *Store) DeleteSetting(ctx context.Context, key string) error {
 	if s.closed.Load() {
 		return persistence.ErrClosed
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM jobsched_settings WHERE key = $1`, key); err != nil {
+	if err := s.settingWrite(ctx, key, `DELETE FROM jobsched_settings WHERE key = $1`, key); err != nil {
 		return fmt.Errorf("delete setting %q: %w", key, err)
 	}
 	return nil
+}
+
+// settingWrite runs one statement on the settings and, in the same transaction, tells the other
+// nodes that key changed (NOTIFY, delivered at the commit; see OnSettings).
+func (s *Store) settingWrite(ctx context.Context, key, sql string, args ...any) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sql, args...); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", chanSettings, s.node+"|"+key)
+		return err
+	})
 }

@@ -82,6 +82,7 @@ type Store struct {
 
 	commits, syncs, writes atomic.Uint64
 	fenced, rescued        atomic.Uint64
+	claimed                atomic.Uint64
 	held                   sync.Map // id -> struct{}: jobs this node started and holds as running
 
 	stickyErr atomic.Pointer[error] // ErrNodeTaken
@@ -92,9 +93,11 @@ type Store struct {
 	listenOnce sync.Once
 	onCancel   atomic.Pointer[func(id string)]
 	onFinished atomic.Pointer[func(id string)]
+	onSettings atomic.Pointer[func(key string)]
 }
 
 var _ persistence.Store = (*Store)(nil)
+var _ persistence.Claimer = (*Store)(nil)
 
 // Open connects, applies the migrations, registers this node's lease and starts the store's
 // background work (lease renewal, maintenance, counts, notifications). Close stops it.
@@ -229,11 +232,14 @@ type ClusterStats struct {
 	Fenced uint64
 	// Rescued counts the jobs this node's maintenance took back from dead nodes.
 	Rescued uint64
+	// Claimed counts the jobs this node claimed (Claim): over a cluster, the sum is the number
+	// of starts made by claims, each of a different attempt.
+	Claimed uint64
 }
 
 // ClusterStats returns this store's fencing and rescue totals.
 func (s *Store) ClusterStats() ClusterStats {
-	return ClusterStats{Fenced: s.fenced.Load(), Rescued: s.rescued.Load()}
+	return ClusterStats{Fenced: s.fenced.Load(), Rescued: s.rescued.Load(), Claimed: s.claimed.Load()}
 }
 
 // Stats implements persistence.Store: Syncs counts the durable commits (each is flushed to the

@@ -86,6 +86,10 @@ func (s *Store) pipelinedUpdate(ctx context.Context, conn *pgxpool.Conn, id stri
 	if j.State.Finished() && !old.State.Finished() {
 		b.Queue("SELECT pg_notify($1, $2)", chanFinished, s.node+"|"+j.ID)
 	}
+	if newSeq {
+		// Back in a queue (a retry made due, a start given back): wake the other nodes' Fifos.
+		b.Queue("SELECT pg_notify($1, $2)", chanQueued, s.node+"|"+j.Category)
+	}
 	if j.State == persistence.StateRunning && old.State == persistence.StateRunning &&
 		j.CancelRequested && !old.CancelRequested && r.node != nil && *r.node != s.node {
 		b.Queue("SELECT pg_notify($1, $2)", chanCancel, *r.node+"|"+j.ID)
