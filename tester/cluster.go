@@ -44,6 +44,7 @@ type cluster struct {
 	wg           sync.WaitGroup
 	kills, stops atomic.Int64
 	fenced       atomic.Int64 // fenced writes counted by the nodes killed so far (read just before)
+	rescued      atomic.Int64 // rescues counted so
 }
 
 // clusterNode is one daemon of the cluster.
@@ -201,8 +202,9 @@ func (c *cluster) chaos(ctx context.Context, kinds []string, every time.Duration
 // kill SIGKILLs node n and starts it again under its name (a new epoch: its old attempts are
 // rescued by the database's maintenance).
 func (c *cluster) kill(ctx context.Context, n *clusterNode) {
-	if f, _, err := n.counters(ctx); err == nil {
+	if f, r, err := n.counters(ctx); err == nil {
 		c.fenced.Add(f) // the process's counters go with it
+		c.rescued.Add(r)
 	}
 	n.up.Store(false)
 	n.mu.RLock()
@@ -333,6 +335,7 @@ func (c *cluster) finalFigures(ctx context.Context, rep *Report) {
 	rep.Nodes = len(c.nodes)
 	rep.Kills, rep.Stops = int(c.kills.Load()), int(c.stops.Load())
 	fenced := c.fenced.Load()
+	rep.RescuedByMetrics = int(c.rescued.Load())
 	rep.EnqueuedPerNode = map[string]int{}
 	for _, n := range c.nodes {
 		rep.EnqueuedPerNode[n.name] = int(n.enqueued.Load())

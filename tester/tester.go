@@ -120,7 +120,7 @@ type Report struct {
 	FencedWrites     int            `json:"fenced_writes,omitempty"`
 	ClusterMembers   int            `json:"cluster_members,omitempty"`
 	EnqueuedPerNode  map[string]int `json:"enqueued_per_node,omitempty"`
-	ElapsedS        float64     `json:"elapsed_s"`
+	ElapsedS         float64        `json:"elapsed_s"`
 	// Backlog: jobs queued before the start; BacklogUnfinished of them (and of the run's) were
 	// still unfinished at the deadline.
 	Backlog           int `json:"backlog,omitempty"`

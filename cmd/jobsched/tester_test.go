@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"os/exec"
+	"strings"
 	"testing"
 
+	"github.com/jobsched/jobsched/internal/pgtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -44,4 +46,44 @@ func TestTesterRefusesBadBenchOptions(t *testing.T) {
 		require.Error(t, err, args)
 		require.Equal(t, 2, err.(*exec.ExitError).ExitCode(), "%v: %s", args, out)
 	}
+}
+
+// The chaos run of docs/cluster.md, short: three daemons on one PostgreSQL that the tester starts
+// itself, the jobs spread over them, one node killed (SIGKILL, then started again) and one stopped
+// (SIGSTOP) for longer than its lease. Nothing acknowledged is lost or left unfinished, every
+// job ran only as often as its interruptions explain, the killed and the stopped nodes' running
+// jobs were rescued, the stopped node's late finishes were refused, and every node is listed.
+func TestTesterChaosOnAClusterOfThree(t *testing.T) {
+	pgtest.Require(t)
+	cmd := exec.Command(binary, "tester", "--nodes", "3", "--lease", "2s", "--chaos", "kill,stop",
+		"--chaos-every", "2s", "--seed", "7", "--jobs", "3000", "--rate", "300", "--batch", "10",
+		"--duration-ms", "100", "--deadline", "40s", "--json")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s\n%s", out, stderr.String())
+	var rep struct {
+		Enqueued, Succeeded, Lost, Stranded, Kills, Stops, Nodes, Rescued int
+		Unaccounted                                                       int            `json:"unaccounted_attempts"`
+		Fenced                                                            int            `json:"fenced_writes"`
+		Members                                                           int            `json:"cluster_members"`
+		PerNode                                                           map[string]int `json:"enqueued_per_node"`
+	}
+	require.NoError(t, json.Unmarshal(out, &rep), string(out))
+	t.Logf("%+v", rep)
+	require.Equal(t, 3000, rep.Enqueued)
+	require.Equal(t, 3000, rep.Succeeded, "no job failed, none was lost: %s", out)
+	require.Zero(t, rep.Lost)
+	require.Zero(t, rep.Stranded)
+	require.Zero(t, rep.Unaccounted, "a job ran again only after an interruption")
+	require.GreaterOrEqual(t, rep.Kills, 1)
+	require.GreaterOrEqual(t, rep.Stops, 1)
+	require.Equal(t, 3, rep.Nodes)
+	require.Equal(t, 3, rep.Members, "every node is listed again at the end")
+	require.Len(t, rep.PerNode, 3)
+	for name, n := range rep.PerNode {
+		require.Positive(t, n, "node %s took enqueues", name)
+	}
+	require.Positive(t, rep.Rescued, "the killed and the stopped nodes' running jobs were rescued")
+	require.Positive(t, rep.Fenced, "the stopped node's late finishes were refused")
 }

@@ -62,6 +62,18 @@ func Shared(t testing.TB) *Server {
 	return shared
 }
 
+// Require skips the test when PostgreSQL is not installed (fails it when
+// JOBSCHED_REQUIRE_POSTGRES=1), for a test whose program starts a server of its own.
+func Require(t testing.TB) {
+	t.Helper()
+	if _, err := pgserver.BinDir(); err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("pgtest: %v, and %s=1 requires it", err, RequireEnv)
+		}
+		t.Skipf("pgtest: %v; skipping (set %s=1 to fail instead)", err, RequireEnv)
+	}
+}
+
 // M is what Main returns: a testing.M whose Run stops the shared server after the tests.
 type M struct{ m *testing.M }
 
