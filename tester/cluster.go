@@ -45,6 +45,8 @@ type cluster struct {
 	kills, stops atomic.Int64
 	fenced       atomic.Int64 // fenced writes counted by the nodes killed so far (read just before)
 	rescued      atomic.Int64 // rescues counted so
+	faultsMu     sync.Mutex
+	faults       []fault
 }
 
 // clusterNode is one daemon of the cluster.
@@ -171,7 +173,7 @@ func (c *cluster) scan(ctx context.Context, fn func(*jobsched.Job) bool) error {
 }
 
 // chaos injects one fault about every `every` until stopChaos: the kinds in turn ("kill":
-// SIGKILL a random node, then start it again under its name; "stop": SIGSTOP a random node for
+// SIGKILL a random node, and start it again under its name 1.5 leases and a second later; "stop": SIGSTOP a random node for
 // 1.5 leases and a second, then SIGCONT it). One fault at a time, so the other nodes stay up.
 func (c *cluster) chaos(ctx context.Context, kinds []string, every time.Duration, seed uint64) {
 	c.stopped = make(chan struct{})
@@ -199,8 +201,9 @@ func (c *cluster) chaos(ctx context.Context, kinds []string, every time.Duration
 	}()
 }
 
-// kill SIGKILLs node n and starts it again under its name (a new epoch: its old attempts are
-// rescued by the database's maintenance).
+// kill SIGKILLs node n, leaves it dead for as long as a stop lasts (its lease runs out and the
+// survivors rescue its running jobs: the failover), then starts it again under its name (a new
+// epoch).
 func (c *cluster) kill(ctx context.Context, n *clusterNode) {
 	if f, r, err := n.counters(ctx); err == nil {
 		c.fenced.Add(f) // the process's counters go with it
@@ -211,9 +214,14 @@ func (c *cluster) kill(ctx context.Context, n *clusterNode) {
 	proc, exited := n.proc, n.exited
 	n.mu.RUnlock()
 	_ = proc.Process.Signal(syscall.SIGKILL)
+	c.noteFault("kill", n.name)
 	<-exited
 	c.kills.Add(1)
-	c.opt.Logf("chaos: killed node %s with SIGKILL; starting it again", n.name)
+	c.opt.Logf("chaos: killed node %s with SIGKILL; starting it again in %s", n.name, c.faultLength())
+	select {
+	case <-ctx.Done():
+	case <-time.After(c.faultLength()): // the fault's length is the point: past the lease
+	}
 	for ctx.Err() == nil {
 		err := n.spawn(ctx)
 		if err == nil {
@@ -238,8 +246,9 @@ func (c *cluster) pause(ctx context.Context, n *clusterNode) {
 		n.up.Store(true)
 		return
 	}
+	c.noteFault("stop", n.name)
 	c.stops.Add(1)
-	d := c.opt.Lease*3/2 + time.Second
+	d := c.faultLength()
 	c.opt.Logf("chaos: stopped node %s with SIGSTOP for %s", n.name, d)
 	select {
 	case <-ctx.Done():
@@ -247,6 +256,16 @@ func (c *cluster) pause(ctx context.Context, n *clusterNode) {
 	}
 	_ = proc.Signal(syscall.SIGCONT) // even when cancelled: never leave a node stopped
 	n.up.Store(true)
+}
+
+// faultLength is how long a node stays stopped or dead: 1.5 leases (the lease counts from the
+// last renewal, a third of a lease apart) and a maintenance round.
+func (c *cluster) faultLength() time.Duration { return c.opt.Lease*3/2 + time.Second }
+
+func (c *cluster) noteFault(kind, node string) {
+	c.faultsMu.Lock()
+	defer c.faultsMu.Unlock()
+	c.faults = append(c.faults, fault{kind: kind, node: node, at: time.Now()})
 }
 
 func (r *remote) process() *os.Process {
@@ -330,10 +349,26 @@ func get(ctx context.Context, url, token string) (*http.Response, error) {
 }
 
 // finalFigures fills the cluster's part of the report once the chaos has ended and the jobs
-// drained: faults, fenced writes and rescues counted by the nodes, the members listed.
+// drained: the members listed, faults, fenced writes and rescues counted by the nodes.
 func (c *cluster) finalFigures(ctx context.Context, rep *Report) {
 	rep.Nodes = len(c.nodes)
 	rep.Kills, rep.Stops = int(c.kills.Load()), int(c.stops.Load())
+	// A node that was stopped joins again at its next renewal, after its late writes (the first
+	// thing it does when continued): wait for every node to be listed, then read the counters.
+	deadline := time.Now().Add(3 * c.opt.Lease)
+	for {
+		m, err := c.nodes[0].members(ctx)
+		if err == nil {
+			rep.ClusterMembers = m
+		}
+		if m == len(c.nodes) || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond): // polling the API: no event for a rejoin
+		}
+	}
 	fenced := c.fenced.Load()
 	rep.RescuedByMetrics = int(c.rescued.Load())
 	rep.EnqueuedPerNode = map[string]int{}
@@ -348,21 +383,6 @@ func (c *cluster) finalFigures(ctx context.Context, rep *Report) {
 		rep.RescuedByMetrics += int(r)
 	}
 	rep.FencedWrites = int(fenced)
-	// A node that was stopped joins again at its next renewal: wait for every node to be listed.
-	deadline := time.Now().Add(3 * c.opt.Lease)
-	for {
-		m, err := c.nodes[0].members(ctx)
-		if err == nil {
-			rep.ClusterMembers = m
-		}
-		if m == len(c.nodes) || time.Now().After(deadline) || ctx.Err() != nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond): // polling the API: no event for a rejoin
-		}
-	}
 }
 
 // close stops the nodes (SIGTERM, at once on every node), then the database it started.

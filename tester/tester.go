@@ -120,7 +120,11 @@ type Report struct {
 	FencedWrites     int            `json:"fenced_writes,omitempty"`
 	ClusterMembers   int            `json:"cluster_members,omitempty"`
 	EnqueuedPerNode  map[string]int `json:"enqueued_per_node,omitempty"`
-	ElapsedS         float64        `json:"elapsed_s"`
+	// Faults: each fault of the chaos, and how long the cluster took to take its jobs over.
+	Faults []Fault `json:"faults,omitempty"`
+
+	losses   []leaseLoss // the rescues read by the check
+	ElapsedS float64     `json:"elapsed_s"`
 	// Backlog: jobs queued before the start; BacklogUnfinished of them (and of the run's) were
 	// still unfinished at the deadline.
 	Backlog           int `json:"backlog,omitempty"`
@@ -339,6 +343,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		_ = t.close(context.Background())
 		return nil, err
 	}
+	if c, ok := t.(*cluster); ok {
+		c.faultsMu.Lock()
+		rep.Faults = faultFigures(c.faults, rep.losses, began)
+		c.faultsMu.Unlock()
+	}
 	if o.Backlog > 0 {
 		if left > rep.Lost {
 			rep.BacklogUnfinished = left - rep.Lost // the acknowledged ones left are counted as lost
@@ -535,11 +544,9 @@ func check(ctx context.Context, t target, acked map[string]bool, tenants map[str
 				break
 			}
 		}
-		for _, e := range j.Errors {
-			if strings.HasPrefix(e.Error, "interrupted") && strings.Contains(e.Error, "lost its lease") {
-				rep.Rescued++
-				break
-			}
+		if l := leaseLosses(j); len(l) > 0 {
+			rep.Rescued++
+			rep.losses = append(rep.losses, l...)
 		}
 		if !attemptsAccounted(j) {
 			rep.Unaccounted++
@@ -604,6 +611,10 @@ func (r *Report) Text(w io.Writer) {
 		fmt.Fprintf(w, "cluster     %d nodes (%d listed at the end), enqueues %v\n", r.Nodes, r.ClusterMembers, r.EnqueuedPerNode)
 		fmt.Fprintf(w, "rescued     %d jobs (an attempt cut off by a lost lease; the nodes counted %d rescues)\n", r.Rescued, r.RescuedByMetrics)
 		fmt.Fprintf(w, "fenced      %d late writes refused\n", r.FencedWrites)
+	}
+	for _, f := range r.Faults {
+		fmt.Fprintf(w, "fault       %s %s at %.1f s: %d running jobs rescued after %.2f s, running again after %.2f s\n",
+			f.Kind, f.Node, f.AtS, f.Jobs, f.RescueS, f.RunningS)
 	}
 	p := func(name string, q Percentiles) {
 		fmt.Fprintf(w, "%s p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", name, q.P50, q.P90, q.P99, q.Max)

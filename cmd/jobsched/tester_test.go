@@ -68,6 +68,11 @@ func TestTesterChaosOnAClusterOfThree(t *testing.T) {
 		Fenced                                                            int            `json:"fenced_writes"`
 		Members                                                           int            `json:"cluster_members"`
 		PerNode                                                           map[string]int `json:"enqueued_per_node"`
+		Faults                                                            []struct {
+			Kind, Node string
+			Jobs       int
+			RescueS    float64 `json:"rescue_s"`
+		}
 	}
 	require.NoError(t, json.Unmarshal(out, &rep), string(out))
 	t.Logf("%+v", rep)
@@ -86,4 +91,12 @@ func TestTesterChaosOnAClusterOfThree(t *testing.T) {
 	}
 	require.Positive(t, rep.Rescued, "the killed and the stopped nodes' running jobs were rescued")
 	require.Positive(t, rep.Fenced, "the stopped node's late finishes were refused")
+	require.Len(t, rep.Faults, rep.Kills+rep.Stops)
+	for _, f := range rep.Faults {
+		// A killed node's jobs are rescued by the survivors once its lease ran out, before the
+		// node is started again (1.5 leases and a second after the kill: 4 s).
+		if f.Kind == "kill" && f.Jobs > 0 {
+			require.Less(t, f.RescueS, 4.0, "failover of %s: %+v", f.Node, f)
+		}
+	}
 }
