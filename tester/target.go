@@ -224,6 +224,7 @@ func (r *remote) spawn(ctx context.Context) error {
 	}
 	began := time.Now()
 	cmd := exec.Command(r.opt.Binary, args...)
+	cmd.SysProcAttr = daemonAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err

@@ -115,9 +115,7 @@ func (s *Server) launch(ctx context.Context, bin, data string, cred *syscall.Cre
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "synchronous_commit=on",
 		"-c", "max_connections=300", "-c", "shared_buffers=64MB")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Pdeathsig: if the test binary dies (timeout, kill), the server goes too (SIGQUIT is
-	// PostgreSQL's immediate shutdown, which also ends its backends).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	cmd.SysProcAttr = serverAttr(cred) // on Linux, the server dies with us
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
