@@ -205,9 +205,9 @@ func (c *cluster) chaos(ctx context.Context, kinds []string, every time.Duration
 // survivors rescue its running jobs: the failover), then starts it again under its name (a new
 // epoch).
 func (c *cluster) kill(ctx context.Context, n *clusterNode) {
-	if f, r, err := n.counters(ctx); err == nil {
-		c.fenced.Add(f) // the process's counters go with it
-		c.rescued.Add(r)
+	if m, err := n.counters(ctx); err == nil {
+		c.fenced.Add(m.fenced) // the process's counters go with it
+		c.rescued.Add(m.rescued)
 	}
 	n.up.Store(false)
 	n.mu.RLock()
@@ -284,8 +284,15 @@ func (c *cluster) stopChaos() {
 	}
 }
 
-// counters reads the node's fenced writes and rescued jobs from its /metrics.
-func (n *clusterNode) counters(ctx context.Context) (fenced, rescued int64, err error) {
+// nodeMetrics are the figures the tester reads from a node's /metrics.
+type nodeMetrics struct {
+	fenced, rescued int64 // jobsched_cluster_fenced_writes_total, jobsched_cluster_rescued_jobs_total
+	busy            int64 // jobsched_workers_busy, over the categories
+}
+
+// counters reads the node's fenced writes, rescued jobs and busy workers from its /metrics.
+func (n *clusterNode) counters(ctx context.Context) (nodeMetrics, error) {
+	var m nodeMetrics
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	n.mu.RLock()
@@ -293,24 +300,32 @@ func (n *clusterNode) counters(ctx context.Context) (fenced, rescued int64, err 
 	n.mu.RUnlock()
 	resp, err := get(ctx, addr+"/metrics", n.opt.Token)
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		name, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
 			continue
+		}
+		name, v := line[:i], line[i+1:]
+		if j := strings.IndexByte(name, '{'); j >= 0 {
+			name = name[:j]
 		}
 		switch name {
 		case "jobsched_cluster_fenced_writes_total":
-			fenced, _ = strconv.ParseInt(v, 10, 64)
+			m.fenced, _ = strconv.ParseInt(v, 10, 64)
 		case "jobsched_cluster_rescued_jobs_total":
-			rescued, _ = strconv.ParseInt(v, 10, 64)
+			m.rescued, _ = strconv.ParseInt(v, 10, 64)
+		case "jobsched_workers_busy":
+			f, _ := strconv.ParseFloat(v, 64)
+			m.busy += int64(f)
 		}
 	}
-	return fenced, rescued, sc.Err()
+	return m, sc.Err()
 }
 
 // members is the number of nodes GET /v1/cluster lists on node n.
@@ -353,8 +368,8 @@ func get(ctx context.Context, url, token string) (*http.Response, error) {
 func (c *cluster) finalFigures(ctx context.Context, rep *Report) {
 	rep.Nodes = len(c.nodes)
 	rep.Kills, rep.Stops = int(c.kills.Load()), int(c.stops.Load())
-	// A node that was stopped joins again at its next renewal, after its late writes (the first
-	// thing it does when continued): wait for every node to be listed, then read the counters.
+	// A node whose row was removed while it was stopped joins again at its next renewal: wait
+	// for every node to be listed.
 	deadline := time.Now().Add(3 * c.opt.Lease)
 	for {
 		m, err := c.nodes[0].members(ctx)
@@ -369,18 +384,43 @@ func (c *cluster) finalFigures(ctx context.Context, rep *Report) {
 		case <-time.After(100 * time.Millisecond): // polling the API: no event for a rejoin
 		}
 	}
+	// A continued node's attempts end (their finishes refused) once it runs again, and a write
+	// it was frozen in the middle of goes on: with every job final, wait until no worker is busy
+	// on any node and no session of the database is inside a transaction, twice in a row, then
+	// read the counters.
+	var ms []nodeMetrics
+	for quiet := 0; ; {
+		ms = ms[:0]
+		busy := int64(0)
+		for _, n := range c.nodes {
+			m, err := n.counters(ctx)
+			if err != nil {
+				c.opt.Logf("cluster: metrics of %s: %v", n.name, err)
+			}
+			ms = append(ms, m)
+			busy += m.busy
+		}
+		var inTx int
+		err := c.db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`).Scan(&inTx)
+		if quiet = quiet + 1; busy > 0 || inTx > 0 || err != nil {
+			quiet = 0
+		}
+		if quiet == 2 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond): // polling the metrics: no event for an idle node
+		}
+	}
 	fenced := c.fenced.Load()
 	rep.RescuedByMetrics = int(c.rescued.Load())
 	rep.EnqueuedPerNode = map[string]int{}
-	for _, n := range c.nodes {
+	for i, n := range c.nodes {
 		rep.EnqueuedPerNode[n.name] = int(n.enqueued.Load())
-		f, r, err := n.counters(ctx)
-		if err != nil {
-			c.opt.Logf("cluster: metrics of %s: %v", n.name, err)
-			continue
-		}
-		fenced += f
-		rep.RescuedByMetrics += int(r)
+		fenced += ms[i].fenced
+		rep.RescuedByMetrics += int(ms[i].rescued)
 	}
 	rep.FencedWrites = int(fenced)
 }

@@ -66,6 +66,9 @@ type Options struct {
 	Nodes int
 	Store string
 	Lease time.Duration // the nodes' lease (default 15s)
+	// UniqueKeys (with Nodes): while the load runs, race that many unique keys across the nodes
+	// (each key's job enqueued on every node at once: one job must exist).
+	UniqueKeys int
 
 	// Chaos, a comma-separated list of faults injected in turn about every ChaosEvery: "kill"
 	// (with Spawn or Nodes): SIGKILL the daemon, or a random node, and start it again; "stop"
@@ -122,6 +125,9 @@ type Report struct {
 	EnqueuedPerNode  map[string]int `json:"enqueued_per_node,omitempty"`
 	// Faults: each fault of the chaos, and how long the cluster took to take its jobs over.
 	Faults []Fault `json:"faults,omitempty"`
+	// UniqueKeys raced across the nodes, and those for which more than one job was made.
+	UniqueKeys       int `json:"unique_keys,omitempty"`
+	UniqueViolations int `json:"unique_violations"`
 
 	losses   []leaseLoss // the rescues read by the check
 	ElapsedS float64     `json:"elapsed_s"`
@@ -151,6 +157,10 @@ var ErrLost = errors.New("acknowledged jobs were lost")
 
 // ErrUnaccounted is returned by Run (with the report) when a job's attempts do not add up.
 var ErrUnaccounted = errors.New("jobs ran more often than their failures and interruptions explain")
+
+// ErrUniqueBroken is returned by Run (with the report) when a unique key raced across the
+// nodes made more than one job.
+var ErrUniqueBroken = errors.New("a unique key made more than one job across the nodes")
 
 // ErrOptions marks an error in the Options (the command line): nothing was run.
 var ErrOptions = errors.New("bad tester options")
@@ -209,6 +219,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("--store: want a postgres:// DSN, got %q", o.Store)
 	case o.clustered() && (o.Embedded || o.Addr != ""):
 		return fmt.Errorf("--nodes and --store spawn their daemons: not with --embedded or --addr")
+	case o.UniqueKeys < 0 || (o.UniqueKeys > 0 && !o.clustered()):
+		return fmt.Errorf("--unique-keys: want a number ≥ 0, with --nodes; got %d", o.UniqueKeys)
 	case o.clustered() && o.Backlog > 0:
 		return fmt.Errorf("--backlog is not supported with --nodes")
 	case o.Lease < 0 || (o.Lease > 0 && o.Lease < time.Second):
@@ -309,7 +321,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	began := time.Now()
 	tenants := map[string]int{}
+	var uniq sync.WaitGroup
+	var uniqErr error
+	if c, ok := t.(*cluster); ok && o.UniqueKeys > 0 {
+		uniq.Add(1)
+		go func() {
+			defer uniq.Done()
+			rep.UniqueKeys, rep.UniqueViolations, uniqErr = c.uniqueRace(ctx, o.UniqueKeys)
+		}()
+	}
 	acked, enqueueDur, err := enqueueAll(ctx, t, o, tenants)
+	uniq.Wait()
+	if err == nil && uniqErr != nil {
+		err = uniqErr
+	}
 	if err != nil {
 		rss.stop()
 		_ = t.close(context.Background())
@@ -368,6 +393,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if rep.Unaccounted > 0 {
 		return rep, fmt.Errorf("%d of %d: %w", rep.Unaccounted, rep.Enqueued, ErrUnaccounted)
+	}
+	if rep.UniqueViolations > 0 {
+		return rep, fmt.Errorf("%d of %d keys: %w", rep.UniqueViolations, rep.UniqueKeys, ErrUniqueBroken)
 	}
 	return rep, nil
 }
@@ -611,6 +639,9 @@ func (r *Report) Text(w io.Writer) {
 		fmt.Fprintf(w, "cluster     %d nodes (%d listed at the end), enqueues %v\n", r.Nodes, r.ClusterMembers, r.EnqueuedPerNode)
 		fmt.Fprintf(w, "rescued     %d jobs (an attempt cut off by a lost lease; the nodes counted %d rescues)\n", r.Rescued, r.RescuedByMetrics)
 		fmt.Fprintf(w, "fenced      %d late writes refused\n", r.FencedWrites)
+	}
+	if r.UniqueKeys > 0 {
+		fmt.Fprintf(w, "unique      %d keys raced across the nodes, %d made more than one job\n", r.UniqueKeys, r.UniqueViolations)
 	}
 	for _, f := range r.Faults {
 		fmt.Fprintf(w, "fault       %s %s at %.1f s: %d running jobs rescued after %.2f s, running again after %.2f s\n",

@@ -148,6 +148,8 @@ func TestClusterOptionsAreChecked(t *testing.T) {
 		{Options{Nodes: 2, Backlog: 10}, "--backlog"},
 		{Options{Nodes: 2, Lease: 10 * time.Millisecond}, "--lease"},
 		{Options{Nodes: 2, Chaos: "boom"}, "--chaos"},
+		{Options{Embedded: true, Data: "x", UniqueKeys: 3}, "--unique-keys"},
+		{Options{Nodes: 2, UniqueKeys: -1}, "--unique-keys"},
 		{Options{Spawn: true, Data: "x", Chaos: "stop"}, "--chaos stop needs --nodes"},
 		{Options{Addr: "http://127.0.0.1:1", Chaos: "kill"}, "--chaos kill needs"},
 	} {

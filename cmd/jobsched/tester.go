@@ -159,6 +159,7 @@ scripts/bench.sh runs the whole benchmark table of docs/benchmarks.md with this 
 	f.Uint64Var(&o.Seed, "seed", 0, "random seed (0: random)")
 	f.IntVar(&o.Nodes, "nodes", 0, "spawn N daemons on one PostgreSQL (--store, or a server of the tester's own)")
 	f.StringVar(&o.Store, "store", "", "postgres:// DSN of the database the --nodes share (default: start a PostgreSQL in a temp dir)")
+	f.IntVar(&o.UniqueKeys, "unique-keys", 0, "with --nodes: race N unique keys across the nodes during the run (one job each must exist)")
 	f.DurationVar(&o.Lease, "lease", 15*time.Second, "lease of the --nodes (a stop lasts 1.5 leases and a second)")
 	f.StringVar(&o.Chaos, "chaos", "", `faults, in turn: "kill" (SIGKILL the spawned daemon or a random node, and restart it), "stop" (--nodes: SIGSTOP a node for longer than its lease); e.g. kill,stop`)
 	f.DurationVar(&chaosEvery, "chaos-every", 3*time.Second, "mean time between chaos faults")

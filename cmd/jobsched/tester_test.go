@@ -52,12 +52,13 @@ func TestTesterRefusesBadBenchOptions(t *testing.T) {
 // itself, the jobs spread over them, one node killed (SIGKILL, then started again) and one stopped
 // (SIGSTOP) for longer than its lease. Nothing acknowledged is lost or left unfinished, every
 // job ran only as often as its interruptions explain, the killed and the stopped nodes' running
-// jobs were rescued, the stopped node's late finishes were refused, and every node is listed.
+// jobs were rescued, the stopped node's late finishes were refused, every node is listed, and
+// unique keys raced across the nodes made one job each.
 func TestTesterChaosOnAClusterOfThree(t *testing.T) {
 	pgtest.Require(t)
 	cmd := exec.Command(binary, "tester", "--nodes", "3", "--lease", "2s", "--chaos", "kill,stop",
 		"--chaos-every", "2s", "--seed", "7", "--jobs", "3000", "--rate", "300", "--batch", "10",
-		"--duration-ms", "100", "--deadline", "40s", "--json")
+		"--duration-ms", "100", "--deadline", "40s", "--unique-keys", "20", "--json")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -67,6 +68,8 @@ func TestTesterChaosOnAClusterOfThree(t *testing.T) {
 		Unaccounted                                                       int            `json:"unaccounted_attempts"`
 		Fenced                                                            int            `json:"fenced_writes"`
 		Members                                                           int            `json:"cluster_members"`
+		UniqueKeys                                                        int            `json:"unique_keys"`
+		UniqueViolations                                                  int            `json:"unique_violations"`
 		PerNode                                                           map[string]int `json:"enqueued_per_node"`
 		Faults                                                            []struct {
 			Kind, Node string
@@ -91,6 +94,8 @@ func TestTesterChaosOnAClusterOfThree(t *testing.T) {
 	}
 	require.Positive(t, rep.Rescued, "the killed and the stopped nodes' running jobs were rescued")
 	require.Positive(t, rep.Fenced, "the stopped node's late finishes were refused")
+	require.Equal(t, 20, rep.UniqueKeys, "each key raced on the nodes up")
+	require.Zero(t, rep.UniqueViolations, "one job a key across the nodes")
 	require.Len(t, rep.Faults, rep.Kills+rep.Stops)
 	for _, f := range rep.Faults {
 		// A killed node's jobs are rescued by the survivors once its lease ran out, before the
