@@ -37,7 +37,9 @@ than its failures and interruptions explain (its attempts do not add up).
 
 A cluster run (--nodes) reads every job from the database at the end, and reports beside that
 the faults injected, the jobs rescued from a node whose lease ran out, the late writes fencing
-refused (the nodes' /metrics) and the nodes GET /v1/cluster lists.
+refused (the nodes' /metrics), the time each fault took to fail over, and the nodes GET
+/v1/cluster lists; --unique-keys N races N unique keys across the nodes (exit 1 if one made two
+jobs).
 
 Targets:
   --addr URL               a running daemon
@@ -47,14 +49,14 @@ Targets:
   --nodes N [--store DSN]  N daemons (serve --store --node n1..nN --lease) on one PostgreSQL:
                            the DSN's database, or a server it starts in a temp dir (Debian's
                            postgresql package); enqueues go round the nodes
-  --nodes N --chaos kill,stop   ... and, in turn, SIGKILLs a random node (restarting it) and
-                           SIGSTOPs one for 1.5 leases and a second (then SIGCONT)
+  --nodes N --chaos kill,stop   ... and, in turn, SIGKILLs a random node (restarting it 1.5
+                           leases and a second later) and SIGSTOPs one as long (then SIGCONT)
 
 Examples:
   jobsched tester --embedded --data /tmp/t --jobs 100000 --batch 1000 --workers 100
   jobsched tester --spawn --data /tmp/t --jobs 100000 --batch 100 --chaos kill --chaos-every 3s
   jobsched tester --addr http://127.0.0.1:7420 --rate 500 --jobs 5000 --json
-  jobsched tester --nodes 3 --lease 2s --chaos kill,stop --chaos-every 3s --rate 500 --jobs 10000
+  jobsched tester --nodes 3 --lease 2s --chaos kill,stop --chaos-every 3s --rate 500 --jobs 10000 --unique-keys 50
   jobsched tester --nodes 3 --store postgres://jobsched:secret@127.0.0.1/jobsched --jobs 50000 --batch 100
   jobsched tester --embedded --data /tmp/t --backlog 1000000 --jobs 100000 --batch 1000
   jobsched tester --embedded --data /tmp/t --spread 100 --jobs 100000 --batch 1000
