@@ -332,7 +332,10 @@ func (n *clusterNode) counters(ctx context.Context) (nodeMetrics, error) {
 func (n *clusterNode) members(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := get(ctx, n.addr+"/v1/cluster", n.opt.Token)
+	n.mu.RLock()
+	addr := n.addr
+	n.mu.RUnlock()
+	resp, err := get(ctx, addr+"/v1/cluster", n.opt.Token)
 	if err != nil {
 		return 0, err
 	}

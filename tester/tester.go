@@ -139,7 +139,8 @@ type Report struct {
 	// start to serving), backlog read back included.
 	StartupS float64 `json:"startup_s,omitempty"`
 	// RssAnonStartMiB just after the start-up, RssAnonMaxMiB the peak over the run (sampled every
-	// 50 ms): of the tester's own process when embedded, of the daemon when spawned.
+	// 50 ms): of the tester's own process when embedded, of the daemon when spawned (of node n1's
+	// first process in a cluster run).
 	RssAnonStartMiB float64 `json:"rss_anon_start_mib,omitempty"`
 	RssAnonMaxMiB   float64 `json:"rss_anon_max_mib,omitempty"`
 	// Store figures of an embedded run, from the start-up to the drain: commits, disk syncs and
