@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jobsched/jobsched/internal/pgtest"
 	"github.com/stretchr/testify/require"
 )
@@ -104,4 +106,32 @@ func TestTesterChaosOnAClusterOfThree(t *testing.T) {
 			require.Less(t, f.RescueS, 4.0, "failover of %s: %+v", f.Node, f)
 		}
 	}
+}
+
+// With --store the nodes share the database given (here the test package's server), after
+// `jobsched migrate` on it; the jobs are read back from it.
+func TestTesterClusterOnAGivenDatabase(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	out, err := exec.Command(binary, "tester", "--nodes", "2", "--store", dsn, "--jobs", "400", "--batch", "20",
+		"--unique-keys", "3", "--json").Output()
+	require.NoError(t, err, string(out))
+	var rep struct {
+		Enqueued, Succeeded, Lost, Nodes int
+		Members                          int            `json:"cluster_members"`
+		PerNode                          map[string]int `json:"enqueued_per_node"`
+	}
+	require.NoError(t, json.Unmarshal(out, &rep), string(out))
+	require.Equal(t, 400, rep.Succeeded)
+	require.Zero(t, rep.Lost)
+	require.Equal(t, 2, rep.Nodes)
+	require.Equal(t, 2, rep.Members)
+	require.Equal(t, map[string]int{"n1": 200, "n2": 200}, rep.PerNode, "the batches went round the nodes")
+	c, err := pgx.Connect(context.Background(), dsn)
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	var n int
+	require.NoError(t, c.QueryRow(context.Background(), `SELECT count(*) FROM jobsched_jobs WHERE state = 'succeeded'`).Scan(&n))
+	require.Equal(t, 400, n, "the jobs are in the database given")
+	require.NoError(t, c.QueryRow(context.Background(), `SELECT count(*) FROM jobsched_jobs WHERE state = 'cancelled' AND unique_key IS NOT NULL`).Scan(&n))
+	require.Equal(t, 3, n, "one job a raced key, cancelled after the race")
 }
