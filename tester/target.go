@@ -111,6 +111,9 @@ type remote struct {
 	opt Options
 
 	// spawn only
+	name    string   // a cluster node's name ("" for the single daemon)
+	args    []string // more flags of serve (a cluster node's --store, --node, --lease)
+	addr    string   // base URL of the running process
 	proc    *exec.Cmd
 	exited  chan struct{}
 	kills   int
@@ -136,6 +139,9 @@ func retryable(err error) bool {
 	var apiErr *client.APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.Status == 429 || apiErr.Status == 503
+	}
+	if errors.Is(err, errNoNodeUp) {
+		return true
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
@@ -206,11 +212,19 @@ func (r *remote) spawn(ctx context.Context) error {
 		return err
 	}
 	cfgPath := filepath.Join(r.opt.Data, "tester.yaml")
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--config", cfgPath}
+	if r.name != "" {
+		cfgPath = filepath.Join(r.opt.Data, "tester-"+r.name+".yaml")
+		args = append([]string{"serve", "--listen", "127.0.0.1:0", "--config", cfgPath}, r.args...)
+	} else {
+		args = append(args, "--data", storeDir(r.opt))
+	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
 	began := time.Now()
-	cmd := exec.Command(r.opt.Binary, "serve", "--listen", "127.0.0.1:0", "--data", storeDir(r.opt), "--config", cfgPath)
+	cmd := exec.Command(r.opt.Binary, args...)
+	cmd.SysProcAttr = daemonAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -233,7 +247,8 @@ func (r *remote) spawn(ctx context.Context) error {
 	select {
 	case a := <-addr:
 		r.mu.Lock()
-		r.c = client.New("http://"+a, r.opt.Token)
+		r.addr = "http://" + a
+		r.c = client.New(r.addr, r.opt.Token)
 		r.proc, r.exited = cmd, exited
 		if r.start == 0 {
 			r.start = time.Since(began)

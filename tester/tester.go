@@ -59,7 +59,20 @@ type Options struct {
 	Skew       float64
 	NoFairness bool
 
-	// Chaos "kill" (with Spawn): SIGKILL the daemon about every ChaosEvery and restart it.
+	// Nodes > 0 spawns a cluster: Nodes daemons (Binary serve --store --node n1..nN --lease Lease)
+	// on one PostgreSQL database, Store (a postgres:// DSN), or a server the tester starts for the
+	// run in a temp dir (internal/pgserver). Enqueues go round the nodes; the check reads the
+	// database. Store alone means one node.
+	Nodes int
+	Store string
+	Lease time.Duration // the nodes' lease (default 15s)
+	// UniqueKeys (with Nodes): while the load runs, race that many unique keys across the nodes
+	// (each key's job enqueued on every node at once: one job must exist).
+	UniqueKeys int
+
+	// Chaos, a comma-separated list of faults injected in turn about every ChaosEvery: "kill"
+	// (with Spawn or Nodes): SIGKILL the daemon, or a random node, and start it again; "stop"
+	// (with Nodes): SIGSTOP a random node for 1.5 leases and a second, then SIGCONT it.
 	Chaos      string
 	ChaosEvery time.Duration
 	// Deadline: a job not finished this long after the last enqueue is lost.
@@ -93,7 +106,31 @@ type Report struct {
 	StartLatencyMS  Percentiles `json:"start_latency_ms"`
 	FinishLatencyMS Percentiles `json:"finish_latency_ms"`
 	Kills           int         `json:"kills"`
-	ElapsedS        float64     `json:"elapsed_s"`
+	// Stranded: acknowledged jobs stored but not finished at the deadline (counted in Lost too).
+	Stranded int `json:"stranded"`
+	// Unaccounted: finished jobs whose attempts do not add up (an attempt ran without its error
+	// kept, or two finishes): a job may run again only after a failure or an interruption.
+	Unaccounted    int      `json:"unaccounted_attempts"`
+	UnaccountedIDs []string `json:"unaccounted_ids,omitempty"`
+	// A cluster run (Nodes): the nodes, the SIGSTOPs of the chaos, the jobs rescued from a node
+	// whose lease ran out (read from the jobs: an attempt interrupted so), the nodes' own count of
+	// rescues and of the late writes fencing refused (their /metrics; a killed node's read just
+	// before the kill), the members GET /v1/cluster listed at the end, the enqueues per node.
+	Nodes            int            `json:"nodes,omitempty"`
+	Stops            int            `json:"stops,omitempty"`
+	Rescued          int            `json:"rescued,omitempty"`
+	RescuedByMetrics int            `json:"rescued_by_metrics,omitempty"`
+	FencedWrites     int            `json:"fenced_writes,omitempty"`
+	ClusterMembers   int            `json:"cluster_members,omitempty"`
+	EnqueuedPerNode  map[string]int `json:"enqueued_per_node,omitempty"`
+	// Faults: each fault of the chaos, and how long the cluster took to take its jobs over.
+	Faults []Fault `json:"faults,omitempty"`
+	// UniqueKeys raced across the nodes, and those for which more than one job was made.
+	UniqueKeys       int `json:"unique_keys,omitempty"`
+	UniqueViolations int `json:"unique_violations"`
+
+	losses   []leaseLoss // the rescues read by the check
+	ElapsedS float64     `json:"elapsed_s"`
 	// Backlog: jobs queued before the start; BacklogUnfinished of them (and of the run's) were
 	// still unfinished at the deadline.
 	Backlog           int `json:"backlog,omitempty"`
@@ -102,7 +139,8 @@ type Report struct {
 	// start to serving), backlog read back included.
 	StartupS float64 `json:"startup_s,omitempty"`
 	// RssAnonStartMiB just after the start-up, RssAnonMaxMiB the peak over the run (sampled every
-	// 50 ms): of the tester's own process when embedded, of the daemon when spawned.
+	// 50 ms): of the tester's own process when embedded, of the daemon when spawned (of node n1's
+	// first process in a cluster run).
 	RssAnonStartMiB float64 `json:"rss_anon_start_mib,omitempty"`
 	RssAnonMaxMiB   float64 `json:"rss_anon_max_mib,omitempty"`
 	// Store figures of an embedded run, from the start-up to the drain: commits, disk syncs and
@@ -117,6 +155,13 @@ type Report struct {
 
 // ErrLost is returned by Run (with the report) when an acknowledged job was lost.
 var ErrLost = errors.New("acknowledged jobs were lost")
+
+// ErrUnaccounted is returned by Run (with the report) when a job's attempts do not add up.
+var ErrUnaccounted = errors.New("jobs ran more often than their failures and interruptions explain")
+
+// ErrUniqueBroken is returned by Run (with the report) when a unique key raced across the
+// nodes made more than one job.
+var ErrUniqueBroken = errors.New("a unique key made more than one job across the nodes")
 
 // ErrOptions marks an error in the Options (the command line): nothing was run.
 var ErrOptions = errors.New("bad tester options")
@@ -146,6 +191,12 @@ func (o *Options) defaults() error {
 	if o.Deadline <= 0 {
 		o.Deadline = 2 * time.Minute
 	}
+	if o.Store != "" && o.Nodes == 0 {
+		o.Nodes = 1
+	}
+	if o.Lease <= 0 {
+		o.Lease = 15 * time.Second
+	}
 	if o.ChaosEvery <= 0 {
 		o.ChaosEvery = 3 * time.Second
 	}
@@ -163,15 +214,23 @@ func (o *Options) check() error {
 	switch {
 	case o.FailRate < 0 || o.FailRate > 1 || o.PanicRate < 0 || o.PanicRate+o.FailRate > 1:
 		return fmt.Errorf("--fail-rate and --panic-rate must be within 0..1 together")
-	case o.Chaos != "" && o.Chaos != "kill":
-		return fmt.Errorf("--chaos: only \"kill\" is known, got %q", o.Chaos)
-	case o.Chaos != "" && !o.Spawn:
-		return fmt.Errorf("--chaos needs --spawn: the tester must own the daemon to kill it")
-	case (o.Embedded || o.Spawn) && o.Data == "":
+	case o.Nodes < 0:
+		return fmt.Errorf("--nodes must not be negative, got %d", o.Nodes)
+	case o.Store != "" && !strings.HasPrefix(o.Store, "postgres://") && !strings.HasPrefix(o.Store, "postgresql://"):
+		return fmt.Errorf("--store: want a postgres:// DSN, got %q", o.Store)
+	case o.clustered() && (o.Embedded || o.Addr != ""):
+		return fmt.Errorf("--nodes and --store spawn their daemons: not with --embedded or --addr")
+	case o.UniqueKeys < 0 || (o.UniqueKeys > 0 && !o.clustered()):
+		return fmt.Errorf("--unique-keys: want a number ≥ 0, with --nodes; got %d", o.UniqueKeys)
+	case o.clustered() && o.Backlog > 0:
+		return fmt.Errorf("--backlog is not supported with --nodes")
+	case o.Lease < 0 || (o.Lease > 0 && o.Lease < time.Second):
+		return fmt.Errorf("--lease must be at least 1s, got %s", o.Lease)
+	case (o.Embedded || o.Spawn) && !o.clustered() && o.Data == "":
 		return fmt.Errorf("--data is needed with --embedded and --spawn")
 	case o.Embedded && o.Spawn:
 		return fmt.Errorf("--embedded and --spawn exclude each other")
-	case !o.Embedded && !o.Spawn && o.Addr == "":
+	case !o.Embedded && !o.Spawn && !o.clustered() && o.Addr == "":
 		return fmt.Errorf("give --addr, --embedded or --spawn")
 	case o.Jobs < 0:
 		return fmt.Errorf("--jobs must not be negative, got %d", o.Jobs)
@@ -184,7 +243,33 @@ func (o *Options) check() error {
 	case o.Backlog > 0 && !o.Embedded && !o.Spawn:
 		return fmt.Errorf("--backlog needs --embedded or --spawn: the tester fills the store before the scheduler starts")
 	}
-	return nil
+	_, err := o.chaosKinds()
+	return err
+}
+
+// clustered says whether the run spawns a cluster on PostgreSQL.
+func (o *Options) clustered() bool { return o.Nodes > 0 || o.Store != "" }
+
+// chaosKinds parses Chaos ("kill", "stop", "kill,stop") against the target.
+func (o *Options) chaosKinds() ([]string, error) {
+	if o.Chaos == "" {
+		return nil, nil
+	}
+	var kinds []string
+	for _, k := range strings.Split(o.Chaos, ",") {
+		switch k = strings.TrimSpace(k); {
+		case k == "kill" && (o.Spawn || o.clustered()):
+		case k == "kill":
+			return nil, fmt.Errorf("--chaos kill needs --spawn or --nodes: the tester must own the daemons to kill them")
+		case k == "stop" && o.clustered():
+		case k == "stop":
+			return nil, fmt.Errorf("--chaos stop needs --nodes: a stopped node's jobs are rescued by the others")
+		default:
+			return nil, fmt.Errorf("--chaos: want kill and/or stop, got %q", k)
+		}
+		kinds = append(kinds, k)
+	}
+	return kinds, nil
 }
 
 // Run runs the load and checks it. It returns the report, and ErrLost if any acknowledged job
@@ -201,6 +286,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	var t target
 	switch {
+	case o.clustered():
+		c, err := newCluster(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		t, rep.Target = c, fmt.Sprintf("%d spawned nodes on PostgreSQL", o.Nodes)
+		if kinds, _ := o.chaosKinds(); len(kinds) > 0 {
+			c.chaos(ctx, kinds, o.ChaosEvery, o.Seed)
+		}
 	case o.Embedded:
 		e, err := newEmbedded(ctx, o)
 		if err != nil {
@@ -228,7 +322,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	began := time.Now()
 	tenants := map[string]int{}
+	var uniq sync.WaitGroup
+	var uniqErr error
+	if c, ok := t.(*cluster); ok && o.UniqueKeys > 0 {
+		uniq.Add(1)
+		go func() {
+			defer uniq.Done()
+			rep.UniqueKeys, rep.UniqueViolations, uniqErr = c.uniqueRace(ctx, o.UniqueKeys)
+		}()
+	}
 	acked, enqueueDur, err := enqueueAll(ctx, t, o, tenants)
+	uniq.Wait()
+	if err == nil && uniqErr != nil {
+		err = uniqErr
+	}
 	if err != nil {
 		rss.stop()
 		_ = t.close(context.Background())
@@ -246,6 +353,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Kills = r.stopChaos()
 		drained, left = waitDrained(ctx, t, o, len(acked)+o.Backlog, o.Deadline)
 	}
+	if c, ok := t.(*cluster); ok {
+		if c.stopped != nil {
+			c.stopChaos()
+			drained, left = waitDrained(ctx, t, o, len(acked), o.Deadline)
+		}
+		c.finalFigures(ctx, rep)
+	}
 	rep.RssAnonMaxMiB = rss.stop()
 	if e, ok := t.(*embedded); ok {
 		st := e.s.StoreStats()
@@ -254,6 +368,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := check(ctx, t, acked, tenants, o.Tenants, rep); err != nil {
 		_ = t.close(context.Background())
 		return nil, err
+	}
+	if c, ok := t.(*cluster); ok {
+		c.faultsMu.Lock()
+		rep.Faults = faultFigures(c.faults, rep.losses, began)
+		c.faultsMu.Unlock()
 	}
 	if o.Backlog > 0 {
 		if left > rep.Lost {
@@ -272,6 +391,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if rep.BacklogUnfinished > 0 {
 		return rep, fmt.Errorf("%d of the backlog of %d unfinished at the deadline: %w", rep.BacklogUnfinished, rep.Backlog, ErrLost)
+	}
+	if rep.Unaccounted > 0 {
+		return rep, fmt.Errorf("%d of %d: %w", rep.Unaccounted, rep.Enqueued, ErrUnaccounted)
+	}
+	if rep.UniqueViolations > 0 {
+		return rep, fmt.Errorf("%d of %d keys: %w", rep.UniqueViolations, rep.UniqueKeys, ErrUniqueBroken)
 	}
 	return rep, nil
 }
@@ -438,6 +563,7 @@ func check(ctx context.Context, t target, acked map[string]bool, tenants map[str
 			rep.Cancelled++
 		default:
 			rep.Lost++ // acknowledged, not finished within the deadline
+			rep.Stranded++
 			rep.LostIDs = append(rep.LostIDs, j.ID)
 			return true
 		}
@@ -445,6 +571,16 @@ func check(ctx context.Context, t target, acked map[string]bool, tenants map[str
 			if strings.HasPrefix(e.Error, "interrupted") {
 				rep.Duplicates++ // it ran again after the process died under it
 				break
+			}
+		}
+		if l := leaseLosses(j); len(l) > 0 {
+			rep.Rescued++
+			rep.losses = append(rep.losses, l...)
+		}
+		if !attemptsAccounted(j) {
+			rep.Unaccounted++
+			if len(rep.UnaccountedIDs) < 20 {
+				rep.UnaccountedIDs = append(rep.UnaccountedIDs, j.ID)
 			}
 		}
 		if firstCreated.IsZero() || j.CreatedAt.Before(firstCreated) {
@@ -494,10 +630,23 @@ func (r *Report) Text(w io.Writer) {
 	fmt.Fprintf(w, "target      %s\n", r.Target)
 	fmt.Fprintf(w, "enqueued    %d  (%.0f/s)\n", r.Enqueued, r.EnqueuePerS)
 	fmt.Fprintf(w, "finished    succeeded %d, dead %d, cancelled %d  (%.0f/s)\n", r.Succeeded, r.Dead, r.Cancelled, r.CompletePerS)
-	fmt.Fprintf(w, "lost        %d\n", r.Lost)
-	fmt.Fprintf(w, "duplicates  %d  (ran again after a crash)\n", r.Duplicates)
-	if r.Kills > 0 {
-		fmt.Fprintf(w, "chaos       %d kills (SIGKILL)\n", r.Kills)
+	fmt.Fprintf(w, "lost        %d  (stranded %d: stored, not finished)\n", r.Lost, r.Stranded)
+	fmt.Fprintf(w, "duplicates  %d  (ran again after a crash or a rescue)\n", r.Duplicates)
+	fmt.Fprintf(w, "attempts    %d jobs whose attempts do not add up\n", r.Unaccounted)
+	if r.Kills > 0 || r.Stops > 0 {
+		fmt.Fprintf(w, "chaos       %d kills (SIGKILL), %d stops (SIGSTOP)\n", r.Kills, r.Stops)
+	}
+	if r.Nodes > 0 {
+		fmt.Fprintf(w, "cluster     %d nodes (%d listed at the end), enqueues %v\n", r.Nodes, r.ClusterMembers, r.EnqueuedPerNode)
+		fmt.Fprintf(w, "rescued     %d jobs (an attempt cut off by a lost lease; the nodes counted %d rescues)\n", r.Rescued, r.RescuedByMetrics)
+		fmt.Fprintf(w, "fenced      %d late writes refused\n", r.FencedWrites)
+	}
+	if r.UniqueKeys > 0 {
+		fmt.Fprintf(w, "unique      %d keys raced across the nodes, %d made more than one job\n", r.UniqueKeys, r.UniqueViolations)
+	}
+	for _, f := range r.Faults {
+		fmt.Fprintf(w, "fault       %s %s at %.1f s: %d running jobs rescued after %.2f s, running again after %.2f s\n",
+			f.Kind, f.Node, f.AtS, f.Jobs, f.RescueS, f.RunningS)
 	}
 	p := func(name string, q Percentiles) {
 		fmt.Fprintf(w, "%s p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", name, q.P50, q.P90, q.P99, q.Max)
@@ -566,4 +715,36 @@ func (b *bar) finish() {
 	} else if b.w != nil {
 		fmt.Fprintf(b.w, "%s: %d/%d done\n", b.name, b.n.Load(), b.total)
 	}
+}
+
+// keptErrors is how many attempt errors the scheduler keeps on a job (runner.go).
+const keptErrors = 16
+
+// attemptsAccounted says whether a finished job ran only as often as its failures and
+// interruptions explain: its kept errors are of attempts 1, 2, ... in turn, one each, up to the
+// attempt before the last (succeeded) or the last (dead). A job run twice for one attempt, or
+// finished twice, breaks the count. Cancelled jobs are not checked (a cancel may end a job
+// between attempts).
+func attemptsAccounted(j *jobsched.Job) bool {
+	var want int
+	switch j.State {
+	case jobsched.StateSucceeded:
+		want = j.Attempt - 1
+	case jobsched.StateDead:
+		want = j.Attempt
+	default:
+		return true
+	}
+	if want > keptErrors {
+		return len(j.Errors) == keptErrors // the scheduler keeps the first and the last 8
+	}
+	if len(j.Errors) != want {
+		return false
+	}
+	for i, e := range j.Errors {
+		if e.Attempt != i+1 {
+			return false
+		}
+	}
+	return true
 }

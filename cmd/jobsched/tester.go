@@ -32,18 +32,32 @@ func newTester() *cobra.Command {
 		Long: `The load generator. It enqueues sleep jobs, tracks every acknowledged job until it has
 finished, and reports enqueued, succeeded, dead, cancelled, lost (acknowledged but not finished by
 the deadline) and duplicates (ran again after a crash), the enqueue and completion rates, and the
-latency from enqueue to start and to finish. It exits 1 if any job was lost.
+latency from enqueue to start and to finish. It exits 1 if any job was lost, or ran more often
+than its failures and interruptions explain (its attempts do not add up).
+
+A cluster run (--nodes) reads every job from the database at the end, and reports beside that
+the faults injected, the jobs rescued from a node whose lease ran out, the late writes fencing
+refused (the nodes' /metrics), the time each fault took to fail over, and the nodes GET
+/v1/cluster lists; --unique-keys N races N unique keys across the nodes (exit 1 if one made two
+jobs).
 
 Targets:
   --addr URL               a running daemon
   --embedded --data DIR    a scheduler in this process
   --spawn --data DIR       a daemon it starts itself (this binary, a free loopback port)
   --spawn --chaos kill     ... and kills with SIGKILL about every --chaos-every, restarting it
+  --nodes N [--store DSN]  N daemons (serve --store --node n1..nN --lease) on one PostgreSQL:
+                           the DSN's database, or a server it starts in a temp dir (Debian's
+                           postgresql package); enqueues go round the nodes
+  --nodes N --chaos kill,stop   ... and, in turn, SIGKILLs a random node (restarting it 1.5
+                           leases and a second later) and SIGSTOPs one as long (then SIGCONT)
 
 Examples:
   jobsched tester --embedded --data /tmp/t --jobs 100000 --batch 1000 --workers 100
   jobsched tester --spawn --data /tmp/t --jobs 100000 --batch 100 --chaos kill --chaos-every 3s
   jobsched tester --addr http://127.0.0.1:7420 --rate 500 --jobs 5000 --json
+  jobsched tester --nodes 3 --lease 2s --chaos kill,stop --chaos-every 3s --rate 500 --jobs 10000 --unique-keys 50
+  jobsched tester --nodes 3 --store postgres://jobsched:secret@127.0.0.1/jobsched --jobs 50000 --batch 100
   jobsched tester --embedded --data /tmp/t --backlog 1000000 --jobs 100000 --batch 1000
   jobsched tester --embedded --data /tmp/t --spread 100 --jobs 100000 --batch 1000
   jobsched tester --embedded --data /tmp/t --tenants 10 --skew 1.5 --jobs 50000 --batch 100
@@ -72,7 +86,7 @@ scripts/bench.sh runs the whole benchmark table of docs/benchmarks.md with this 
 				return usageError{err}
 			}
 			o.ChaosEvery = chaosEvery
-			if o.Spawn {
+			if o.Spawn || o.Nodes > 0 || o.Store != "" {
 				if o.Binary, err = os.Executable(); err != nil {
 					return err
 				}
@@ -145,8 +159,12 @@ scripts/bench.sh runs the whole benchmark table of docs/benchmarks.md with this 
 	f.Float64Var(&o.PanicRate, "panic-rate", 0, "probability that an attempt panics (restarts a worker)")
 	f.IntVar(&o.MaxAttempts, "max-attempts", 3, "attempts per job")
 	f.Uint64Var(&o.Seed, "seed", 0, "random seed (0: random)")
-	f.StringVar(&o.Chaos, "chaos", "", `"kill": SIGKILL the spawned daemon at random moments`)
-	f.DurationVar(&chaosEvery, "chaos-every", 3*time.Second, "mean time between chaos kills")
+	f.IntVar(&o.Nodes, "nodes", 0, "spawn N daemons on one PostgreSQL (--store, or a server of the tester's own)")
+	f.StringVar(&o.Store, "store", "", "postgres:// DSN of the database the --nodes share (default: start a PostgreSQL in a temp dir)")
+	f.IntVar(&o.UniqueKeys, "unique-keys", 0, "with --nodes: race N unique keys across the nodes during the run (one job each must exist)")
+	f.DurationVar(&o.Lease, "lease", 15*time.Second, "lease of the --nodes (a stop lasts 1.5 leases and a second)")
+	f.StringVar(&o.Chaos, "chaos", "", `faults, in turn: "kill" (SIGKILL the spawned daemon or a random node, and restart it), "stop" (--nodes: SIGSTOP a node for longer than its lease); e.g. kill,stop`)
+	f.DurationVar(&chaosEvery, "chaos-every", 3*time.Second, "mean time between chaos faults")
 	f.DurationVar(&o.Deadline, "deadline", 2*time.Minute, "a job not finished this long after the last enqueue is lost")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
