@@ -56,11 +56,14 @@ func TestTesterRefusesBadBenchOptions(t *testing.T) {
 // job ran only as often as its interruptions explain, the killed and the stopped nodes' running
 // jobs were rescued, the stopped node's late finishes were refused, every node is listed, and
 // unique keys raced across the nodes made one job each.
+//
+// Each node claims the batches enqueued on it at once, one batch every 100 ms; jobs of 400 ms
+// keep a few batches running on every node at any moment, so a fault always cuts some off.
 func TestTesterChaosOnAClusterOfThree(t *testing.T) {
 	pgtest.Require(t)
 	cmd := exec.Command(binary, "tester", "--nodes", "3", "--lease", "2s", "--chaos", "kill,stop",
 		"--chaos-every", "2s", "--seed", "7", "--jobs", "3000", "--rate", "300", "--batch", "10",
-		"--duration-ms", "100", "--deadline", "40s", "--unique-keys", "20", "--json")
+		"--duration-ms", "400", "--deadline", "40s", "--unique-keys", "20", "--json")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
