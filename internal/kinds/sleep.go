@@ -23,9 +23,12 @@ type SleepArgs struct {
 
 // readSleep decodes and checks sleep's args.
 func readSleep(args json.RawMessage) (SleepArgs, error) {
-	var a SleepArgs
-	if err := decodeArgs(args, &a); err != nil {
-		return a, err
+	a, ok := parseSleepFast(args)
+	if !ok {
+		a = SleepArgs{}
+		if err := decodeArgs(args, &a); err != nil {
+			return a, err
+		}
 	}
 	switch {
 	case a.MS < 0 || a.MS > float64(MaxSleep.Milliseconds()):
@@ -45,7 +48,7 @@ func CheckSleep(args json.RawMessage) error {
 }
 
 // Sleep waits ms milliseconds, then fails with probability fail_rate or panics with
-// probability panic_rate. Its result is {"slept_ms": ms}.
+// probability panic_rate. Its result is {"slept_ms": ms} (a json.RawMessage).
 func Sleep(ctx context.Context, j *jobsched.Job) (any, error) {
 	a, err := readSleep(j.Args)
 	if err != nil {
@@ -76,5 +79,20 @@ func Sleep(ctx context.Context, j *jobsched.Job) (any, error) {
 	case roll < a.PanicRate+a.FailRate:
 		return nil, fmt.Errorf("sleep: planned failure (fail_rate %g)", a.FailRate)
 	}
-	return map[string]float64{"slept_ms": a.MS}, nil
+	return sleptResult(a.MS), nil
+}
+
+// sleptResult is sleep's result, {"slept_ms": ms}, without marshalling a map.
+func sleptResult(ms float64) json.RawMessage {
+	v := []byte("0")
+	if ms != 0 {
+		var err error
+		if v, err = json.Marshal(ms); err != nil { // ms is finite: readSleep checked its range
+			v = []byte("null")
+		}
+	}
+	b := make([]byte, 0, len(`{"slept_ms":}`)+len(v))
+	b = append(b, `{"slept_ms":`...)
+	b = append(b, v...)
+	return append(b, '}')
 }
