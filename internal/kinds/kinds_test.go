@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -154,4 +156,21 @@ func TestExecKeepsToEnvAndDirRoots(t *testing.T) {
 	_, err = run(ctx, job("exec", `{"argv":["/bin/sh","-c","pwd"],"dir":"`+root+`/escape"}`, 1))
 	require.ErrorIs(t, err, ErrNotAllowed)
 	require.ErrorContains(t, err, "args.dir")
+}
+
+// TestSleepSeededRoll: the roll of a seeded sleep is the one rand.New(rand.NewPCG(seed ^
+// FNV-1a(id), attempt)).Float64() gives, so a seed names the same outcomes as before.
+func TestSleepSeededRoll(t *testing.T) {
+	for _, id := range []string{"", "a", "01a20c9e-10ad-74b2-b1c7-dd52de5e1d6a"} {
+		h := fnv.New64a()
+		h.Write([]byte(id))
+		require.Equal(t, h.Sum64(), fnv64a(id), "id %q", id)
+	}
+	// fail_rate 0.5 with seed 7: the outcome of each attempt is the reference generator's.
+	for attempt := 1; attempt <= 20; attempt++ {
+		j := job("sleep", `{"fail_rate":0.5,"seed":7}`, attempt)
+		want := rand.New(rand.NewPCG(7^fnv64a(j.ID), uint64(attempt))).Float64() < 0.5
+		_, err := Sleep(context.Background(), j)
+		require.Equal(t, want, err != nil, "attempt %d", attempt)
+	}
 }

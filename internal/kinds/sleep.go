@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"time"
 
@@ -55,15 +54,15 @@ func Sleep(ctx context.Context, j *jobsched.Job) (any, error) {
 		return nil, argsError("sleep", err)
 	}
 	d := time.Duration(a.MS * float64(time.Millisecond))
-	var rng *rand.Rand
+	var roll float64
 	if a.Seed != 0 {
-		h := fnv.New64a()
-		h.Write([]byte(j.ID))
-		rng = rand.New(rand.NewPCG(a.Seed^h.Sum64(), uint64(j.Attempt)))
+		// rand.New(rand.NewPCG(a.Seed^fnv64a(j.ID), attempt)).Float64(), without allocating.
+		var src rand.PCG
+		src.Seed(a.Seed^fnv64a(j.ID), uint64(j.Attempt))
+		roll = float64(src.Uint64()<<11>>11) / (1 << 53)
 	} else {
-		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+		roll = rand.Float64()
 	}
-	roll := rng.Float64()
 	if d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -80,6 +79,16 @@ func Sleep(ctx context.Context, j *jobsched.Job) (any, error) {
 		return nil, fmt.Errorf("sleep: planned failure (fail_rate %g)", a.FailRate)
 	}
 	return sleptResult(a.MS), nil
+}
+
+// fnv64a is hash/fnv's 64-bit FNV-1a of s.
+func fnv64a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // sleptResult is sleep's result, {"slept_ms": ms}, without marshalling a map.
