@@ -15,8 +15,8 @@ var ErrWorkerStopped = errors.New("worker stopped")
 
 // worker runs one job at a time. The attempt runs on the worker's own goroutine (the Runner),
 // never in Receive; JobDone brings its end back. The goroutine lives as long as the worker
-// incarnation and keeps its grown stack: one goroutine per attempt cost ~3% of the CPU of a
-// burst in stack growth and scheduling. A handler's panic comes back in JobDone and crashes the
+// incarnation and keeps its grown stack: a goroutine and two contexts per attempt cost ~6% of
+// the CPU per job (BenchmarkThroughput). A handler's panic comes back in JobDone and crashes the
 // Worker, so the Workers supervisor restarts it and the tree shows the restart.
 type worker struct {
 	env      *Env
@@ -25,8 +25,8 @@ type worker struct {
 	token    uint64
 	draining bool
 	// runs feeds the attempt goroutine, one job at a time (a Run is taken only when no attempt
-	// runs, so the send never waits); closed when the incarnation stops or restarts. ctx is the
-	// parent of every attempt's context; cancel ends it with ErrWorkerStopped.
+	// runs, so the send never waits); closed when the incarnation stops or restarts. cancel ends,
+	// with ErrWorkerStopped, the incarnation's context, the parent of every attempt's context.
 	runs   chan *persistence.Job
 	cancel context.CancelCauseFunc
 	// The PIDs this worker sends to, made once: a PID caches the process it names.
