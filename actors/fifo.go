@@ -29,6 +29,8 @@ type fifo struct {
 	stats *CategoryStats
 	epoch uint64 // this incarnation: reads and timers of an earlier one are ignored
 
+	registry *actor.PID // made once: a PID caches the process it names
+
 	q      *fairQueue          // the waiting jobs, round-robin across fairness keys
 	ids    map[string]struct{} // jobs in q or parked
 	demand int
@@ -108,7 +110,7 @@ func NewFifo(env *Env, cat string) actor.Producer {
 		ep := epochs.Add(1)
 		// Tokens are unique across incarnations: the end of an earlier one's hand-off, arriving
 		// late, never ends one of this incarnation.
-		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], q: newFairQueue(), ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
+		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], registry: env.RegistryPID(cat), q: newFairQueue(), ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
 			flights: map[uint64]flight{}, inflight: map[string]uint64{},
 			keyRunning: map[string]int{}, parked: map[string][]*persistence.Job{}}
 		for _, c := range env.Categories {
@@ -336,7 +338,7 @@ func (f *fifo) pump(ctx actor.Context) {
 		}
 		f.flights[f.nextToken] = fl
 		f.inflight[j.ID] = f.nextToken
-		ctx.Send(f.env.RegistryPID(f.cat), &Dispatch{Job: j, Token: f.nextToken})
+		ctx.Send(f.registry, &Dispatch{Job: j, Token: f.nextToken})
 	}
 	f.stats.InMemory.Store(int64(f.len()))
 	if f.env.Claims != nil {

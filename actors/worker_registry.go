@@ -15,7 +15,8 @@ type registry struct {
 	workers map[string]*workerState
 	free    []*actor.PID
 	target  int
-	pending int // workers asked of the Workers supervisor, not yet announced
+	pending int        // workers asked of the Workers supervisor, not yet announced
+	fifo    *actor.PID // made once: a PID caches the process it names
 }
 
 type workerState struct {
@@ -35,8 +36,9 @@ func NewWorkerRegistry(env *Env, cat string, initial int) actor.Producer {
 func (r *registry) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		r.fifo = r.env.FifoPID(r.cat)
 		// Whatever the Fifo counted belonged to an earlier registry.
-		ctx.Send(r.env.FifoPID(r.cat), &Demand{Reset: true})
+		ctx.Send(r.fifo, &Demand{Reset: true})
 		r.stats.Allocated.Store(int64(r.target))
 		r.stats.Busy.Store(0)
 	case *WorkerIdle:
@@ -73,7 +75,7 @@ func (r *registry) idle(ctx actor.Context, pid *actor.PID, ended uint64) {
 	if ended != 0 {
 		defer func() {
 			if ended != 0 {
-				ctx.Send(r.env.FifoPID(r.cat), &Demand{Ended: ended})
+				ctx.Send(r.fifo, &Demand{Ended: ended})
 			}
 		}()
 	}
@@ -100,7 +102,7 @@ func (r *registry) idle(ctx actor.Context, pid *actor.PID, ended uint64) {
 	}
 	r.dropFree(pid)
 	r.free = append(r.free, pid)
-	ctx.Send(r.env.FifoPID(r.cat), &Demand{N: 1, Ended: ended})
+	ctx.Send(r.fifo, &Demand{N: 1, Ended: ended})
 	ended = 0
 }
 
@@ -118,7 +120,7 @@ func (r *registry) dispatch(ctx actor.Context, msg *Dispatch) {
 		ctx.Send(pid, &Run{Job: msg.Job, Token: msg.Token})
 		return
 	}
-	ctx.Send(r.env.FifoPID(r.cat), &Requeue{Job: msg.Job, Token: msg.Token})
+	ctx.Send(r.fifo, &Requeue{Job: msg.Job, Token: msg.Token})
 }
 
 // live counts the workers that are or will be serving: announced and not draining, plus asked for.
@@ -144,7 +146,7 @@ func (r *registry) resize(ctx actor.Context, n int) {
 	for i := len(r.free) - 1; i >= 0 && live > n; i-- {
 		if w := r.workers[r.free[i].Id]; w != nil && !w.draining && !w.busy {
 			r.drain(ctx, w)
-			ctx.Send(r.env.FifoPID(r.cat), &Demand{N: -1})
+			ctx.Send(r.fifo, &Demand{N: -1})
 			live--
 		}
 	}

@@ -51,3 +51,24 @@ func FuzzHTTPURLCheck(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSleepArgs: whatever sleep's fast reader of args accepts, the strict JSON decoder accepts
+// too, with the same values; what it refuses goes to the decoder, so its answers are the same.
+func FuzzSleepArgs(f *testing.F) {
+	for _, seed := range []string{
+		`{"fail_rate":0,"ms":0,"panic_rate":0,"seed":12}`, `{}`, ` { "ms" : 1.5e2 } `, `{"ms":-0}`,
+		`{"MS":1}`, `{"ms":"1"}`, `{"seed":1.0}`, `{"seed":-1}`, `{"ms":01}`, `{"ms":1,}`, `{"ms":1}x`,
+		`{"ms":1e400}`, `{"ms":null}`, `null`, ``, `{"ms":1,"ms":2}`, `{"m\u0073":1}`, `{"seed":18446744073709551616}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		fast, ok := parseSleepFast([]byte(raw))
+		if !ok {
+			return
+		}
+		var slow SleepArgs
+		require.NoError(t, decodeArgs(json.RawMessage(raw), &slow), "the fast reader took %q", raw)
+		require.Equal(t, slow, fast, "args %q", raw)
+	})
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,7 +29,11 @@ func TestSleep(t *testing.T) {
 	ctx := context.Background()
 	res, err := Sleep(ctx, job("sleep", `{"ms":1}`, 1))
 	require.NoError(t, err)
-	require.Equal(t, map[string]float64{"slept_ms": 1}, res)
+	require.IsType(t, json.RawMessage{}, res)
+	require.JSONEq(t, `{"slept_ms":1}`, string(res.(json.RawMessage)))
+	res, err = Sleep(ctx, job("sleep", `{}`, 1))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"slept_ms":0}`, string(res.(json.RawMessage)))
 	_, err = Sleep(ctx, job("sleep", `{"fail_rate":1}`, 1))
 	require.ErrorContains(t, err, "planned failure")
 	require.PanicsWithValue(t, "sleep: planned panic (panic_rate 1)", func() { _, _ = Sleep(ctx, job("sleep", `{"panic_rate":1}`, 1)) })
@@ -150,4 +156,21 @@ func TestExecKeepsToEnvAndDirRoots(t *testing.T) {
 	_, err = run(ctx, job("exec", `{"argv":["/bin/sh","-c","pwd"],"dir":"`+root+`/escape"}`, 1))
 	require.ErrorIs(t, err, ErrNotAllowed)
 	require.ErrorContains(t, err, "args.dir")
+}
+
+// TestSleepSeededRoll: the roll of a seeded sleep is the one rand.New(rand.NewPCG(seed ^
+// FNV-1a(id), attempt)).Float64() gives, so a seed names the same outcomes as before.
+func TestSleepSeededRoll(t *testing.T) {
+	for _, id := range []string{"", "a", "01a20c9e-10ad-74b2-b1c7-dd52de5e1d6a"} {
+		h := fnv.New64a()
+		h.Write([]byte(id))
+		require.Equal(t, h.Sum64(), fnv64a(id), "id %q", id)
+	}
+	// fail_rate 0.5 with seed 7: the outcome of each attempt is the reference generator's.
+	for attempt := 1; attempt <= 20; attempt++ {
+		j := job("sleep", `{"fail_rate":0.5,"seed":7}`, attempt)
+		want := rand.New(rand.NewPCG(7^fnv64a(j.ID), uint64(attempt))).Float64() < 0.5
+		_, err := Sleep(context.Background(), j)
+		require.Equal(t, want, err != nil, "attempt %d", attempt)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"time"
 
@@ -23,9 +22,12 @@ type SleepArgs struct {
 
 // readSleep decodes and checks sleep's args.
 func readSleep(args json.RawMessage) (SleepArgs, error) {
-	var a SleepArgs
-	if err := decodeArgs(args, &a); err != nil {
-		return a, err
+	a, ok := parseSleepFast(args)
+	if !ok {
+		a = SleepArgs{}
+		if err := decodeArgs(args, &a); err != nil {
+			return a, err
+		}
 	}
 	switch {
 	case a.MS < 0 || a.MS > float64(MaxSleep.Milliseconds()):
@@ -45,22 +47,22 @@ func CheckSleep(args json.RawMessage) error {
 }
 
 // Sleep waits ms milliseconds, then fails with probability fail_rate or panics with
-// probability panic_rate. Its result is {"slept_ms": ms}.
+// probability panic_rate. Its result is {"slept_ms": ms} (a json.RawMessage).
 func Sleep(ctx context.Context, j *jobsched.Job) (any, error) {
 	a, err := readSleep(j.Args)
 	if err != nil {
 		return nil, argsError("sleep", err)
 	}
 	d := time.Duration(a.MS * float64(time.Millisecond))
-	var rng *rand.Rand
+	var roll float64
 	if a.Seed != 0 {
-		h := fnv.New64a()
-		h.Write([]byte(j.ID))
-		rng = rand.New(rand.NewPCG(a.Seed^h.Sum64(), uint64(j.Attempt)))
+		// rand.New(rand.NewPCG(a.Seed^fnv64a(j.ID), attempt)).Float64(), without allocating.
+		var src rand.PCG
+		src.Seed(a.Seed^fnv64a(j.ID), uint64(j.Attempt))
+		roll = float64(src.Uint64()<<11>>11) / (1 << 53)
 	} else {
-		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+		roll = rand.Float64()
 	}
-	roll := rng.Float64()
 	if d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -76,5 +78,30 @@ func Sleep(ctx context.Context, j *jobsched.Job) (any, error) {
 	case roll < a.PanicRate+a.FailRate:
 		return nil, fmt.Errorf("sleep: planned failure (fail_rate %g)", a.FailRate)
 	}
-	return map[string]float64{"slept_ms": a.MS}, nil
+	return sleptResult(a.MS), nil
+}
+
+// fnv64a is hash/fnv's 64-bit FNV-1a of s.
+func fnv64a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// sleptResult is sleep's result, {"slept_ms": ms}, without marshalling a map.
+func sleptResult(ms float64) json.RawMessage {
+	v := []byte("0")
+	if ms != 0 {
+		var err error
+		if v, err = json.Marshal(ms); err != nil { // ms is finite: readSleep checked its range
+			v = []byte("null")
+		}
+	}
+	b := make([]byte, 0, len(`{"slept_ms":}`)+len(v))
+	b = append(b, `{"slept_ms":`...)
+	b = append(b, v...)
+	return append(b, '}')
 }
