@@ -170,15 +170,17 @@ func TestOpenAPIErrorCodesAreTheAPIs(t *testing.T) {
 // The query parameters of POST /v1/jobs/{id}/retry are documented as the handler reads them.
 func TestOpenAPIDocumentsTheRetryParameters(t *testing.T) {
 	var doc struct {
-		Paths map[string]map[string]struct {
-			Parameters []struct {
-				Name, In string
-				Schema   struct{ Type string }
+		Paths map[string]struct {
+			Post struct {
+				Parameters []struct {
+					Name, In string
+					Schema   struct{ Type string }
+				}
 			}
 		}
 	}
 	require.NoError(t, json.Unmarshal(OpenAPI, &doc))
-	params := doc.Paths["/v1/jobs/{id}/retry"]["post"].Parameters
+	params := doc.Paths["/v1/jobs/{id}/retry"].Post.Parameters
 	require.Len(t, params, 1)
 	require.Equal(t, "dependents", params[0].Name)
 	require.Equal(t, "query", params[0].In)
