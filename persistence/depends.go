@@ -124,6 +124,10 @@ func (s *Badger) insertParents(txn *badger.Txn, i int, j *Job, earlier map[strin
 	return c, writes, nil
 }
 
+// CancelForParent ends c cancelled because its parent p failed, as every store records it: the
+// error "parent <id> ended <state>[: <its last error>]" (ReviveDependents recognises it).
+func CancelForParent(c, p *Job, now time.Time) { cancelForParent(c, p, now) }
+
 // cancelForParent ends c cancelled because its parent p failed.
 func cancelForParent(c, p *Job, now time.Time) {
 	msg := fmt.Sprintf("parent %s ended %s", p.ID, p.State)

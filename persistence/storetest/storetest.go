@@ -53,6 +53,10 @@ var cases = []struct {
 	{"revive refused while another job holds the unique key", testReviveUniqueHeld},
 	{"list filters by kind", testListKind},
 	{"settings", testSettings},
+	{"dependencies: release by the parents' success", testDependsRelease},
+	{"dependencies: a failed parent cancels its dependents", testDependsFailure},
+	{"dependencies: decided at insert", testDependsAtInsert},
+	{"dependencies: concurrent finishes of the parents", testDependsConcurrentParents},
 }
 
 var ctx = context.Background()
