@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jobsched/jobsched/persistence"
 )
 
 // ErrNoDependents: the store cannot revive the dependents of a retried job (RetryOptions.Dependents).
@@ -25,6 +27,12 @@ type dependentsReviver interface {
 	SettleDependents(ctx context.Context, ids []string) error
 }
 
+// transactionalReviver is a store that retries a job and revives its dependents in one
+// transaction (persistence/postgres/revive.go).
+type transactionalReviver interface {
+	RetryWithDependents(ctx context.Context, id string, fn persistence.Mutator) (*Job, error)
+}
+
 // RetryWith is Retry with options. With Dependents, the jobs cancelled because id ended dead or
 // cancelled (and, recursively, because one of them was cancelled) are moved back to pending in
 // the store, a page at a time, before id is retried: none can run before its parents succeed,
@@ -37,6 +45,17 @@ func (s *Scheduler) RetryWith(ctx context.Context, id string, opt RetryOptions) 
 	}
 	if err := s.checkRunning(); err != nil {
 		return nil, fmt.Errorf("retry: %w", err)
+	}
+	if tr, ok := s.store.(transactionalReviver); ok {
+		j, err := tr.RetryWithDependents(ctx, id, retryJob(s.cfg.clock.Now(), s.knownCategory))
+		if err != nil {
+			if errors.Is(err, ErrNotRetryable) {
+				return j, fmt.Errorf("retry %s: %w", id, err)
+			}
+			return nil, fmt.Errorf("retry %s: %w", id, adminStoreErr(err))
+		}
+		s.retried([]*Job{j})
+		return j, nil
 	}
 	rv, ok := s.store.(dependentsReviver)
 	if !ok {

@@ -24,6 +24,7 @@ func TestRetryRevivesTheCancelledDependentsOnlyIfAsked(t *testing.T) {
 			{Kind: "step", DependsOn: []string{"#0"}},
 			{Kind: "step", DependsOn: []string{"#1"}},
 			{Kind: "step", DependsOn: []string{"#0"}, OnParentFailure: jobsched.ParentFailureRun},
+			{Kind: "step", DependsOn: []string{"#0", "#1"}}, // a diamond
 		})
 		require.NoError(t, err)
 		for _, j := range jobs {
@@ -40,7 +41,7 @@ func TestRetryRevivesTheCancelledDependentsOnlyIfAsked(t *testing.T) {
 		}
 		return out
 	}
-	failed := []jobsched.State{jobsched.StateDead, jobsched.StateCancelled, jobsched.StateCancelled, jobsched.StateSucceeded}
+	failed := []jobsched.State{jobsched.StateDead, jobsched.StateCancelled, jobsched.StateCancelled, jobsched.StateSucceeded, jobsched.StateCancelled}
 	plain, revived := dag(), dag()
 	require.Equal(t, failed, stateOf(plain))
 	require.Equal(t, failed, stateOf(revived))
@@ -50,7 +51,7 @@ func TestRetryRevivesTheCancelledDependentsOnlyIfAsked(t *testing.T) {
 	_, err := s.RetryWith(ctx, plain[0].ID, jobsched.RetryOptions{})
 	require.NoError(t, err)
 	waitJob(t, s, plain[0].ID)
-	require.Equal(t, []jobsched.State{jobsched.StateSucceeded, jobsched.StateCancelled, jobsched.StateCancelled, jobsched.StateSucceeded}, stateOf(plain))
+	require.Equal(t, []jobsched.State{jobsched.StateSucceeded, jobsched.StateCancelled, jobsched.StateCancelled, jobsched.StateSucceeded, jobsched.StateCancelled}, stateOf(plain))
 
 	// With it, the child and the grandchild run again, after their parents.
 	j, err := s.RetryWith(ctx, revived[0].ID, jobsched.RetryOptions{Dependents: true})
@@ -59,8 +60,9 @@ func TestRetryRevivesTheCancelledDependentsOnlyIfAsked(t *testing.T) {
 	for _, j := range revived {
 		waitJob(t, s, j.ID)
 	}
-	require.Equal(t, []jobsched.State{jobsched.StateSucceeded, jobsched.StateSucceeded, jobsched.StateSucceeded, jobsched.StateSucceeded}, stateOf(revived))
-	o.checkAfterParents(t, revived[:3]) // the 4th ran when its parent died (on_parent_failure "run")
+	require.Equal(t, []jobsched.State{jobsched.StateSucceeded, jobsched.StateSucceeded, jobsched.StateSucceeded, jobsched.StateSucceeded, jobsched.StateSucceeded}, stateOf(revived))
+	// The 4th ran when its parent died (on_parent_failure "run"): its start is the earlier one.
+	o.checkAfterParents(t, []*jobsched.Job{revived[0], revived[1], revived[2], revived[4]})
 
 	_, err = s.RetryWith(ctx, revived[0].ID, jobsched.RetryOptions{Dependents: true})
 	require.ErrorIs(t, err, jobsched.ErrNotRetryable, "a succeeded job is not retried")

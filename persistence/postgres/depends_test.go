@@ -3,7 +3,9 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,4 +92,77 @@ func TestDependenciesAcrossTwoNodes(t *testing.T) {
 
 	_, err = a.Enqueue(ctx, jobsched.JobSpec{Kind: "step", DependsOn: []string{"0190a0a0-0000-7000-8000-000000000000"}})
 	require.ErrorIs(t, err, jobsched.ErrInvalid, "an unknown parent is refused")
+}
+
+// Retrying a dead parent with dependents on PostgreSQL: its cancelled dependents (and theirs,
+// and a diamond's) run again, revived in one transaction with the retry; without the option
+// they stay cancelled.
+func TestRetryRevivesDependentsOnPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	st := open(t, dsn, postgres.Options{Node: "n1"})
+	s, err := jobsched.New(jobsched.Config{Store: st, Workers: 4})
+	require.NoError(t, err)
+	var fail atomic.Bool
+	fail.Store(true)
+	require.NoError(t, s.Register("flaky", func(context.Context, *jobsched.Job) (any, error) {
+		if fail.Load() {
+			return nil, errors.New("down")
+		}
+		return nil, nil
+	}))
+	require.NoError(t, s.Register("step", func(context.Context, *jobsched.Job) (any, error) { return nil, nil }))
+	require.NoError(t, s.Start(ctx))
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		require.NoError(t, s.Close(c))
+	})
+	wait := func(id string) *jobsched.Job {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		j, err := s.Wait(wctx, id)
+		require.NoError(t, err, id)
+		return j
+	}
+	dag := func() []*jobsched.Job {
+		jobs, err := s.EnqueueBatch(ctx, []jobsched.JobSpec{
+			{Kind: "flaky", MaxAttempts: 1},                 // 0
+			{Kind: "step", DependsOn: []string{"#0"}},       // 1
+			{Kind: "step", DependsOn: []string{"#1"}},       // 2: cancelled because 1 was
+			{Kind: "step", DependsOn: []string{"#0"}},       // 3
+			{Kind: "step", DependsOn: []string{"#0", "#3"}}, // 4: a diamond
+		})
+		require.NoError(t, err)
+		for _, j := range jobs {
+			require.NotEqual(t, jobsched.StateSucceeded, wait(j.ID).State)
+		}
+		return jobs
+	}
+	plain, revived := dag(), dag()
+	fail.Store(false)
+	_, err = s.RetryWith(ctx, plain[0].ID, jobsched.RetryOptions{})
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, wait(plain[0].ID).State)
+	got, err := s.Get(ctx, plain[1].ID)
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateCancelled, got.State, "without the option")
+
+	j, err := s.RetryWith(ctx, revived[0].ID, jobsched.RetryOptions{Dependents: true})
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateQueued, j.State)
+	for _, j := range revived {
+		require.Equal(t, jobsched.StateSucceeded, wait(j.ID).State, "every dependent ran again: %s", j.ID)
+	}
+	p, err := s.Get(ctx, revived[0].ID)
+	require.NoError(t, err)
+	for _, c := range revived[1:] {
+		if slices.Contains(c.Parents, p.ID) {
+			got, err := s.Get(ctx, c.ID)
+			require.NoError(t, err)
+			require.False(t, got.StartedAt.Before(*p.FinishedAt), "%s started after its parent's retry finished", c.ID)
+		}
+	}
+	_, err = s.RetryWith(ctx, revived[0].ID, jobsched.RetryOptions{Dependents: true})
+	require.ErrorIs(t, err, jobsched.ErrNotRetryable)
 }

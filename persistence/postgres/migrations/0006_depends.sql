@@ -70,3 +70,52 @@ BEGIN
         END LOOP;
     END LOOP;
 END $$;
+
+-- jobsched_revive moves back to pending the jobs cancelled because p_id failed (their last
+-- error names it), and in turn those cancelled because one of them was, reopening their rows for
+-- every parent that has not succeeded; a job whose unique key another unfinished job holds stays
+-- cancelled. It returns each revived job (o_child, o_category) and each other parent of theirs
+-- that ended dead or cancelled (o_failed), which the caller settles. Run in the transaction that
+-- retries p_id (Scheduler.RetryWith with Dependents): all of it commits, or none.
+CREATE FUNCTION jobsched_revive(p_id text)
+RETURNS TABLE (o_child text, o_category text, o_failed text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    todo text[] := ARRAY[p_id];
+    cur  text;
+    c    record;
+    q    record;
+    uk   text;
+BEGIN
+    WHILE cardinality(todo) > 0 LOOP
+        cur := todo[1];
+        todo := todo[2:];
+        FOR c IN SELECT j.id, j.category, j.record::jsonb AS r
+                FROM jobsched_depends d JOIN jobsched_jobs j ON j.id = d.child
+                WHERE d.parent = cur AND NOT d.open AND j.state = 'cancelled'
+                  AND starts_with(coalesce(j.record::jsonb->'errors'->-1->>'error', ''), 'parent ' || cur || ' ended ')
+                ORDER BY j.id FOR UPDATE OF j
+        LOOP
+            uk := nullif(c.r->>'unique_key', '');
+            CONTINUE WHEN uk IS NOT NULL AND EXISTS (SELECT 1 FROM jobsched_jobs u WHERE u.unique_key = uk
+                AND u.state NOT IN ('succeeded', 'dead', 'cancelled') AND u.id <> c.id);
+            o_child := NULL; o_category := NULL;
+            FOR q IN SELECT d.parent, p.state FROM jobsched_depends d JOIN jobsched_jobs p ON p.id = d.parent
+                    WHERE d.child = c.id LOOP
+                IF q.parent = cur OR q.state <> 'succeeded' THEN
+                    UPDATE jobsched_depends SET open = true WHERE parent = q.parent AND child = c.id;
+                    IF q.parent <> cur AND q.state IN ('dead', 'cancelled') THEN
+                        o_failed := q.parent;
+                        RETURN NEXT;
+                    END IF;
+                END IF;
+            END LOOP;
+            UPDATE jobsched_jobs SET state = 'pending', seq = NULL, finished_at = NULL,
+                record = ((c.r - 'finished_at' - 'cancel_requested') || jsonb_build_object('state', 'pending'))::json
+                WHERE id = c.id;
+            todo := todo || c.id;
+            o_child := c.id; o_category := c.category; o_failed := NULL;
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END $$;
