@@ -15,10 +15,22 @@ import (
 // Under a backlog of two tenants, the tenant of weight 3 gets three times the starts of the
 // tenant of weight 1 (weighted round-robin: three of A's jobs, then one of B's).
 func TestAKeyOfWeightThreeGetsThreeTimesTheStarts(t *testing.T) {
+	weights := map[string]int{"A": 3}
+	t.Run("configured", func(t *testing.T) {
+		weightedStarts(t, []jobsched.Category{{Name: "reports", FairnessWeights: weights}}, nil)
+	})
+	t.Run("put at runtime", func(t *testing.T) { // PutCategory restarts the Fifo with them
+		weightedStarts(t, []jobsched.Category{{Name: "reports"}}, func(s *jobsched.Scheduler) {
+			_, _, err := s.PutCategory(context.Background(), jobsched.Category{Name: "reports", FairnessWeights: weights})
+			require.NoError(t, err)
+		})
+	})
+}
+
+func weightedStarts(t *testing.T, cats []jobsched.Category, change func(*jobsched.Scheduler)) {
 	var mu sync.Mutex
 	var order []string
-	s := start(t, jobsched.Config{Workers: 1, Categories: []jobsched.Category{
-		{Name: "reports", FairnessWeights: map[string]int{"A": 3}}}}, map[string]jobsched.Handler{
+	s := start(t, jobsched.Config{Workers: 1, Categories: cats}, map[string]jobsched.Handler{
 		"work": func(_ context.Context, j *jobsched.Job) (any, error) {
 			mu.Lock()
 			order = append(order, j.FairnessKey)
@@ -26,6 +38,9 @@ func TestAKeyOfWeightThreeGetsThreeTimesTheStarts(t *testing.T) {
 			return nil, nil
 		}})
 	ctx := context.Background()
+	if change != nil {
+		change(s)
+	}
 	require.NoError(t, s.Pause("reports"))
 	const each = 300
 	specs := make([]jobsched.JobSpec, 0, 2*each)
