@@ -9,8 +9,9 @@ CREATE TABLE jobsched_depends (
     open   boolean NOT NULL,
     PRIMARY KEY (parent, child)
 );
--- A child's open rows (is it still waiting?).
-CREATE INDEX jobsched_depends_child ON jobsched_depends (child) WHERE open;
+-- A child's rows: is it still waiting (open ones), its parents, and the cascade when it is
+-- deleted (whole, not partial: the retention's deletes must not scan the table).
+CREATE INDEX jobsched_depends_child ON jobsched_depends (child);
 
 -- jobsched_settle applies the finish of the job p_id to its open dependents, in the caller's
 -- transaction (the one that finished it), and in turn the finish of each dependent it cancels.
