@@ -132,17 +132,22 @@ func testDependsAtInsert(t *testing.T, s persistence.Store) {
 	require.Contains(t, w, "later")
 }
 
-// Concurrent finishes of a child's parents release it exactly once, after the last of them.
+// Concurrent finishes of the parents of many shared children release each exactly once, after
+// the last of them (and, on a store with row locks, without deadlocking on the children).
 func testDependsConcurrentParents(t *testing.T, s persistence.Store) {
-	const n = 20
-	jobs := make([]*persistence.Job, 0, n+1)
-	var parents []string
+	const n, kids = 20, 20
+	jobs := make([]*persistence.Job, 0, n+kids)
+	var parents, children []string
 	for i := 0; i < n; i++ {
 		id := string(rune('A'+i)) + "p"
 		jobs = append(jobs, newJob(id, "a", persistence.StateQueued))
 		parents = append(parents, id)
 	}
-	jobs = append(jobs, child("c", "a", parents...))
+	for i := 0; i < kids; i++ {
+		id := "c" + string(rune('a'+i))
+		jobs = append(jobs, child(id, "a", parents...))
+		children = append(children, id)
+	}
 	insert(t, s, jobs...)
 	done := make(chan struct{}, n)
 	for _, id := range parents {
@@ -161,6 +166,10 @@ func testDependsConcurrentParents(t *testing.T, s persistence.Store) {
 	for i := 0; i < n; i++ {
 		<-done
 	}
-	require.Eventually(t, func() bool { return stateOf(t, s, "c") == persistence.StateQueued }, 10*time.Second, time.Millisecond)
-	require.Equal(t, []string{"c"}, queuedIDs(t, s, "a"))
+	for _, c := range children {
+		require.Eventually(t, func() bool { return stateOf(t, s, c) == persistence.StateQueued }, 10*time.Second, time.Millisecond)
+	}
+	q := queuedIDs(t, s, "a")
+	sort.Strings(q)
+	require.Equal(t, children, q, "each child queued once")
 }

@@ -16,8 +16,8 @@ CREATE INDEX jobsched_depends_child ON jobsched_depends (child);
 -- jobsched_settle applies the finish of the job p_id to its open dependents, in the caller's
 -- transaction (the one that finished it), and in turn the finish of each dependent it cancels.
 -- It returns each dependent it changed, with its category and states, for the store's counts.
--- A child's row lock serialises the finishes of its parents: the last one to take it sees the
--- others' rows closed and releases it.
+-- A child's row lock serialises the finishes of its parents: each closes its own row before it
+-- takes the lock, so the last one to take it sees the others' rows closed and releases it.
 CREATE FUNCTION jobsched_settle(p_id text)
 RETURNS TABLE (o_child text, o_category text, o_from text, o_to text)
 LANGUAGE plpgsql AS $$
@@ -36,7 +36,11 @@ BEGIN
         todo := todo[2:];
         SELECT j.state, j.record::jsonb AS r INTO p FROM jobsched_jobs j WHERE j.id = cur;
         CONTINUE WHEN NOT FOUND OR p.state NOT IN ('succeeded', 'dead', 'cancelled');
-        FOR c IN UPDATE jobsched_depends d SET open = false WHERE d.parent = cur AND d.open RETURNING d.child AS id LOOP
+        -- Children in id order: every finish locks them in the same order (ids are UUIDv7, a
+        -- parent's older than its child's), so concurrent finishes sharing children, and inserts
+        -- locking their parents in id order, do not deadlock.
+        FOR c IN SELECT d.child AS id FROM jobsched_depends d WHERE d.parent = cur AND d.open ORDER BY d.child LOOP
+            UPDATE jobsched_depends SET open = false WHERE parent = cur AND child = c.id;
             SELECT j.category, j.state, j.run_at, j.record::jsonb AS r INTO ch
                 FROM jobsched_jobs j WHERE j.id = c.id FOR UPDATE;
             CONTINUE WHEN NOT FOUND OR ch.state <> 'pending';
