@@ -80,17 +80,23 @@ func TestOpeningTheStoreSettlesTheChildrenOfAFinishedParent(t *testing.T) {
 // the child's d/ key among the transaction's own writes (pendingDeps), not yet committed.
 func TestAParentFinishedInTheCommitThatInsertedItsChild(t *testing.T) {
 	ctx := context.Background()
-	hold := make(chan struct{})
-	var held sync.Once
+	hold, entered := make(chan struct{}), make(chan struct{})
+	var held, released sync.Once
+	release := func() { released.Do(func() { close(hold) }) }
 	s, err := OpenBadger(BadgerOptions{commitHook: func() error {
-		held.Do(func() { <-hold }) // the first commit waits: the next requests gather behind it
+		held.Do(func() { close(entered); <-hold }) // the first commit waits: the next requests gather behind it
 		return nil
 	}})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
+	defer release() // before Close, should the test fail early: the writer must not stay held
 	first := make(chan error, 1)
 	go func() { _, err := s.Insert(ctx, []*Job{newJobFor("x")}); first <- err }()
-	require.Eventually(t, func() bool { return len(s.reqs) == 0 }, 10*time.Second, time.Millisecond, "the writer took x")
+	select {
+	case <-entered: // the writer holds x's commit
+	case <-time.After(10 * time.Second):
+		t.Fatal("x's commit did not start")
+	}
 	inserted := make(chan error, 1)
 	go func() { _, err := s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("c", "p")}); inserted <- err }()
 	require.Eventually(t, func() bool { return len(s.reqs) == 1 }, 10*time.Second, time.Millisecond)
@@ -100,7 +106,7 @@ func TestAParentFinishedInTheCommitThatInsertedItsChild(t *testing.T) {
 		func(_ *Job, err error) { finished <- err })
 	require.Eventually(t, func() bool { return len(s.reqs) == 2 }, 10*time.Second, time.Millisecond)
 	commits := s.Stats().Commits
-	close(hold)
+	release()
 	require.NoError(t, <-first)
 	require.NoError(t, <-inserted)
 	require.NoError(t, <-finished)
