@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -40,23 +41,25 @@ type categorySetting struct {
 	RateLimit  float64 `json:"rate_limit"`
 	RateBurst  int     `json:"rate_burst"`
 	Deleted    bool    `json:"deleted,omitempty"`
+	// FairnessWeights: Category.FairnessWeights.
+	FairnessWeights map[string]int `json:"fairness_weights,omitempty"`
 }
 
 // toSetting stores a category with its defaults filled in; its min_workers 0 is stored as
 // NoWorkers, so that reading it back (and filling in defaults again) keeps it 0.
 func toSetting(c Category) categorySetting {
 	return categorySetting{Name: c.Name, Priority: c.Priority, MinWorkers: MinWorkersValue(c.MinWorkers), MaxWorkers: c.MaxWorkers,
-		QueueLimit: c.QueueLimit, RateLimit: c.RateLimit, RateBurst: c.RateBurst}
+		QueueLimit: c.QueueLimit, RateLimit: c.RateLimit, RateBurst: c.RateBurst, FairnessWeights: c.FairnessWeights}
 }
 
 func (cs categorySetting) category() Category {
 	return Category{Name: cs.Name, Priority: cs.Priority, MinWorkers: cs.MinWorkers, MaxWorkers: cs.MaxWorkers,
-		QueueLimit: cs.QueueLimit, RateLimit: cs.RateLimit, RateBurst: cs.RateBurst}
+		QueueLimit: cs.QueueLimit, RateLimit: cs.RateLimit, RateBurst: cs.RateBurst, FairnessWeights: cs.FairnessWeights}
 }
 
 func actorCategory(c Category) actors.Category {
 	return actors.Category{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
-		RateLimit: c.RateLimit, RateBurst: c.RateBurst}
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, FairnessWeights: maps.Clone(c.FairnessWeights)}
 }
 
 // category returns a category's settings, if it exists.
@@ -227,7 +230,7 @@ func (s *Scheduler) applyCategory(ctx context.Context, c Category) (created bool
 		if err := s.startCategory(ctx, ac, st); err != nil {
 			return true, err
 		}
-	case old.RateLimit != c.RateLimit || old.RateBurst != c.RateBurst:
+	case old.RateLimit != c.RateLimit || old.RateBurst != c.RateBurst || !maps.Equal(old.FairnessWeights, c.FairnessWeights):
 		if err := s.stopCategory(ctx, c.Name); err != nil {
 			return false, err
 		}

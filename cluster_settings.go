@@ -106,7 +106,7 @@ func (s *Scheduler) syncSettings(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		if cur, ok := s.category(name); ok && cur == c {
+		if cur, ok := s.category(name); ok && sameCategory(cur, c) {
 			continue
 		}
 		if _, err := s.applyCategory(ctx, c); err != nil {

@@ -3,6 +3,7 @@ package jobsched
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"regexp"
 	"time"
@@ -118,6 +119,11 @@ type Category struct {
 	// at once after a quiet spell (default: the rate rounded up, at least 1).
 	RateLimit float64
 	RateBurst int
+	// FairnessWeights weighs fairness keys (config fairness_weights): a key of weight w is
+	// served up to w jobs per round-robin turn, so under a backlog it gets w times the starts of
+	// a key of weight 1 (the default of every key not listed; "" is the key of jobs without one).
+	// Weights are 1..MaxFairnessWeight.
+	FairnessWeights map[string]int
 }
 
 // Kind holds the defaults of one job kind.
@@ -326,6 +332,10 @@ func (cat Category) withDefaults(field string, workers int) (Category, error) {
 	case cat.RateBurst < 0:
 		return cat, invalid(field+".rate_burst", "must not be negative, got %d", cat.RateBurst)
 	}
+	if err := checkFairnessWeights(cat.FairnessWeights, field+".fairness_weights"); err != nil {
+		return cat, err
+	}
+	cat.FairnessWeights = maps.Clone(cat.FairnessWeights) // the caller's map may change later
 	if cat.RateLimit > 0 && cat.RateBurst == 0 {
 		cat.RateBurst = max(1, int(math.Ceil(cat.RateLimit)))
 	}

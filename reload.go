@@ -56,7 +56,7 @@ func (s *Scheduler) Reload(ctx context.Context, cfg Config) ([]string, error) {
 	var put []Category
 	for _, c := range next.Categories {
 		now[c.Name] = true
-		if old, ok := was[c.Name]; !ok || old != c {
+		if old, ok := was[c.Name]; !ok || !sameCategory(old, c) {
 			put = append(put, c)
 		}
 	}

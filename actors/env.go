@@ -44,6 +44,8 @@ type Category struct {
 	// RateLimit is the jobs started per second (0: unlimited), with bursts of RateBurst.
 	RateLimit float64
 	RateBurst int
+	// FairnessWeights: the jobs a fairness key is served per round-robin turn (default 1).
+	FairnessWeights map[string]int
 }
 
 // CategoryStats are the live figures of a category, written by its actors and read by anyone.

@@ -6,10 +6,15 @@ import "github.com/jobsched/jobsched/persistence"
 // (one job per key per turn), so a key with a long backlog delays another key's job by at most
 // one job per other key with jobs. Jobs without a key share the "" key. A key joins the round
 // at its end when it gets a job, and leaves it when it has none.
+//
+// A key may have a weight (weights; 1 when absent): a key of weight w is served up to w jobs in
+// a row per turn (weighted round-robin), so under a backlog it gets w times the starts of a
+// key of weight 1. Without weights every turn is one job, as before, at the cost of one compare.
 type fairQueue struct {
-	keys map[string]*keyQueue
-	cur  *keyQueue // the key served next; nil when the queue is empty
-	n    int
+	keys    map[string]*keyQueue
+	cur     *keyQueue // the key served next; nil when the queue is empty
+	n       int
+	weights map[string]int // weights above 1, by key; nil: every key weighs 1
 }
 
 // keyQueue holds the jobs of one fairness key, jobs[head:] in order, and links the keys of the
@@ -19,9 +24,22 @@ type keyQueue struct {
 	jobs       []*persistence.Job
 	head       int
 	prev, next *keyQueue
+	// weight is the jobs served per turn, left those still to serve in the current one.
+	weight, left int
 }
 
 func newFairQueue() *fairQueue { return &fairQueue{keys: map[string]*keyQueue{}} }
+
+// newKey returns the queue of a key joining the round, with its weight.
+func (q *fairQueue) newKey(key string) *keyQueue {
+	w := 1
+	if v, ok := q.weights[key]; ok && v > 1 {
+		w = v
+	}
+	k := &keyQueue{key: key, weight: w, left: w}
+	q.keys[key] = k
+	return k
+}
 
 // len is the number of jobs held.
 func (q *fairQueue) len() int { return q.n }
@@ -41,8 +59,7 @@ func (q *fairQueue) keyCount() int { return len(q.keys) }
 func (q *fairQueue) push(j *persistence.Job) {
 	k := q.keys[j.FairnessKey]
 	if k == nil {
-		k = &keyQueue{key: j.FairnessKey}
-		q.keys[j.FairnessKey] = k
+		k = q.newKey(j.FairnessKey)
 		q.link(k, false)
 	}
 	k.jobs = append(k.jobs, j)
@@ -54,8 +71,7 @@ func (q *fairQueue) push(j *persistence.Job) {
 func (q *fairQueue) pushFront(j *persistence.Job) {
 	k := q.keys[j.FairnessKey]
 	if k == nil {
-		k = &keyQueue{key: j.FairnessKey}
-		q.keys[j.FairnessKey] = k
+		k = q.newKey(j.FairnessKey)
 		q.link(k, true)
 	}
 	if k.head > 0 {
@@ -90,7 +106,8 @@ func (q *fairQueue) peek() *persistence.Job {
 	return q.cur.jobs[q.cur.head]
 }
 
-// pop removes the job peek returns and passes the turn to the next key.
+// pop removes the job peek returns and passes the turn to the next key once the key has been
+// served its weight's jobs in this turn.
 func (q *fairQueue) pop() *persistence.Job {
 	k := q.cur
 	if k == nil {
@@ -116,6 +133,11 @@ func (q *fairQueue) pop() *persistence.Job {
 		k.jobs = append([]*persistence.Job(nil), k.jobs[k.head:]...)
 		k.head = 0
 	}
+	if k.left > 1 {
+		k.left-- // a weighted key keeps the turn
+		return j
+	}
+	k.left = k.weight
 	q.cur = k.next
 	return j
 }

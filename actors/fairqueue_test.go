@@ -89,6 +89,36 @@ func TestFairQueueWithoutKeysIsAPlainFifo(t *testing.T) {
 	require.Equal(t, want, drain(q))
 }
 
+func TestFairQueueServesAWeightedKeyItsWeightPerTurn(t *testing.T) {
+	q := newFairQueue()
+	q.weights = map[string]int{"a": 3, "c": 1}
+	for i := 0; i < 7; i++ {
+		q.push(fj("a", i))
+		q.push(fj("b", i))
+	}
+	require.Equal(t, []string{"a0", "a1", "a2", "b0", "a3", "a4", "a5", "b1", "a6", "b2", "b3", "b4", "b5", "b6"}, drain(q))
+
+	// A weighted key that runs dry leaves the round; back, it starts a full turn.
+	q.push(fj("a", 0))
+	q.push(fj("b", 0))
+	q.push(fj("b", 1))
+	require.Equal(t, "a0", q.pop().ID)
+	q.push(fj("a", 1))
+	q.push(fj("a", 2))
+	require.Equal(t, []string{"b0", "a1", "a2", "b1"}, drain(q))
+
+	// Under a backlog, a key of weight 3 gets three times the starts of a key of weight 1.
+	for i := 0; i < 1000; i++ {
+		q.push(fj("a", i))
+		q.push(fj("b", i))
+	}
+	n := map[string]int{}
+	for i := 0; i < 400; i++ {
+		n[q.pop().FairnessKey]++
+	}
+	require.Equal(t, map[string]int{"a": 300, "b": 100}, n)
+}
+
 // BenchmarkFairQueue pushes and pops jobs over 1 or 100 keys, against a plain slice queue.
 func BenchmarkFairQueue(b *testing.B) {
 	for _, keys := range []int{1, 100} {

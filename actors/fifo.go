@@ -117,6 +117,9 @@ func NewFifo(env *Env, cat string) actor.Producer {
 			if c.Name == cat && c.RateLimit > 0 {
 				f.limiter = rate.NewLimiter(rate.Limit(c.RateLimit), max(c.RateBurst, 1))
 			}
+			if c.Name == cat && len(c.FairnessWeights) > 0 {
+				f.q.weights = c.FairnessWeights
+			}
 		}
 		return f
 	}

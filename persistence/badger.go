@@ -104,6 +104,9 @@ type Badger struct {
 	// (filled at start-up before it runs). An id may stay after its last dependent is settled
 	// (a commit that failed); it is never missing while one is open.
 	parents map[string]struct{}
+	// pendingDeps: the d/ keys written in the open transaction, by parent and child (true:
+	// open), so that openChildren need not iterate the transaction's pending writes (depends.go).
+	pendingDeps map[string]map[string]bool
 }
 
 var _ Store = (*Badger)(nil)
@@ -147,6 +150,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 	}
 	s := &Badger{
 		parents:       map[string]struct{}{},
+		pendingDeps:   map[string]map[string]bool{},
 		db:            db,
 		opt:           opt,
 		reqs:          make(chan *request, 4096),

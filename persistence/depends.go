@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -123,6 +124,10 @@ func (s *Badger) insertParents(txn *badger.Txn, i int, j *Job, earlier map[strin
 	}
 	return c, writes, nil
 }
+
+// CancelForParent ends c cancelled because its parent p failed, as every store records it: the
+// error "parent <id> ended <state>[: <its last error>]" (ReviveDependents recognises it).
+func CancelForParent(c, p *Job, now time.Time) { cancelForParent(c, p, now) }
 
 // cancelForParent ends c cancelled because its parent p failed.
 func cancelForParent(c, p *Job, now time.Time) {
@@ -293,21 +298,75 @@ func (s *Badger) recoverSettles() error {
 }
 
 // openChildren returns up to limit children of parent whose d/ key is not marked done, and
-// whether there are more.
-func (s *Badger) openChildren(txn *badger.Txn, parent string, limit int) ([]string, bool, error) {
+// whether there are more. It reads the committed keys through a read-only transaction (only the
+// writer commits, so it sees what txn saw) and adds the open transaction's own d/ writes from
+// s.pendingDeps: an iterator of txn itself would sort all its pending writes each time, which
+// made a group commit of thousands of finishes quadratic.
+func (s *Badger) openChildren(_ *badger.Txn, parent string, limit int) ([]string, bool, error) {
+	pending := s.pendingDeps[parent]
 	prefix := dependPrefix(parent)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
-	defer it.Close()
+	rtxn := s.db.NewTransaction(false)
+	defer rtxn.Discard()
+	it := rtxn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 	var out []string
+	more := false
+	committed := map[string]bool{}
 	for it.Rewind(); it.Valid(); it.Next() {
-		if it.Item().ValueSize() == 0 {
+		child := string(it.Item().Key()[len(prefix):])
+		if pending != nil {
+			committed[child] = true
+		}
+		open := it.Item().ValueSize() == 0
+		if o, ok := pending[child]; ok {
+			open = o
+		}
+		if open {
 			if len(out) == limit {
-				return out, true, nil
+				more = true
+				break
 			}
-			out = append(out, string(it.Item().Key()[len(prefix):]))
+			out = append(out, child)
 		}
 	}
+	it.Close()
+	if more || len(pending) == 0 {
+		return out, more, nil
+	}
+	var fresh []string // written by this transaction only
+	for c, open := range pending {
+		if open && !committed[c] {
+			fresh = append(fresh, c)
+		}
+	}
+	slices.Sort(fresh)
+	for _, c := range fresh {
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, c)
+	}
 	return out, false, nil
+}
+
+// notePendingDeps records the d/ keys among writes, just put in the open transaction.
+func (s *Badger) notePendingDeps(writes []pendingWrite) {
+	for _, w := range writes {
+		if w.del || !bytes.HasPrefix(w.key, []byte(prefixDepends)) {
+			continue
+		}
+		k := w.key[len(prefixDepends):]
+		i := bytes.IndexByte(k, 0)
+		if i < 0 {
+			continue
+		}
+		parent := string(k[:i])
+		m := s.pendingDeps[parent]
+		if m == nil {
+			m = map[string]bool{}
+			s.pendingDeps[parent] = m
+		}
+		m[string(k[i+1:])] = len(w.value) == 0
+	}
 }
 
 // children returns the ids of every job depending on parent.

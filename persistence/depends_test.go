@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,4 +74,44 @@ func TestOpeningTheStoreSettlesTheChildrenOfAFinishedParent(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 	_, err = s.Get(ctx, "y")
 	require.ErrorIs(t, err, ErrNotFound, "nothing stored")
+}
+
+// A child inserted and its parent finished in the same group commit: the parent's settle finds
+// the child's d/ key among the transaction's own writes (pendingDeps), not yet committed.
+func TestAParentFinishedInTheCommitThatInsertedItsChild(t *testing.T) {
+	ctx := context.Background()
+	hold, entered := make(chan struct{}), make(chan struct{})
+	var held, released sync.Once
+	release := func() { released.Do(func() { close(hold) }) }
+	s, err := OpenBadger(BadgerOptions{commitHook: func() error {
+		held.Do(func() { close(entered); <-hold }) // the first commit waits: the next requests gather behind it
+		return nil
+	}})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	defer release() // before Close, should the test fail early: the writer must not stay held
+	first := make(chan error, 1)
+	go func() { _, err := s.Insert(ctx, []*Job{newJobFor("x")}); first <- err }()
+	select {
+	case <-entered: // the writer holds x's commit
+	case <-time.After(10 * time.Second):
+		t.Fatal("x's commit did not start")
+	}
+	inserted := make(chan error, 1)
+	go func() { _, err := s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("c", "p")}); inserted <- err }()
+	require.Eventually(t, func() bool { return len(s.reqs) == 1 }, 10*time.Second, time.Millisecond)
+	finished := make(chan error, 1)
+	now := time.Now().UTC()
+	s.UpdateAsync("p", func(j *Job) error { j.State, j.FinishedAt = StateSucceeded, &now; return nil }, true,
+		func(_ *Job, err error) { finished <- err })
+	require.Eventually(t, func() bool { return len(s.reqs) == 2 }, 10*time.Second, time.Millisecond)
+	commits := s.Stats().Commits
+	release()
+	require.NoError(t, <-first)
+	require.NoError(t, <-inserted)
+	require.NoError(t, <-finished)
+	require.LessOrEqual(t, s.Stats().Commits-commits, uint64(2), "x's commit, then p and c with p's finish in one")
+	c, err := s.Get(ctx, "c")
+	require.NoError(t, err)
+	require.Equal(t, StateQueued, c.State, "released by the finish in the same transaction")
 }

@@ -23,6 +23,9 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	if r.settleID != "" {
 		return s.planSettle(txn, r)
 	}
+	if r.revive != "" {
+		return s.planRevive(txn, r)
+	}
 	old, err := s.lookup(txn, r.id)
 	if err != nil {
 		return nil, err

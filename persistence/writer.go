@@ -157,6 +157,7 @@ func (g *group) add(r *request, free int64) {
 		g.abort(r, err)
 		return
 	}
+	s.notePendingDeps(writes)
 	g.bytes += nb
 	g.count += nc
 	g.in = append(g.in, r)
@@ -192,6 +193,7 @@ func setAll(txn *badger.Txn, writes []pendingWrite) error {
 func (g *group) abort(r *request, err error) {
 	g.txn.Discard()
 	clear(g.s.overlay)
+	clear(g.s.pendingDeps)
 	for _, q := range append(g.in, r) {
 		q.insertRes, q.job = nil, nil
 		g.refuse(q, fmt.Errorf("write: %w", err))
@@ -224,6 +226,7 @@ func (g *group) flush() {
 		}
 	}
 	clear(s.overlay)
+	clear(s.pendingDeps)
 	g.in = g.in[:0]
 	g.txn = nil
 	g.bytes, g.count = 0, 0

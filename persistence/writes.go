@@ -25,7 +25,12 @@ type request struct {
 	more      []string // finished jobs whose dependents are left to settle (depends.go)
 	settled   []string // finished jobs whose last open dependents this request settles (depends.go)
 	settleID  string   // a follow-up: settle more dependents of this finished job
-	done      func(r *request)
+	// ReviveDependents (revive.go): the parent whose cancelled children to revive, and results
+	revive       string
+	revivedIDs   []string
+	reviveFailed []string
+	reviveMore   bool
+	done         func(r *request)
 
 	reply chan struct{}     // wait's signal (buffered: the writer never blocks on it)
 	async func(*Job, error) // UpdateAsync's callback

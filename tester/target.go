@@ -25,7 +25,7 @@ import (
 // target is what the tester drives: an embedded scheduler or a daemon over HTTP.
 type target interface {
 	enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]*jobsched.Job, error)
-	// unfinished is the number of jobs not yet finished (queued, scheduled, retrying, running).
+	// unfinished is the number of jobs not yet finished (pending, queued, scheduled, retrying, running).
 	unfinished(ctx context.Context) (int, error)
 	// scan calls fn for every job, newest first, until fn returns false.
 	scan(ctx context.Context, fn func(*jobsched.Job) bool) error
@@ -78,7 +78,7 @@ func (e *embedded) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]*jo
 func (e *embedded) unfinished(context.Context) (int, error) {
 	n := 0
 	for _, c := range e.s.Categories() {
-		n += c.Counts[jobsched.StateQueued] + c.Counts[jobsched.StateScheduled] + c.Counts[jobsched.StateRetrying] + c.Counts[jobsched.StateRunning]
+		n += c.Counts[jobsched.StatePending] + c.Counts[jobsched.StateQueued] + c.Counts[jobsched.StateScheduled] + c.Counts[jobsched.StateRetrying] + c.Counts[jobsched.StateRunning]
 	}
 	return n, nil
 }
@@ -177,7 +177,7 @@ func (r *remote) unfinished(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, c := range cats {
-		n += c.Queued + c.Scheduled + c.Retrying + c.Running
+		n += c.Pending + c.Queued + c.Scheduled + c.Retrying + c.Running
 	}
 	return n, nil
 }

@@ -58,6 +58,11 @@ type Options struct {
 	Tenants    int
 	Skew       float64
 	NoFairness bool
+	// DAGSize > 0 enqueues the jobs as random DAGs of DAGSize jobs over DAGDepth levels, one
+	// batch each (dag.go); the check then also verifies that no job started before its parents
+	// finished.
+	DAGSize  int
+	DAGDepth int
 
 	// Nodes > 0 spawns a cluster: Nodes daemons (Binary serve --store --node n1..nN --lease Lease)
 	// on one PostgreSQL database, Store (a postgres:// DSN), or a server the tester starts for the
@@ -151,6 +156,11 @@ type Report struct {
 	LostIDs      []string `json:"lost_ids,omitempty"`
 	// Tenants: each tenant's jobs and enqueue-to-start latency (a --tenants run).
 	Tenants []TenantLatency `json:"tenants,omitempty"`
+	// DAGEdges dependencies of a --dag run were checked; OrderViolations of them had the child
+	// start before its parent finished (or run after it failed), OrderExample tells of one.
+	DAGEdges        int    `json:"dag_edges,omitempty"`
+	OrderViolations int    `json:"order_violations,omitempty"`
+	OrderExample    string `json:"order_example,omitempty"`
 }
 
 // ErrLost is returned by Run (with the report) when an acknowledged job was lost.
@@ -163,6 +173,10 @@ var ErrUnaccounted = errors.New("jobs ran more often than their failures and int
 // nodes made more than one job.
 var ErrUniqueBroken = errors.New("a unique key made more than one job across the nodes")
 
+// ErrOrder is returned by Run (with the report) when a job of a --dag run started before one
+// of its parents finished.
+var ErrOrder = errors.New("a job started before its parents finished")
+
 // ErrOptions marks an error in the Options (the command line): nothing was run.
 var ErrOptions = errors.New("bad tester options")
 
@@ -172,6 +186,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Jobs == 0 && o.Backlog == 0 {
 		o.Jobs = 10_000
+	}
+	if o.DAGSize > 0 {
+		o.Batch = o.DAGSize
 	}
 	if o.Batch <= 0 {
 		o.Batch = 1
@@ -243,8 +260,10 @@ func (o *Options) check() error {
 	case o.Backlog > 0 && !o.Embedded && !o.Spawn:
 		return fmt.Errorf("--backlog needs --embedded or --spawn: the tester fills the store before the scheduler starts")
 	}
-	_, err := o.chaosKinds()
-	return err
+	if _, err := o.chaosKinds(); err != nil {
+		return err
+	}
+	return o.checkDAG()
 }
 
 // clustered says whether the run spawns a cluster on PostgreSQL.
@@ -365,7 +384,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		st := e.s.StoreStats()
 		rep.StoreCommits, rep.StoreSyncs, rep.StoreWrites = st.Commits-stats0.Commits, st.Syncs-stats0.Syncs, st.Writes-stats0.Writes
 	}
-	if err := check(ctx, t, acked, tenants, o.Tenants, rep); err != nil {
+	var order dagOrder
+	if o.DAGSize > 0 {
+		order = dagOrder{}
+	}
+	if err := check(ctx, t, acked, tenants, o.Tenants, order, rep); err != nil {
 		_ = t.close(context.Background())
 		return nil, err
 	}
@@ -388,6 +411,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if rep.Lost > 0 {
 		return rep, fmt.Errorf("%d of %d: %w", rep.Lost, rep.Enqueued, ErrLost)
+	}
+	if rep.OrderViolations > 0 {
+		return rep, fmt.Errorf("%d of %d dependencies (%s): %w", rep.OrderViolations, rep.DAGEdges, rep.OrderExample, ErrOrder)
 	}
 	if rep.BacklogUnfinished > 0 {
 		return rep, fmt.Errorf("%d of the backlog of %d unfinished at the deadline: %w", rep.BacklogUnfinished, rep.Backlog, ErrLost)
@@ -430,6 +456,9 @@ func enqueueAll(ctx context.Context, t target, o Options, tenants map[string]int
 				}
 				n := min(o.Batch, o.Jobs-first)
 				specs := makeSpecs(o, first, n)
+				if o.DAGSize > 0 {
+					dagDepends(specs, o.Seed, first, o.DAGDepth)
+				}
 				for i := range specs {
 					if shares != nil && !o.NoFairness {
 						specs[i].FairnessKey = TenantName(tenantOf(shares, o.Seed, first+i))
@@ -541,8 +570,9 @@ func drainRate(finished int, began, drained time.Time, t target) float64 {
 }
 
 // check reads every job and compares it with what was acknowledged.
-// tenants (of nTenants) gives each job's tenant in a --tenants run.
-func check(ctx context.Context, t target, acked map[string]bool, tenants map[string]int, nTenants int, rep *Report) error {
+// tenants (of nTenants) gives each job's tenant in a --tenants run; order, if not nil, gathers
+// the jobs of a --dag run for the order check.
+func check(ctx context.Context, t target, acked map[string]bool, tenants map[string]int, nTenants int, order dagOrder, rep *Report) error {
 	perTenant := newTenantHists(nTenants)
 	start := hdrhistogram.New(1, 10*60*1000*1000, 3) // µs, up to 10 minutes
 	finish := hdrhistogram.New(1, 60*60*1000*1000, 3)
@@ -554,6 +584,9 @@ func check(ctx context.Context, t target, acked map[string]bool, tenants map[str
 		}
 		seen++
 		delete(acked, j.ID)
+		if order != nil {
+			order.add(j)
+		}
 		switch j.State {
 		case jobsched.StateSucceeded:
 			rep.Succeeded++
@@ -616,6 +649,9 @@ func check(ctx context.Context, t target, acked map[string]bool, tenants map[str
 	rep.StartLatencyMS = percentiles(start)
 	rep.FinishLatencyMS = percentiles(finish)
 	rep.Tenants = perTenant.report()
+	if order != nil {
+		rep.DAGEdges, rep.OrderViolations, rep.OrderExample = order.check()
+	}
 	return nil
 }
 
@@ -660,6 +696,9 @@ func (r *Report) Text(w io.Writer) {
 		}
 		q := tl.StartLatencyMS
 		fmt.Fprintf(w, "tenant %-6s %7d jobs  enqueue→start p50 %.2f ms  p99 %.2f ms\n", tl.Tenant, tl.Jobs, q.P50, q.P99)
+	}
+	if r.DAGEdges > 0 {
+		fmt.Fprintf(w, "order       %d dependencies checked, %d violated\n", r.DAGEdges, r.OrderViolations)
 	}
 	if r.Backlog > 0 {
 		fmt.Fprintf(w, "backlog     %d queued before the start, %d unfinished at the end\n", r.Backlog, r.BacklogUnfinished)

@@ -16,8 +16,16 @@ func addAdminCommands(root *cobra.Command) {
 }
 
 func newRetry() *cobra.Command {
-	return jobCommand("retry ID", "Run a dead, cancelled, retrying or scheduled job again now (attempts kept, one more if spent)",
-		(*client.Client).Retry)
+	var dependents bool
+	cmd := jobCommand("retry ID", "Run a dead, cancelled, retrying or scheduled job again now (attempts kept, one more if spent)",
+		func(c *client.Client, ctx context.Context, id string) (*jobsched.Job, error) {
+			if dependents {
+				return c.RetryDependents(ctx, id)
+			}
+			return c.Retry(ctx, id)
+		})
+	cmd.Flags().BoolVar(&dependents, "dependents", false, "also bring back, as pending, the jobs its failure cancelled (and theirs)")
+	return cmd
 }
 
 func newDelete() *cobra.Command {

@@ -63,6 +63,12 @@ func TestDaemonCategoriesAtRuntimeAndPauseSurviveRestart(t *testing.T) {
 	require.Equal(t, "category.priority", field)
 	st, _, b = call(t, "PUT", d.addr+"/v1/categories/reports", `{"priorty":1}`)
 	require.Equal(t, 400, st, string(b))
+	st, _, b = call(t, "PUT", d.addr+"/v1/categories/reports", `{"priority":4,"min_workers":0,"max_workers":3,"fairness_weights":{"acme":0}}`)
+	require.Equal(t, 400, st, string(b))
+	_, field = errorCode(t, b)
+	require.Equal(t, `category.fairness_weights["acme"]`, field)
+	st, _, b = call(t, "PUT", d.addr+"/v1/categories/reports", `{"priority":4,"min_workers":0,"max_workers":3,"fairness_weights":{"acme":3}}`)
+	require.Equal(t, 200, st, string(b))
 	require.True(t, categoryInTree(t, d, "reports"), "its supervisor is in the tree")
 
 	// The CLI does the same.

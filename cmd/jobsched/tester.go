@@ -61,6 +61,7 @@ Examples:
   jobsched tester --embedded --data /tmp/t --backlog 1000000 --jobs 100000 --batch 1000
   jobsched tester --embedded --data /tmp/t --spread 100 --jobs 100000 --batch 1000
   jobsched tester --embedded --data /tmp/t --tenants 10 --skew 1.5 --jobs 50000 --batch 100
+  jobsched tester --embedded --data /tmp/t --dag-size 100 --dag-depth 5 --jobs 50000
 
 With --backlog N, N jobs are queued in the store (every category paused) before the scheduler
 the run drives starts: the report then gives its start-up time with them waiting, its RssAnon
@@ -149,6 +150,8 @@ scripts/bench.sh runs the whole benchmark table of docs/benchmarks.md with this 
 	f.IntVar(&o.Tenants, "tenants", 0, "spread the jobs over N tenants (fairness keys t001..tN) and report each one's enqueue→start latency")
 	f.Float64Var(&o.Skew, "skew", 1, "with --tenants: tenant i gets a share of the jobs ∝ 1/(i+1)^SKEW (0: equal shares)")
 	f.BoolVar(&o.NoFairness, "no-fairness", false, "with --tenants: leave the fairness keys off (the baseline; tenants still reported)")
+	f.IntVar(&o.DAGSize, "dag-size", 0, "enqueue the jobs as random DAGs of N jobs, one batch each, and check that none started before its parents finished")
+	f.IntVar(&o.DAGDepth, "dag-depth", 4, "with --dag-size: levels of each DAG (2..--dag-size)")
 	f.IntVar(&spread, "spread", 1, "spread the jobs evenly over N categories c0001..cN (instead of --categories)")
 	f.Float64Var(&o.Rate, "rate", 0, "jobs per second offered (0: as fast as possible)")
 	f.IntVar(&o.Batch, "batch", 1, "jobs per enqueue call")

@@ -43,6 +43,8 @@ func TestTesterRefusesBadBenchOptions(t *testing.T) {
 		{"--embedded", "--data", t.TempDir(), "--backlog", "-1"},
 		{"--embedded", "--data", t.TempDir(), "--tenants", "-1"},
 		{"--embedded", "--data", t.TempDir(), "--tenants", "3", "--skew", "-1"},
+		{"--embedded", "--data", t.TempDir(), "--dag-size", "1"},
+		{"--embedded", "--data", t.TempDir(), "--dag-size", "10", "--dag-depth", "20"},
 	} {
 		out, err := exec.Command(binary, append([]string{"tester"}, args...)...).CombinedOutput()
 		require.Error(t, err, args)
@@ -137,4 +139,22 @@ func TestTesterClusterOnAGivenDatabase(t *testing.T) {
 	require.Equal(t, 400, n, "the jobs are in the database given")
 	require.NoError(t, c.QueryRow(context.Background(), `SELECT count(*) FROM jobsched_jobs WHERE state = 'cancelled' AND unique_key IS NOT NULL`).Scan(&n))
 	require.Equal(t, 3, n, "one job a raced key, cancelled after the race")
+}
+
+func TestTesterRunsDAGsOnADaemon(t *testing.T) {
+	out, err := exec.Command(binary, "tester", "--spawn", "--data", t.TempDir(), "--jobs", "600", "--dag-size", "60",
+		"--dag-depth", "5", "--workers", "8", "--fail-rate", "0.05", "--max-attempts", "1", "--seed", "3", "--json").Output()
+	require.NoError(t, err, string(out))
+	var rep struct {
+		Enqueued, Succeeded, Dead, Cancelled, Lost int
+		Edges                                      int `json:"dag_edges"`
+		Violations                                 int `json:"order_violations"`
+	}
+	require.NoError(t, json.Unmarshal(out, &rep), string(out))
+	require.Equal(t, 600, rep.Enqueued)
+	require.Equal(t, 600, rep.Succeeded+rep.Dead+rep.Cancelled, "every job final")
+	require.Zero(t, rep.Lost)
+	require.Positive(t, rep.Cancelled, "the dependents of the dead jobs")
+	require.Greater(t, rep.Edges, 10*(60-60/5))
+	require.Zero(t, rep.Violations)
 }

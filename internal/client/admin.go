@@ -18,6 +18,16 @@ func (c *Client) Retry(ctx context.Context, id string) (*jobsched.Job, error) {
 	return &j, nil
 }
 
+// RetryDependents is Retry that also brings back, as pending, the dependents the job's failure
+// cancelled (POST /v1/jobs/{id}/retry?dependents=true).
+func (c *Client) RetryDependents(ctx context.Context, id string) (*jobsched.Job, error) {
+	var j jobsched.Job
+	if _, err := c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/retry?dependents=true", nil, &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
 // Delete removes a finished job.
 func (c *Client) Delete(ctx context.Context, id string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/v1/jobs/"+url.PathEscape(id), nil, nil)

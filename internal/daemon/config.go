@@ -80,6 +80,8 @@ type CategoryConfig struct {
 	QueueLimit int     `yaml:"queue_limit"`
 	RateLimit  float64 `yaml:"rate_limit"`
 	RateBurst  int     `yaml:"rate_burst"`
+	// FairnessWeights: jobs served per round-robin turn, by fairness key (default 1).
+	FairnessWeights map[string]int `yaml:"fairness_weights"`
 }
 
 // KindConfig is one entry of kinds.
@@ -164,7 +166,7 @@ func (c Config) SchedulerConfig() (jobsched.Config, error) {
 	}
 	for _, cat := range c.Categories {
 		c := jobsched.Category{Name: cat.Name, Priority: cat.Priority, MaxWorkers: cat.MaxWorkers,
-			QueueLimit: cat.QueueLimit, RateLimit: cat.RateLimit, RateBurst: cat.RateBurst}
+			QueueLimit: cat.QueueLimit, RateLimit: cat.RateLimit, RateBurst: cat.RateBurst, FairnessWeights: cat.FairnessWeights}
 		if cat.MinWorkers != nil {
 			c.MinWorkers = jobsched.MinWorkersValue(*cat.MinWorkers)
 		}

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/jobsched/jobsched"
 )
@@ -32,7 +34,19 @@ func (a *API) routeAdmin(auth func(http.HandlerFunc) http.Handler) {
 }
 
 func (a *API) retry(w http.ResponseWriter, r *http.Request) {
-	job, err := a.s.Retry(r.Context(), r.PathValue("id"))
+	var opt jobsched.RetryOptions
+	if v := r.URL.Query().Get("dependents"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, a.log, &jobsched.InvalidError{Field: "dependents", Reason: fmt.Sprintf("want true or false, got %q", v)}, nil)
+			return
+		}
+		opt.Dependents = b
+	}
+	job, err := a.s.RetryWith(r.Context(), r.PathValue("id"), opt)
+	if errors.Is(err, jobsched.ErrNoDependents) {
+		err = &jobsched.InvalidError{Field: "dependents", Reason: err.Error()}
+	}
 	if err != nil {
 		writeAdminError(w, a.log, err, job)
 		return

@@ -23,6 +23,8 @@ type CategorySettings struct {
 	QueueLimit int     `json:"queue_limit"`
 	RateLimit  float64 `json:"rate_limit"`
 	RateBurst  int     `json:"rate_burst"`
+	// FairnessWeights: jobs served per round-robin turn, by fairness key (default 1).
+	FairnessWeights map[string]int `json:"fairness_weights,omitempty"`
 }
 
 // routeCategories registers the routes that change categories at runtime.
@@ -44,7 +46,7 @@ func (a *API) putCategory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := jobsched.Category{Name: r.PathValue("name"), Priority: in.Priority, MaxWorkers: in.MaxWorkers,
-		QueueLimit: in.QueueLimit, RateLimit: in.RateLimit, RateBurst: in.RateBurst}
+		QueueLimit: in.QueueLimit, RateLimit: in.RateLimit, RateBurst: in.RateBurst, FairnessWeights: in.FairnessWeights}
 	if in.MinWorkers != nil {
 		c.MinWorkers = jobsched.MinWorkersValue(*in.MinWorkers)
 	}

@@ -166,3 +166,23 @@ func TestOpenAPIErrorCodesAreTheAPIs(t *testing.T) {
 	require.NotEmpty(t, consts)
 	require.ElementsMatch(t, consts, doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum)
 }
+
+// The query parameters of POST /v1/jobs/{id}/retry are documented as the handler reads them.
+func TestOpenAPIDocumentsTheRetryParameters(t *testing.T) {
+	var doc struct {
+		Paths map[string]struct {
+			Post struct {
+				Parameters []struct {
+					Name, In string
+					Schema   struct{ Type string }
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(OpenAPI, &doc))
+	params := doc.Paths["/v1/jobs/{id}/retry"].Post.Parameters
+	require.Len(t, params, 1)
+	require.Equal(t, "dependents", params[0].Name)
+	require.Equal(t, "query", params[0].In)
+	require.Equal(t, "boolean", params[0].Schema.Type)
+}

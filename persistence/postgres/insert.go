@@ -21,7 +21,7 @@ func (s *Store) Insert(ctx context.Context, jobs []*persistence.Job) ([]persiste
 	for _, j := range jobs {
 		unique = unique || j.UniqueKey != ""
 	}
-	if !unique {
+	if !unique && !hasParents(jobs) {
 		return s.insertFast(ctx, jobs)
 	}
 	var res []persistence.InsertResult
@@ -96,6 +96,13 @@ func (s *Store) insertArgs(jobs []*persistence.Job) ([]any, error) {
 // later one is a duplicate of it. The other nodes are woken as from sender ("": every node,
 // this one included, for jobs whose commit this store does not see).
 func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, d *deltas, sender string) ([]persistence.InsertResult, error) {
+	var deps []dependRow // depends_on (depends.go)
+	if hasParents(jobs) {
+		var err error
+		if jobs, deps, err = resolveParents(ctx, q, jobs); err != nil {
+			return nil, err
+		}
+	}
 	res := make([]persistence.InsertResult, len(jobs))
 	first := map[string]int{} // unique key -> index of the batch's first job with it
 	dupOf := map[int]int{}    // index of a later job -> index of the first with its key
@@ -162,6 +169,11 @@ func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, 
 	}
 	if err := notifyQueued(ctx, q, sender, jobs, stored); err != nil {
 		return nil, err
+	}
+	if len(deps) > 0 {
+		if err := insertDepends(ctx, q, deps, stored, res); err != nil {
+			return nil, err
+		}
 	}
 	holders := map[string]*persistence.Job{}
 	if len(heldKeys) > 0 {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -14,16 +13,7 @@ func (s *Store) Get(ctx context.Context, id string) (*persistence.Job, error) {
 	if s.closed.Load() {
 		return nil, persistence.ErrClosed
 	}
-	var seq *int64
-	var rec []byte
-	err := s.pool.QueryRow(ctx, "SELECT seq, record FROM jobsched_jobs WHERE id = $1", id).Scan(&seq, &rec)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", persistence.ErrNotFound, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read job %s: %w", id, err)
-	}
-	return decode(seq, rec)
+	return s.getWithChildren(ctx, id) // with its dependents (depends.go)
 }
 
 // List implements persistence.Store: newest first (ids are UUIDv7, ordered bytewise).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,15 +75,25 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 			return fmt.Errorf("create jobsched_migrations: %w", err)
 		}
-		var have int
-		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM jobsched_migrations").Scan(&have); err != nil {
+		rows, err := tx.Query(ctx, "SELECT version FROM jobsched_migrations")
+		if err != nil {
 			return fmt.Errorf("read jobsched_migrations: %w", err)
+		}
+		done, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return fmt.Errorf("read jobsched_migrations: %w", err)
+		}
+		have := 0
+		for _, v := range done {
+			have = max(have, v)
 		}
 		if latest := all[len(all)-1].Version; have > latest {
 			return fmt.Errorf("%w: database at version %d, this binary knows up to %d", ErrSchemaTooNew, have, latest)
 		}
 		for _, m := range all {
-			if m.Version <= have {
+			// Every version not applied yet, even below the highest applied one: branches merged
+			// in another order may add a lower version after a higher one ran.
+			if slices.Contains(done, m.Version) {
 				continue
 			}
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func TestSettingsApplyClusterWide(t *testing.T) {
 	put, created, err := a.PutCategory(ctx, jobsched.Category{Name: "extra", MaxWorkers: 2, QueueLimit: 50})
 	require.NoError(t, err)
 	require.True(t, created)
-	within("b has the new category", func() bool { c, ok := categoryInfo(b, "extra"); return ok && c.Category == put })
+	within("b has the new category", func() bool { c, ok := categoryInfo(b, "extra"); return ok && reflect.DeepEqual(c.Category, put) })
 	ja, ok := categoryInfo(a, "extra")
 	require.True(t, ok)
 	require.Equal(t, put, ja.Category, "a keeps what it put (its own sync finds nothing to change)")

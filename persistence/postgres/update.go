@@ -83,8 +83,9 @@ func (s *Store) pipelinedUpdate(ctx context.Context, conn *pgxpool.Conn, id stri
 	var seq *int64
 	b.Queue(updateSQL, rw.id, rw.category, rw.state, newSeq, rw.runAt, rw.uniqueKey, s.node, rw.attempt, rw.finishedAt,
 		json.RawMessage(rw.record), s.epoch.Load()).QueryRow(func(row pgx.Row) error { return row.Scan(&seq) })
-	if j.State.Finished() && !old.State.Finished() {
+	if finishes(old, j) {
 		b.Queue("SELECT pg_notify($1, $2)", chanFinished, s.node+"|"+j.ID)
+		queueSettle(b, j.ID, &st.deltas) // its dependents (depends.go)
 	}
 	if newSeq {
 		// Back in a queue (a retry made due, a start given back): wake the other nodes' Fifos.

@@ -64,5 +64,9 @@ func (s *Store) writeBack(ctx context.Context, tx pgx.Tx, old, j *persistence.Jo
 	if seq != nil {
 		j.Seq = uint64(*seq)
 	}
+	if finishes(old, j) {
+		// Its dependents (depends.go); their counts are corrected by the next counts refresh.
+		return settleTx(ctx, tx, j.ID, &deltas{})
+	}
 	return nil
 }

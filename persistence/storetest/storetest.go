@@ -54,6 +54,10 @@ var cases = []struct {
 	{"list filters by kind", testListKind},
 	{"settings", testSettings},
 	{"trace parent round-trips", testTraceParent},
+	{"dependencies: release by the parents' success", testDependsRelease},
+	{"dependencies: a failed parent cancels its dependents", testDependsFailure},
+	{"dependencies: decided at insert", testDependsAtInsert},
+	{"dependencies: concurrent finishes of the parents", testDependsConcurrentParents},
 }
 
 var ctx = context.Background()

@@ -1,0 +1,152 @@
+package persistence
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Reviving the dependents of a retried parent (Scheduler.RetryWith with Dependents).
+//
+// A child cancelled because its parent p failed holds the error "parent <p> ended ..." last, and
+// its d/<p>\x00<child> key is marked done. ReviveDependents walks, from the retried parent down,
+// the children each job cancelled that way, a page (maxSettle) per write: each goes back to
+// pending, its d/ keys reopened for every parent that has not succeeded, its n/ key set to their
+// number. The walk runs while the parent is still dead or cancelled, before it is retried, so that
+// no finish can overtake it; should the process die before the retry, the start-up scan
+// (recoverSettles) finds the parent finished with open d/ keys and cancels the revived children
+// again: the retry was never made. A revived child whose other parent ended dead or cancelled
+// waits for it too; SettleDependents, called once the parent is retried, settles such parents
+// (that one's failure cancels the child again, or counts it done under ParentFailureRun).
+
+// cancelledBy reports whether j was cancelled because its parent failed (cancelForParent).
+func cancelledBy(j *Job, parent string) bool {
+	return j.State == StateCancelled && strings.HasPrefix(j.LastError(), "parent "+parent+" ended ")
+}
+
+// ReviveDependents moves back to pending the jobs cancelled because parent failed, and,
+// recursively, those cancelled because one of them was; it returns how many, and the parents
+// of theirs that ended dead or cancelled (for SettleDependents). Each page is a durable write.
+// A child whose unique key another unfinished job holds stays cancelled.
+func (s *Badger) ReviveDependents(ctx context.Context, parent string) (int, []string, error) {
+	queue := []string{parent}
+	failed := map[string]struct{}{}
+	revived := 0
+	for len(queue) > 0 {
+		x := queue[0]
+		queue = queue[1:]
+		for {
+			r := &request{revive: x, durable: true}
+			if _, err := s.wait(ctx, r); err != nil {
+				return revived, mapKeys(failed), fmt.Errorf("revive the dependents of %s: %w", x, err)
+			}
+			revived += len(r.revivedIDs)
+			queue = append(queue, r.revivedIDs...)
+			for _, q := range r.reviveFailed {
+				failed[q] = struct{}{}
+			}
+			if !r.reviveMore {
+				break
+			}
+		}
+	}
+	return revived, mapKeys(failed), nil
+}
+
+func mapKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// SettleDependents applies, to their open dependents, the finish of those of ids that are
+// finished (a job not finished, or gone, is left alone), as a finish does, and waits for its
+// first page. The rest, and the dependents of the children it cancels, are the writer's
+// follow-ups, which it commits before any later request.
+func (s *Badger) SettleDependents(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		r := &request{settleID: id, durable: true}
+		if _, err := s.wait(ctx, r); err != nil {
+			return fmt.Errorf("settle the dependents of %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// planRevive plans one page of ReviveDependents: the children of r.revive it cancelled.
+func (s *Badger) planRevive(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+	r.revivedIDs, r.reviveFailed, r.reviveMore = r.revivedIDs[:0], r.reviveFailed[:0], false
+	x := r.revive
+	prefix := dependPrefix(x)
+	var done []string
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	for it.Rewind(); it.Valid(); it.Next() {
+		if it.Item().ValueSize() != 0 {
+			done = append(done, string(it.Item().Key()[len(prefix):]))
+		}
+	}
+	it.Close()
+	var writes []pendingWrite
+	for _, cid := range done {
+		prev, err := s.lookup(txn, cid)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !cancelledBy(prev, x) {
+			continue
+		}
+		if prev.UniqueKey != "" {
+			holder, err := s.uniqueHolder(txn, prev.UniqueKey)
+			if err != nil {
+				return nil, err
+			}
+			if holder != nil && holder.ID != cid {
+				continue
+			}
+		}
+		if len(r.revivedIDs) == maxSettle {
+			r.reviveMore = true
+			break
+		}
+		c := prev.Clone()
+		waiting := uint64(0)
+		for _, q := range c.Parents {
+			if q != x {
+				p, err := s.lookup(txn, q)
+				if errors.Is(err, ErrNotFound) || (err == nil && p.State == StateSucceeded) {
+					continue // done: its d/ key stays marked
+				}
+				if err != nil {
+					return nil, err
+				}
+				if p.State.Finished() {
+					r.reviveFailed = append(r.reviveFailed, q)
+				}
+			}
+			waiting++
+			writes = append(writes, pendingWrite{key: dependKey(q, cid), value: []byte{}})
+			s.parents[q] = struct{}{} // before the commit: a failed one only leaves a spare id
+		}
+		c.State, c.FinishedAt, c.Seq, c.CancelRequested = StatePending, nil, 0, false
+		writes = append(writes, pendingWrite{key: waitingKey(cid), value: binary.AppendUvarint(nil, waiting)})
+		if writes, err = s.jobWrites(writes, prev, c, nil); err != nil {
+			return nil, err
+		}
+		r.planned = append(r.planned, c)
+		r.deltas = append(r.deltas, delta{c.ID, c.Category, prev.State, c.State})
+		r.released = append(r.released, c.Clone())
+		r.revivedIDs = append(r.revivedIDs, cid)
+	}
+	return writes, nil
+}
