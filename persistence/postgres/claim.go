@@ -52,6 +52,8 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, opt persi
 		} else if jobs, err = claimKeyed(ctx, tx, category, limit, keyLimits); err != nil {
 			return err
 		}
+		// The starts are written back by one statement.
+		var w rowWrites
 		for _, old := range jobs {
 			j := old.Clone()
 			if err := start(j); err != nil {
@@ -60,11 +62,18 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, opt persi
 			if j.ID != old.ID || j.State != persistence.StateRunning {
 				return fmt.Errorf("claim: the start mutator must take job %s to running, not %s", old.ID, j.State)
 			}
-			if err := s.writeBack(ctx, tx, old, j); err != nil {
+			if err := w.add(s, old, j, nil); err != nil {
 				return err
 			}
 			st.deltas.add(j.Category, old.State, j.State)
-			out = append(out, j.Clone())
+			out = append(out, j)
+		}
+		if err := w.exec(ctx, tx, s); err != nil {
+			return err
+		}
+		for i, j := range out {
+			j.Seq = 0 // running: no place in a queue
+			out[i] = j.Clone()
 		}
 		if opt.RateLimit > 0 && len(out) > 0 {
 			if _, err := tx.Exec(ctx, "UPDATE jobsched_rates SET tokens = tokens - $2 WHERE category = $1", category, len(out)); err != nil {
