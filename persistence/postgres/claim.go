@@ -22,8 +22,32 @@ import (
 func (s *Store) Claim(ctx context.Context, category string, limit int, opt persistence.ClaimOptions, start persistence.Mutator) ([]*persistence.Job, error) {
 	keyLimits := opt.KeyLimits
 	var out []*persistence.Job
-	err := s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
-		out = out[:0]
+	var err error
+	if len(keyLimits) == 0 && opt.RateLimit <= 0 {
+		out, err = s.claimPipelined(ctx, category, limit, start)
+	} else {
+		err = s.claimTx(ctx, category, limit, opt, start, &out)
+	}
+	if err != nil {
+		// A fenced claim is not counted in ClusterStats.Fenced: it wrote nothing late, and a
+		// node that lost its lease claims again at every poll until it joins again.
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	s.writes.Add(uint64(len(out)))
+	s.claimed.Add(uint64(len(out)))
+	for i, j := range out {
+		s.track(j)
+		out[i] = j.Clone()
+	}
+	return out, nil
+}
+
+// claimTx is a Claim with key or rate limits, statement by statement in one transaction; the
+// claimed jobs go to *out.
+func (s *Store) claimTx(ctx context.Context, category string, limit int, opt persistence.ClaimOptions, start persistence.Mutator, out *[]*persistence.Job) error {
+	keyLimits := opt.KeyLimits
+	return s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
+		*out = (*out)[:0]
 		if err := relax(ctx, tx, st); err != nil { // a lost start is harmless: the job is queued again
 			return err
 		}
@@ -66,33 +90,21 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, opt persi
 				return err
 			}
 			st.deltas.add(j.Category, old.State, j.State)
-			out = append(out, j)
+			*out = append(*out, j)
 		}
 		if err := w.exec(ctx, tx, s); err != nil {
 			return err
 		}
-		for i, j := range out {
+		for _, j := range *out {
 			j.Seq = 0 // running: no place in a queue
-			out[i] = j.Clone()
 		}
-		if opt.RateLimit > 0 && len(out) > 0 {
-			if _, err := tx.Exec(ctx, "UPDATE jobsched_rates SET tokens = tokens - $2 WHERE category = $1", category, len(out)); err != nil {
+		if opt.RateLimit > 0 && len(*out) > 0 {
+			if _, err := tx.Exec(ctx, "UPDATE jobsched_rates SET tokens = tokens - $2 WHERE category = $1", category, len(*out)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		// A fenced claim is not counted in ClusterStats.Fenced: it wrote nothing late, and a
-		// node that lost its lease claims again at every poll until it joins again.
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	s.writes.Add(uint64(len(out)))
-	s.claimed.Add(uint64(len(out)))
-	for _, j := range out {
-		s.track(j)
-	}
-	return out, nil
 }
 
 // keyedSQL reads a category's next queued jobs, locked, leaving out those whose kind and
