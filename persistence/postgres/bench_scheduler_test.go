@@ -14,7 +14,8 @@ import (
 
 // Work rate of one scheduler on PostgreSQL: 5,000 jobs enqueued in batches of 500 before the
 // clock starts, run by 32 workers with a handler that does nothing; jobs/s from the first start
-// to the last finish stored, and the most jobs seen stored as running at once. Short: run with -benchtime=1x.
+// to the last finish stored, and the most jobs seen stored as running at once. Short: run with
+// -benchtime=1x.
 func BenchmarkSchedulerWorkRate(b *testing.B) {
 	const total = 5000
 	for i := 0; i < b.N; i++ {
