@@ -22,8 +22,32 @@ import (
 func (s *Store) Claim(ctx context.Context, category string, limit int, opt persistence.ClaimOptions, start persistence.Mutator) ([]*persistence.Job, error) {
 	keyLimits := opt.KeyLimits
 	var out []*persistence.Job
-	err := s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
-		out = out[:0]
+	var err error
+	if len(keyLimits) == 0 && opt.RateLimit <= 0 {
+		out, err = s.claimPipelined(ctx, category, limit, start)
+	} else {
+		err = s.claimTx(ctx, category, limit, opt, start, &out)
+	}
+	if err != nil {
+		// A fenced claim is not counted in ClusterStats.Fenced: it wrote nothing late, and a
+		// node that lost its lease claims again at every poll until it joins again.
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	s.writes.Add(uint64(len(out)))
+	s.claimed.Add(uint64(len(out)))
+	for i, j := range out {
+		s.track(j)
+		out[i] = j.Clone()
+	}
+	return out, nil
+}
+
+// claimTx is a Claim with key or rate limits, statement by statement in one transaction; the
+// claimed jobs go to *out.
+func (s *Store) claimTx(ctx context.Context, category string, limit int, opt persistence.ClaimOptions, start persistence.Mutator, out *[]*persistence.Job) error {
+	keyLimits := opt.KeyLimits
+	return s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
+		*out = (*out)[:0]
 		if err := relax(ctx, tx, st); err != nil { // a lost start is harmless: the job is queued again
 			return err
 		}
@@ -52,6 +76,8 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, opt persi
 		} else if jobs, err = claimKeyed(ctx, tx, category, limit, keyLimits); err != nil {
 			return err
 		}
+		// The starts are written back by one statement.
+		var w rowWrites
 		for _, old := range jobs {
 			j := old.Clone()
 			if err := start(j); err != nil {
@@ -60,30 +86,25 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, opt persi
 			if j.ID != old.ID || j.State != persistence.StateRunning {
 				return fmt.Errorf("claim: the start mutator must take job %s to running, not %s", old.ID, j.State)
 			}
-			if err := s.writeBack(ctx, tx, old, j); err != nil {
+			if err := w.add(s, old, j, nil); err != nil {
 				return err
 			}
 			st.deltas.add(j.Category, old.State, j.State)
-			out = append(out, j.Clone())
+			*out = append(*out, j)
 		}
-		if opt.RateLimit > 0 && len(out) > 0 {
-			if _, err := tx.Exec(ctx, "UPDATE jobsched_rates SET tokens = tokens - $2 WHERE category = $1", category, len(out)); err != nil {
+		if err := w.exec(ctx, tx, s); err != nil {
+			return err
+		}
+		for _, j := range *out {
+			j.Seq = 0 // running: no place in a queue
+		}
+		if opt.RateLimit > 0 && len(*out) > 0 {
+			if _, err := tx.Exec(ctx, "UPDATE jobsched_rates SET tokens = tokens - $2 WHERE category = $1", category, len(*out)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		// A fenced claim is not counted in ClusterStats.Fenced: it wrote nothing late, and a
-		// node that lost its lease claims again at every poll until it joins again.
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	s.writes.Add(uint64(len(out)))
-	s.claimed.Add(uint64(len(out)))
-	for _, j := range out {
-		s.track(j)
-	}
-	return out, nil
 }
 
 // keyedSQL reads a category's next queued jobs, locked, leaving out those whose kind and

@@ -6,7 +6,10 @@
 //   - Jobs: one row each in jobsched_jobs; the record is the job's JSON, and the columns the
 //     queries use (state, category, seq, run_at, unique_key, node) are kept true on every write.
 //     A write is a transaction that locks the row (SELECT ... FOR UPDATE), applies the Go
-//     mutator and writes back; a non-durable one commits with synchronous_commit off.
+//     mutator and writes back; a non-durable one commits with synchronous_commit off. Async
+//     updates (finishes, progress) go in batches of up to 500 in one transaction (batch.go).
+//   - Frozen nodes: the pool's sessions have idle_in_transaction_session_timeout (a third of
+//     the lease), so a node frozen inside a transaction loses its row locks before its lease.
 //   - Unique keys: a partial unique index over the unfinished jobs, so they hold across nodes.
 //   - Leases (lease.go): every node holds a row in jobsched_nodes that it renews; whichever node
 //     holds the maintenance advisory lock rescues the running jobs of nodes whose lease ran out
@@ -27,6 +30,7 @@
 //
 // Files: store.go (Open, Close, options), migrate.go (schema), codec.go (a job as a row),
 // write.go (transactions), insert.go, update.go (the pipelined start/finish path), async.go
-// (UpdateAsync's workers), jobs.go and queries.go (reads), counts.go, lease.go (leases, rescue,
-// retention, nodes), claim.go, notify.go (LISTEN/NOTIFY), once.go (periodic ticks).
+// (UpdateAsync), batch.go (its workers: batched updates), jobs.go and queries.go (reads),
+// counts.go, lease.go (leases, rescue, retention, nodes), claim.go and claim_pipelined.go,
+// notify.go (LISTEN/NOTIFY), once.go (periodic ticks).
 package postgres

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,6 +142,9 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
 	}
 	cfg.MaxConns = opt.MaxConns
+	if _, set := cfg.ConnConfig.RuntimeParams[idleParam]; !set {
+		cfg.ConnConfig.RuntimeParams[idleParam] = strconv.FormatInt(IdleInTransactionTimeout(opt.Lease).Milliseconds(), 10)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -184,6 +188,19 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	return s, nil
 }
 
+// idleParam is the PostgreSQL setting that ends a session left idle inside a transaction.
+const idleParam = "idle_in_transaction_session_timeout"
+
+// IdleInTransactionTimeout is the idle_in_transaction_session_timeout the store's connections
+// get for a lease (a third of it, at least a second), unless the DSN sets its own: a node frozen
+// (SIGSTOP, a VM paused) in the middle of a transaction has its session ended by the server
+// within that time, so the rows it locked are free again before its lease runs out and the
+// rescue (FOR UPDATE SKIP LOCKED) does not pass over them. The frozen node's write on that
+// session fails when it resumes (and would be fenced anyway).
+func IdleInTransactionTimeout(lease time.Duration) time.Duration {
+	return max(lease/3, time.Second)
+}
+
 // goLoop starts one of the store's goroutines; Close waits for all of them.
 func (s *Store) goLoop(f func()) {
 	s.wg.Add(1)
@@ -197,7 +214,9 @@ func (s *Store) goLoop(f func()) {
 func (s *Store) Node() string { return s.node }
 
 // Pool is the store's connection pool (for callers' own queries, such as a transaction that
-// InsertTx joins).
+// InsertTx joins). Its sessions end a transaction left idle (no statement running) for longer
+// than IdleInTransactionTimeout of the lease, unless the DSN sets
+// idle_in_transaction_session_timeout itself.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Err implements persistence.Store: nil while healthy; once another process took this node's

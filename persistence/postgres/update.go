@@ -178,20 +178,8 @@ func (s *Store) doUpdate(ctx context.Context, admitted bool, id string, fn persi
 	if err != nil {
 		return nil, err
 	}
-	if fnErr != nil && errors.Is(fnErr, persistence.ErrSkip) && !st.heldByMe {
-		if _, mine := s.held.LoadAndDelete(id); mine {
-			// This node started the job and no longer holds it: whatever the mutator saw, this
-			// is a late write of a node that lost the job (rescued, or taken over).
-			fnErr = ErrFenced
-		}
-	}
 	if fnErr != nil {
-		if errors.Is(fnErr, ErrFenced) {
-			s.fenced.Add(1)
-			s.opt.Logger.Warn("jobsched postgres: refused a late write: this node's lease no longer holds the job",
-				"node", s.node, "job", id)
-		}
-		return out, fnErr
+		return out, s.judgeSkip(id, fnErr, st.heldByMe)
 	}
 	s.commits.Add(1)
 	if !st.relaxed {
