@@ -166,3 +166,35 @@ func TestRetryRevivesDependentsOnPostgres(t *testing.T) {
 	_, err = s.RetryWith(ctx, revived[0].ID, jobsched.RetryOptions{Dependents: true})
 	require.ErrorIs(t, err, jobsched.ErrNotRetryable)
 }
+
+// Finishes written in batches (the store's async workers take every finish waiting) settle
+// their dependents too: 300 parent → child pairs on 32 workers, every child released after its
+// parent, none left pending.
+func TestBatchedFinishesReleaseDependents(t *testing.T) {
+	st := open(t, pgtest.DSN(t), postgres.Options{Node: "a"})
+	s, err := jobsched.New(jobsched.Config{Store: st, Workers: 32})
+	require.NoError(t, err)
+	require.NoError(t, s.Register("step", func(context.Context, *jobsched.Job) (any, error) { return nil, nil }))
+	require.NoError(t, s.Start(ctx))
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		require.NoError(t, s.Close(c))
+	})
+	specs := make([]jobsched.JobSpec, 0, 600)
+	for i := 0; i < 300; i++ {
+		specs = append(specs, jobsched.JobSpec{Kind: "step"}, jobsched.JobSpec{Kind: "step", DependsOn: []string{"#" + strconv.Itoa(2*i)}})
+	}
+	jobs, err := s.EnqueueBatch(ctx, specs)
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for i := 0; i < len(jobs); i += 2 {
+		child, err := s.Wait(wctx, jobs[i+1].ID)
+		require.NoError(t, err, "child %d", i+1)
+		require.Equal(t, jobsched.StateSucceeded, child.State)
+		parent, err := s.Get(ctx, jobs[i].ID)
+		require.NoError(t, err)
+		require.False(t, child.StartedAt.Before(*parent.FinishedAt), "a child started after its parent finished")
+	}
+}
