@@ -7,6 +7,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"github.com/jobsched/jobsched/persistence"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,4 +50,55 @@ func TestReviewDeleteCategoryStrandsAnotherNodesJob(t *testing.T) {
 		t.Fatalf("DeleteCategory on a succeeded while b's acknowledged job %s is %s in it: stranded in a deleted category", j.ID, got.State)
 	}
 	require.True(t, errors.Is(err, jobsched.ErrCategoryInUse), "err: %v", err)
+}
+
+// reviewStore is a real PostgreSQL store whose next claim, once armed, commits and then reports
+// an error (a connection cut after COMMIT went out: the claim's outcome is unknown to the node).
+type reviewStore struct {
+	*postgres.Store
+	failNext atomic.Bool
+	failed   chan []string // the ids the failed claim did store as running
+}
+
+func (r *reviewStore) Claim(ctx context.Context, cat string, limit int, opt persistence.ClaimOptions, start persistence.Mutator) ([]*persistence.Job, error) {
+	jobs, err := r.Store.Claim(ctx, cat, limit, opt, start)
+	if err == nil && len(jobs) > 0 && r.failNext.CompareAndSwap(true, false) {
+		ids := make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
+		r.failed <- ids
+		return nil, errors.New("review: connection reset after COMMIT")
+	}
+	return jobs, err
+}
+
+// REVIEW finding: a claim whose commit landed but which returned an error leaves its starts in
+// claimTable.doubt, settled only at the next Claim (claims.go:49, settleDoubts). Close gives back
+// claimTable.m (giveBackLeft) but never the doubts: the job stays running under the closed node's
+// lease; another node's rescue later counts an attempt that never ran (a max_attempts 1 job ends
+// dead without having run once).
+func TestReviewDoubtfulClaimLeftRunningAtClose(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	rs := &reviewStore{Store: open(t, dsn, postgres.Options{Node: "a"}), failed: make(chan []string, 1)}
+	// A long poll: no claim settles the doubt before Close (as when Close follows the error).
+	s, err := jobsched.New(jobsched.Config{Store: rs, Workers: 2, PollInterval: time.Minute})
+	require.NoError(t, err)
+	require.NoError(t, s.Register("k", func(context.Context, *jobsched.Job) (any, error) { return "ok", nil }))
+	require.NoError(t, s.Start(ctx))
+	rs.failNext.Store(true)
+	j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k", MaxAttempts: 1})
+	require.NoError(t, err)
+	var ids []string
+	select {
+	case ids = <-rs.failed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no claim took the job")
+	}
+	require.Equal(t, []string{j.ID}, ids)
+	require.NoError(t, s.Close(ctx))
+
+	var state, node string
+	require.NoError(t, rs.Pool().QueryRow(ctx, "SELECT state, coalesce(node, '') FROM jobsched_jobs WHERE id = $1", j.ID).Scan(&state, &node))
+	require.Equal(t, "queued", state, "after a clean Close the job a failed claim started must be back in its queue, not %s under node %q", state, node)
 }
