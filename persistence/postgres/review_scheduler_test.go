@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"github.com/jobsched/jobsched/persistence"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -147,4 +148,83 @@ func TestReviewDependentOnPostgresWaitsForItsParent(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, jobsched.StatePending, stateAtEnqueue, "the child of an unfinished parent is stored %s", stateAtEnqueue)
 	require.False(t, childEarly.Load(), "the child ran before its parent finished")
+}
+
+// holdStore is a real PostgreSQL store whose next claim, once armed, commits and then waits for
+// the test before it returns (a slow round trip: the claim is still on its way to its Fifo).
+type holdStore struct {
+	*postgres.Store
+	armed   atomic.Bool
+	held    chan []string
+	release chan struct{}
+}
+
+func (h *holdStore) Claim(ctx context.Context, cat string, limit int, opt persistence.ClaimOptions, start persistence.Mutator) ([]*persistence.Job, error) {
+	jobs, err := h.Store.Claim(ctx, cat, limit, opt, start)
+	if err == nil && len(jobs) > 0 && h.armed.CompareAndSwap(true, false) {
+		ids := make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
+		h.held <- ids
+		<-h.release
+	}
+	return jobs, err
+}
+
+// REVIEW finding: a claim that comes back after its category's actors stopped is a dead letter
+// (fifo_claim.go:78-79 sends `claimed` to a PID nobody holds), and applyDelete's GiveBackAll
+// (categories.go:299-300) — like a restarting Fifo's (fifo_claim.go:30) — ran before the claim
+// put its jobs in claimTable.m. Nothing else sweeps claimTable.m: the job stays running under
+// this healthy node's lease, in no Fifo's memory and no flight, until Close. Here the category
+// is deleted by another node (possible while it holds jobs: see
+// TestReviewDeleteCategoryStrandsAnotherNodesJob); a rate_limit change (stopCategory then
+// startCategory, categories.go:230-236) opens the same gap for the time between the stop and
+// the new Fifo's registration (sub-millisecond: not reproduced deterministically).
+func TestReviewClaimBackAfterCategoryStoppedStaysRunning(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	hs := &holdStore{Store: open(t, dsn, postgres.Options{Node: "a"}), held: make(chan []string, 1), release: make(chan struct{})}
+	a, err := jobsched.New(jobsched.Config{Store: hs, Workers: 2, PollInterval: 100 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, a.Register("k", func(context.Context, *jobsched.Job) (any, error) { return "ok", nil }))
+	require.NoError(t, a.Start(ctx))
+	var once sync.Once
+	free := func() { once.Do(func() { close(hs.release) }) }
+	t.Cleanup(func() {
+		free()
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		require.NoError(t, a.Close(cctx))
+	})
+	// b counts the jobs seldom, so its DeleteCategory surely misses a's insert (the window is
+	// CountsEvery, 1s by default).
+	b, err := jobsched.New(jobsched.Config{Store: open(t, dsn, postgres.Options{Node: "b", CountsEvery: time.Hour}), Workers: 2, PollInterval: 100 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, b.Register("k", func(context.Context, *jobsched.Job) (any, error) { return "ok", nil }))
+	require.NoError(t, b.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, b.Close(ctx)) })
+
+	_, _, err = a.PutCategory(ctx, jobsched.Category{Name: "x", MaxWorkers: 2, QueueLimit: 50})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { _, ok := categoryInfo(b, "x"); return ok }, 5*time.Second, 5*time.Millisecond)
+
+	hs.armed.Store(true)
+	j, err := a.Enqueue(ctx, jobsched.JobSpec{Kind: "k", Category: "x"})
+	require.NoError(t, err)
+	select {
+	case ids := <-hs.held:
+		require.Equal(t, []string{j.ID}, ids)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no claim took the job")
+	}
+	require.NoError(t, b.DeleteCategory(ctx, "x"))
+	require.Eventually(t, func() bool { _, ok := categoryInfo(a, "x"); return !ok }, 5*time.Second, 5*time.Millisecond, "a applies the deletion")
+	free() // the claim comes back: its Fifo is gone
+
+	// A healthy node must not keep a job running that nothing runs: it is given back (to wait
+	// in its queue, or to be refused with the category) within a few polls.
+	require.Eventually(t, func() bool {
+		got, err := a.Get(ctx, j.ID)
+		return err == nil && got.State != jobsched.StateRunning
+	}, 3*time.Second, 20*time.Millisecond, "job %s stays running under a's lease with no worker and no Fifo", j.ID)
 }
