@@ -172,6 +172,19 @@ func (h *holdStore) Claim(ctx context.Context, cat string, limit int, opt persis
 	return jobs, err
 }
 
+// skipStore is a real PostgreSQL store that claims nothing of one category.
+type skipStore struct {
+	*postgres.Store
+	cat string
+}
+
+func (s *skipStore) Claim(ctx context.Context, cat string, limit int, opt persistence.ClaimOptions, start persistence.Mutator) ([]*persistence.Job, error) {
+	if cat == s.cat {
+		return nil, nil
+	}
+	return s.Store.Claim(ctx, cat, limit, opt, start)
+}
+
 // REVIEW finding: a claim that comes back after its category's actors stopped is a dead letter
 // (fifo_claim.go:78-79 sends `claimed` to a PID nobody holds), and applyDelete's GiveBackAll
 // (categories.go:299-300) — like a restarting Fifo's (fifo_claim.go:30) — ran before the claim
@@ -198,7 +211,9 @@ func TestReviewClaimBackAfterCategoryStoppedStaysRunning(t *testing.T) {
 	})
 	// b counts the jobs seldom, so its DeleteCategory surely misses a's insert (the window is
 	// CountsEvery, 1s by default).
-	b, err := jobsched.New(jobsched.Config{Store: open(t, dsn, postgres.Options{Node: "b", CountsEvery: time.Hour}), Workers: 2, PollInterval: 100 * time.Millisecond})
+	// b never wins the claim of x's job (as when its workers are busy): a's claim takes it.
+	bs := &skipStore{Store: open(t, dsn, postgres.Options{Node: "b", CountsEvery: time.Hour}), cat: "x"}
+	b, err := jobsched.New(jobsched.Config{Store: bs, Workers: 2, PollInterval: 100 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, b.Register("k", func(context.Context, *jobsched.Job) (any, error) { return "ok", nil }))
 	require.NoError(t, b.Start(ctx))
