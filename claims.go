@@ -140,6 +140,7 @@ func (t *claimTable) GiveBackAll(cat string) {
 // (Close): a claim that came back to a stopped Fifo. Were they left, the jobs would stay
 // running until the lease ran out, and the rescue would count an attempt never made.
 func (t *claimTable) giveBackLeft(ctx context.Context) {
+	t.settleDoubts(ctx) // the starts of failed claims that landed all the same (REVIEW)
 	t.mu.Lock()
 	left := t.m
 	t.m = map[string]claimEntry{}
