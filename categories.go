@@ -30,6 +30,26 @@ const (
 // settingWriteTimeout bounds the store write of a pause (Pause and Resume take no context).
 const settingWriteTimeout = 10 * time.Second
 
+// categoryGuard is a store shared by several nodes that holds a category's deletion across them
+// (the PostgreSQL store): DeleteCategory counts the category's unfinished jobs in the store and
+// stores the deletion in one transaction, which every insert into it serialises with, and from
+// then on refuses inserts into it with an error that has a DeletedCategory method, until
+// PutCategory stores it again. Each writes the setting as PutSetting would.
+type categoryGuard interface {
+	DeleteCategory(ctx context.Context, category, key string, val []byte) (unfinished int64, err error)
+	PutCategory(ctx context.Context, category, key string, val []byte) error
+}
+
+// deletedCategory turns a store's refusal of an insert into a deleted category (categoryGuard)
+// into the error an unknown category gets.
+func deletedCategory(err error) error {
+	var d interface{ DeletedCategory() string }
+	if errors.As(err, &d) {
+		return invalid("category", "unknown category %q (deleted)", d.DeletedCategory())
+	}
+	return err
+}
+
 // categorySetting is a category as stored: its settings, or a tombstone for a category of the
 // configuration that was deleted at runtime.
 type categorySetting struct {
@@ -209,7 +229,12 @@ func (s *Scheduler) PutCategory(ctx context.Context, c Category) (Category, bool
 	if err != nil {
 		return c, false, fmt.Errorf("put category: %w", err)
 	}
-	if err := s.store.PutSetting(ctx, settingCategory+c.Name, val); err != nil {
+	if g, ok := s.store.(categoryGuard); ok {
+		err = g.PutCategory(ctx, c.Name, settingCategory+c.Name, val)
+	} else {
+		err = s.store.PutSetting(ctx, settingCategory+c.Name, val)
+	}
+	if err != nil {
 		return c, false, fmt.Errorf("put category %q: %w", c.Name, err)
 	}
 	created, err := s.applyCategory(ctx, c)
@@ -278,7 +303,18 @@ func (s *Scheduler) DeleteCategory(ctx context.Context, name string) error {
 		return fmt.Errorf("delete category %q: %w: it holds %d unfinished jobs", name, ErrCategoryInUse, n)
 	}
 	val, _ := json.Marshal(categorySetting{Name: name, Deleted: true}) // cannot fail
-	if err := s.store.PutSetting(ctx, settingCategory+name, val); err != nil {
+	if g, ok := s.store.(categoryGuard); ok {
+		// Other nodes' inserts are in no count of this node yet: the store counts and deletes
+		// in one transaction, which their inserts serialise with.
+		n, err := g.DeleteCategory(ctx, name, settingCategory+name, val)
+		if err == nil && n > 0 {
+			err = fmt.Errorf("%w: it holds %d unfinished jobs", ErrCategoryInUse, n)
+		}
+		if err != nil {
+			restore()
+			return fmt.Errorf("delete category %q: %w", name, err)
+		}
+	} else if err := s.store.PutSetting(ctx, settingCategory+name, val); err != nil {
 		restore()
 		return fmt.Errorf("delete category %q: %w", name, err)
 	}

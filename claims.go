@@ -29,6 +29,10 @@ type claimTable struct {
 	// if the store holds it, so none is left running under this node's lease with no Fifo
 	// knowing it.
 	doubt map[string]time.Time
+	// gens counts the GiveBackAll of each category: a claim that returns after one (its
+	// category stopped, or its Fifo restarted, while the claim ran) gives its jobs back at once
+	// instead of holding them for a Fifo that may be gone.
+	gens map[string]uint64
 }
 
 // claimEntry is a claimed job no worker took yet.
@@ -41,7 +45,7 @@ type claimEntry struct {
 var _ actors.Claims = (*claimTable)(nil)
 
 func newClaimTable(s *Scheduler, c persistence.Claimer, keyLimits map[string]int) *claimTable {
-	return &claimTable{s: s, store: c, keys: keyLimits, m: map[string]claimEntry{}, doubt: map[string]time.Time{}}
+	return &claimTable{s: s, store: c, keys: keyLimits, m: map[string]claimEntry{}, doubt: map[string]time.Time{}, gens: map[string]uint64{}}
 }
 
 // Claim implements actors.Claims.
@@ -53,6 +57,9 @@ func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persisten
 		at time.Time
 	}
 	var tried []start // the starts this claim may have stored
+	t.mu.Lock()
+	gen := t.gens[cat]
+	t.mu.Unlock()
 	opt := persistence.ClaimOptions{KeyLimits: t.keys}
 	if c, ok := t.s.category(cat); ok {
 		opt.RateLimit, opt.RateBurst = c.RateLimit, c.RateBurst
@@ -73,6 +80,15 @@ func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persisten
 		return nil, err
 	}
 	t.mu.Lock()
+	if t.gens[cat] != gen {
+		t.mu.Unlock()
+		// The category's claims were given back while this one ran: its Fifo stopped (a
+		// deletion, a restart). Nobody waits for these jobs; they go back to their queue.
+		for _, j := range jobs {
+			t.s.abandonStart(j.ID, *j.StartedAt)
+		}
+		return nil, nil
+	}
 	for _, j := range jobs {
 		t.m[j.ID] = claimEntry{cat: cat, startedAt: *j.StartedAt, cancels: cancels}
 	}
@@ -124,6 +140,7 @@ func (t *claimTable) GiveBack(id string) bool {
 // GiveBackAll implements actors.Claims.
 func (t *claimTable) GiveBackAll(cat string) {
 	t.mu.Lock()
+	t.gens[cat]++ // a claim still in flight gives its jobs back when it returns
 	var ids []string
 	for id, e := range t.m {
 		if e.cat == cat {

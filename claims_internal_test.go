@@ -186,3 +186,46 @@ func TestDoubtfulClaimIsGivenBack(t *testing.T) {
 	require.Empty(t, s.claims.doubt)
 	require.True(t, s.claims.GiveBack(other.ID))
 }
+
+// giveBackDuringClaim is a real PostgreSQL store whose claims, once committed, let a
+// GiveBackAll of their category run before they return (the category stopped meanwhile).
+type giveBackDuringClaim struct {
+	*postgres.Store
+	t *claimTable
+}
+
+func (g *giveBackDuringClaim) Claim(ctx context.Context, cat string, limit int, opt persistence.ClaimOptions, start persistence.Mutator) ([]*persistence.Job, error) {
+	jobs, err := g.Store.Claim(ctx, cat, limit, opt, start)
+	g.t.GiveBackAll(cat)
+	return jobs, err
+}
+
+// A claim that returns after its category's claims were given back (its Fifo stopped: a
+// deletion, a restart) gives its jobs back at once: none stays running under this node's
+// lease in a table no Fifo reads (REVIEW: TestReviewClaimBackAfterCategoryStoppedStaysRunning).
+func TestClaimReturningAfterGiveBackAllGivesBack(t *testing.T) {
+	ctx := context.Background()
+	s, st, runs := claimNode(t)
+	j, err := s.Enqueue(ctx, JobSpec{Kind: "k"})
+	require.NoError(t, err)
+	g := &giveBackDuringClaim{Store: st}
+	tbl := newClaimTable(s, g, nil)
+	g.t = tbl
+	claimed, err := tbl.Claim(ctx, "default", 1)
+	require.NoError(t, err)
+	require.Empty(t, claimed, "the claim's Fifo is gone: it hands out nothing")
+	_, ok := tbl.take(j.ID)
+	require.False(t, ok, "nothing held for a Fifo that is gone")
+	require.Eventually(t, func() bool {
+		state, attempt := stateOf(t, s, j.ID)
+		return state == StateQueued && attempt == 0
+	}, 5*time.Second, 5*time.Millisecond, "given back to its queue, its attempt not counted")
+
+	// A claim that starts after the give-back keeps its jobs.
+	claimed, err = s.claims.Claim(ctx, "default", 1)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	require.True(t, s.claims.GiveBack(claimed[0].ID))
+	_, ran := runs.Load(j.ID)
+	require.False(t, ran)
+}

@@ -102,7 +102,7 @@ func (s *Scheduler) EnqueueTx(ctx context.Context, tx pgx.Tx, specs []JobSpec) (
 	res, err := ins.InsertTx(ctx, tx, jobs)
 	endSpan(span, err)
 	if err != nil {
-		return nil, fmt.Errorf("enqueue: %w", err)
+		return nil, fmt.Errorf("enqueue: %w", deletedCategory(err))
 	}
 	out := make([]*Job, len(res))
 	for i, r := range res {

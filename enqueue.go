@@ -125,6 +125,7 @@ func (s *Scheduler) insert(ctx context.Context, jobs []*Job, perCat map[string]i
 		defer s.inserting.Done()
 		gen := s.inserts.Begin()
 		res, err := s.store.Insert(context.WithoutCancel(ctx), jobs)
+		err = deletedCategory(err) // by another node (categoryGuard)
 		s.inserts.End(gen)
 		for cat, n := range perCat {
 			s.catReserved(cat).Add(-n)

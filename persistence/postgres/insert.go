@@ -96,6 +96,10 @@ func (s *Store) insertArgs(jobs []*persistence.Job) ([]any, error) {
 // later one is a duplicate of it. The other nodes are woken as from sender ("": every node,
 // this one included, for jobs whose commit this store does not see).
 func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, d *deltas, sender string) ([]persistence.InsertResult, error) {
+	// The categories' locks shared, first: a deleted category refuses the insert (categories.go).
+	if _, err := q.Exec(ctx, categoryCheckSQL, jobCategories(jobs)); err != nil {
+		return nil, categoryErr(err)
+	}
 	var deps []dependRow // depends_on (depends.go)
 	if hasParents(jobs) {
 		var err error
@@ -225,8 +229,8 @@ func notifyQueued(ctx context.Context, q querier, sender string, jobs []*persist
 	return err
 }
 
-// insertFast inserts jobs that hold no unique key in one round trip: BEGIN, the INSERT, the
-// wake-ups and COMMIT, pipelined. (With unique keys the holders must be read after the INSERT,
+// insertFast inserts jobs that hold no unique key in one round trip: BEGIN, the categories'
+// check, the INSERT, the wake-ups and COMMIT, pipelined. (With unique keys the holders must be read after the INSERT,
 // so Insert takes the general path.)
 func (s *Store) insertFast(ctx context.Context, jobs []*persistence.Job) ([]persistence.InsertResult, error) {
 	if s.closed.Load() {
@@ -247,6 +251,7 @@ func (s *Store) insertFast(ctx context.Context, jobs []*persistence.Job) ([]pers
 	seqs := make(map[string]*int64, n)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	b.Queue(categoryCheckSQL, jobCategories(jobs)) // a deleted category refuses the insert (categories.go)
 	b.Queue(insertSQL, args...).
 		Query(func(rows pgx.Rows) error {
 			var id string
@@ -269,7 +274,7 @@ func (s *Store) insertFast(ctx context.Context, jobs []*persistence.Job) ([]pers
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		// Not committed: the server skips the rest of a failed pipeline, COMMIT included.
 		_, _ = conn.Exec(context.Background(), "ROLLBACK") // fails only when there is no transaction left
-		return nil, fmt.Errorf("insert: %w", err)
+		return nil, fmt.Errorf("insert: %w", categoryErr(err))
 	}
 	if len(seqs) != n {
 		return nil, errors.New("insert: the database stored a different number of jobs than sent")

@@ -232,14 +232,22 @@ func TestReviewClaimBackAfterCategoryStoppedStaysRunning(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no claim took the job")
 	}
-	require.NoError(t, b.DeleteCategory(ctx, "x"))
-	require.Eventually(t, func() bool { _, ok := categoryInfo(a, "x"); return !ok }, 5*time.Second, 5*time.Millisecond, "a applies the deletion")
-	free() // the claim comes back: its Fifo is gone
+	// FIX (wip-catfix): the deletion counts the category's unfinished jobs in the database, in
+	// the transaction that stores it, whatever b's counts say: the claimed job holds it back.
+	err = b.DeleteCategory(ctx, "x")
+	require.ErrorIs(t, err, jobsched.ErrCategoryInUse)
+	_, ok := categoryInfo(a, "x")
+	require.True(t, ok, "a keeps the category")
 
-	// A healthy node must not keep a job running that nothing runs: it is given back (to wait
-	// in its queue, or to be refused with the category) within a few polls.
+	// A rate limit change stops x's actors on a and starts new ones while the claim is held.
+	_, _, err = b.PutCategory(ctx, jobsched.Category{Name: "x", MaxWorkers: 2, QueueLimit: 50, RateLimit: 1000, RateBurst: 10})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { c, ok := categoryInfo(a, "x"); return ok && c.RateLimit == 1000 }, 5*time.Second, 5*time.Millisecond, "a applies the change")
+	free() // the claim comes back: the Fifo that asked for it is gone
+
+	// A healthy node must not keep a job running that nothing runs: it is given back and run.
 	require.Eventually(t, func() bool {
 		got, err := a.Get(ctx, j.ID)
-		return err == nil && got.State != jobsched.StateRunning
-	}, 3*time.Second, 20*time.Millisecond, "job %s stays running under a's lease with no worker and no Fifo", j.ID)
+		return err == nil && got.State == jobsched.StateSucceeded
+	}, 5*time.Second, 20*time.Millisecond, "job %s stays running under a's lease with no worker and no Fifo", j.ID)
 }

@@ -43,12 +43,15 @@ func (s *Store) PutSetting(ctx context.Context, key string, val []byte) error {
 	if s.closed.Load() {
 		return persistence.ErrClosed
 	}
-	if err := s.settingWrite(ctx, key, `INSERT INTO jobsched_settings (key, value) VALUES ($1, $2)
-		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, val); err != nil {
+	if err := s.settingWrite(ctx, key, putSettingSQL, key, val); err != nil {
 		return fmt.Errorf("put setting %q: %w", key, err)
 	}
 	return nil
 }
+
+// putSettingSQL stores $2 under the key $1.
+const putSettingSQL = `INSERT INTO jobsched_settings (key, value) VALUES ($1, $2)
+	ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`
 
 // DeleteSetting implements persistence.Store: it removes key; a key that is not there is no error.
 func (s *Store) DeleteSetting(ctx context.Context, key string) error {
