@@ -182,13 +182,21 @@ func (s *Scheduler) announce(res []persistence.InsertResult) {
 
 // reserve takes room for n jobs in a category's queue limit, or returns ErrQueueFull.
 func (s *Scheduler) reserve(cat string, n int64) error {
-	c, ok := s.category(cat)
+	// The category's check and the reservation under one read lock: DeleteCategory, which
+	// takes the category out under the write lock before it counts the reservations, sees
+	// this one or refuses it here.
+	s.catMu.RLock()
+	c, ok := s.cats[cat]
+	r := s.reserved[cat]
+	var held int64
+	if ok {
+		held = r.Add(n)
+	}
+	s.catMu.RUnlock()
 	if !ok {
 		return invalid("category", "unknown category %q", cat)
 	}
 	limit := int64(c.QueueLimit)
-	r := s.catReserved(cat)
-	held := r.Add(n)
 	waiting := int64(s.store.Backlog(cat))
 	if waiting+held > limit {
 		r.Add(-n)
