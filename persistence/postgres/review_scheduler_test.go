@@ -194,6 +194,12 @@ func (s *skipStore) Claim(ctx context.Context, cat string, limit int, opt persis
 // TestReviewDeleteCategoryStrandsAnotherNodesJob); a rate_limit change (stopCategory then
 // startCategory, categories.go:230-236) opens the same gap for the time between the stop and
 // the new Fifo's registration (sub-millisecond: not reproduced deterministically).
+//
+// FIX (wip-catfix): the deletion is now refused while the claimed job is unfinished (the count
+// is the database's), so the test checks that, then restarts the category's actors with a rate
+// limit change while the claim is held; the job must run. The claim table gives back a claim
+// that returns after its category's give-back (TestClaimReturningAfterGiveBackAllGivesBack, in
+// the root package, drives that window deterministically).
 func TestReviewClaimBackAfterCategoryStoppedStaysRunning(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	hs := &holdStore{Store: open(t, dsn, postgres.Options{Node: "a"}), held: make(chan []string, 1), release: make(chan struct{})}
