@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jobsched/jobsched/actors"
@@ -55,13 +54,8 @@ func (s *Scheduler) attachStore() {
 	}
 	if n, ok := s.store.(finishNotifier); ok {
 		n.OnFinished(func(id string) {
-			if !s.hub.waited(id) {
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if j, err := s.store.Get(ctx, id); err == nil {
-				s.publish(j)
+			if s.hub.waited(id) {
+				s.remoteFin.add(id) // read by the finished loop (cluster_finished.go), not on the LISTEN goroutine
 			}
 		})
 	}

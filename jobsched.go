@@ -85,6 +85,7 @@ type Scheduler struct {
 	retry     retrier
 	claims    *claimTable // the Fifos claim their jobs (a store shared by several nodes; nil otherwise)
 	hub       hub
+	remoteFin finishedQueue // jobs finished on other nodes that are waited for here (cluster_finished.go)
 
 	periodicRetries atomic.Uint64   // periodic ticks refused and tried again
 	testHookStarted func(id string) // tests: runs between an attempt's start write and its registration
@@ -230,6 +231,7 @@ func (s *Scheduler) Start(ctx context.Context) (err error) {
 	s.mu.Unlock()
 	go s.watchStore()
 	s.startSettingsSync()
+	s.startFinishedLoop()
 	s.log.Info("jobsched started", slog.String("dir", s.cfg.Dir), slog.Int("workers", s.cfg.Workers), slog.Int("categories", len(cats)))
 	return nil
 }
