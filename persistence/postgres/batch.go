@@ -130,6 +130,10 @@ func (s *Store) asyncWorker() {
 		select {
 		case r := <-s.asyncReqs:
 			s.runBatch(s.fill(append(batch[:0], r)))
+		case <-s.overflow.wake:
+			if batch = s.fill(batch[:0]); len(batch) > 0 {
+				s.runBatch(batch)
+			}
 		case <-s.stop:
 			for {
 				batch = s.fill(batch[:0])
@@ -142,14 +146,15 @@ func (s *Store) asyncWorker() {
 	}
 }
 
-// fill adds the requests waiting, without waiting, up to maxBatch.
+// fill adds the requests waiting, without waiting, up to maxBatch: those on the channel, then,
+// once it is empty, those in the overflow (which are younger).
 func (s *Store) fill(batch []*asyncReq) []*asyncReq {
 	for len(batch) < maxBatch {
 		select {
 		case r := <-s.asyncReqs:
 			batch = append(batch, r)
 		default:
-			return batch
+			return s.takeOverflow(batch)
 		}
 	}
 	return batch

@@ -118,3 +118,50 @@ func TestAsyncUpdatesInOneBatch(t *testing.T) {
 	}
 	require.EqualValues(t, 1, s.Counts()["c"][persistence.StateSucceeded])
 }
+
+// UpdateAsync never blocks its caller (an actor's Receive), even with every worker held and
+// more requests than the queue holds; none is dropped: each is applied, in the order submitted
+// for one job, once the workers go on.
+func TestUpdateAsyncNeverBlocks(t *testing.T) {
+	s := open(t, pgtest.DSN(t), postgres.Options{Node: "n1", AsyncWorkers: 1})
+	_, err := s.Insert(ctx, []*persistence.Job{job("block", "c"), job("n", "c")})
+	require.NoError(t, err)
+	release := make(chan struct{})
+	blocked := make(chan struct{})
+	s.UpdateAsync("block", func(*persistence.Job) error { close(blocked); <-release; return persistence.ErrSkip }, false, nil)
+	<-blocked
+
+	const n = 6000 // more than the queue (4,096)
+	done := make(chan error, n)
+	submitted := make(chan struct{})
+	go func() {
+		defer close(submitted)
+		for i := range n {
+			s.UpdateAsync("n", func(j *persistence.Job) error {
+				if j.Attempt != i {
+					return errors.New("out of order")
+				}
+				j.Attempt = i + 1
+				return nil
+			}, false, func(_ *persistence.Job, err error) { done <- err })
+		}
+	}()
+	select {
+	case <-submitted:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("UpdateAsync blocked while the workers were held")
+	}
+	close(release)
+	for range n {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("an async update was never applied")
+		}
+	}
+	got, err := s.Get(ctx, "n")
+	require.NoError(t, err)
+	require.Equal(t, n, got.Attempt)
+}

@@ -72,6 +72,7 @@ type Store struct {
 	closed    atomic.Bool
 	submitMu  sync.RWMutex // held shared while submitting an async update; Close takes it alone
 	asyncReqs chan *asyncReq
+	overflow  asyncOverflow // async updates submitted while asyncReqs was full (async.go)
 	stop      chan struct{}
 	ctx       context.Context // cancelled by Close: the background loops' context
 	cancel    context.CancelFunc
@@ -150,6 +151,7 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	s := &Store{pool: pool, opt: opt, node: opt.Node, asyncReqs: make(chan *asyncReq, 4096), stop: make(chan struct{}),
+		overflow:  asyncOverflow{wake: make(chan struct{}, 1)},
 		listening: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.counts.init()
