@@ -254,5 +254,9 @@ func adminStoreErr(err error) error {
 	case errors.Is(err, persistence.ErrUniqueHeld):
 		return fmt.Errorf("%w: %w", ErrDuplicate, err)
 	}
+	var d interface{ DeletedCategory() string }
+	if errors.As(err, &d) { // deleted by another node, not yet here (categoryGuard)
+		return fmt.Errorf("%w: its category %q no longer exists (PutCategory brings it back)", ErrNotRetryable, d.DeletedCategory())
+	}
 	return err
 }

@@ -48,6 +48,13 @@ func categoryErr(err error) error {
 // categoryCheckSQL is the first statement of every insert (see jobsched_category_check).
 const categoryCheckSQL = "SELECT jobsched_category_check($1)"
 
+// reopens reports whether a write brings a job back into a category's unfinished jobs (a
+// retry of a finished job, a move to another category): it takes the category's check as an
+// insert does.
+func reopens(old, j *persistence.Job) bool {
+	return !j.State.Finished() && (old.State.Finished() || j.Category != old.Category)
+}
+
 // jobCategories returns the distinct categories of jobs.
 func jobCategories(jobs []*persistence.Job) []string {
 	var cats []string

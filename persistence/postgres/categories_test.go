@@ -111,3 +111,33 @@ func TestDeleteCategoryWaitsForInsertsUnderWay(t *testing.T) {
 	_, err = st.Insert(ctx, []*persistence.Job{job("e1", "empty")})
 	require.NoError(t, err, "put again: inserts go on")
 }
+
+// A write that brings a finished job back into a deleted category (a retry on a node that has
+// not applied the deletion yet) is refused as an insert would be; the job stays as it was.
+func TestRetryIntoADeletedCategoryIsRefused(t *testing.T) {
+	st := open(t, pgtest.DSN(t), postgres.Options{Node: "a"})
+	_, err := st.Insert(ctx, []*persistence.Job{job("done", "old")})
+	require.NoError(t, err)
+	_, err = st.Update(ctx, "done", start, true)
+	require.NoError(t, err)
+	_, err = st.Update(ctx, "done", finish(1), true)
+	require.NoError(t, err)
+	n, err := st.DeleteCategory(ctx, "old", "category/old", []byte("deleted"))
+	require.NoError(t, err)
+	require.Zero(t, n, "a finished job does not hold its category")
+
+	retry := func(j *persistence.Job) error { j.State, j.FinishedAt = persistence.StateQueued, nil; return nil }
+	_, err = st.Update(ctx, "done", retry, true)
+	var gone *postgres.CategoryDeletedError
+	require.True(t, errors.As(err, &gone), "err: %v", err)
+	_, err = st.RetryWithDependents(ctx, "done", retry)
+	require.True(t, errors.As(err, &gone), "err: %v", err)
+	got, err := st.Get(ctx, "done")
+	require.NoError(t, err)
+	require.Equal(t, persistence.StateSucceeded, got.State)
+
+	require.NoError(t, st.PutCategory(ctx, "old", "category/old", []byte("back")))
+	got, err = st.Update(ctx, "done", retry, true)
+	require.NoError(t, err)
+	require.Equal(t, persistence.StateQueued, got.State)
+}

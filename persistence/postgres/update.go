@@ -79,6 +79,9 @@ func (s *Store) pipelinedUpdate(ctx context.Context, conn *pgxpool.Conn, id stri
 		// node that no longer runs it.
 		b.Queue("SET LOCAL synchronous_commit = on")
 	}
+	if reopens(old, j) {
+		b.Queue(categoryCheckSQL, []string{j.Category}) // a deleted category refuses it (categories.go)
+	}
 	newSeq := j.State == persistence.StateQueued && (old.State != persistence.StateQueued || j.Category != old.Category)
 	var seq *int64
 	b.Queue(updateSQL, rw.id, rw.category, rw.state, newSeq, rw.runAt, rw.uniqueKey, s.node, rw.attempt, rw.finishedAt,
@@ -102,7 +105,7 @@ func (s *Store) pipelinedUpdate(ctx context.Context, conn *pgxpool.Conn, id stri
 			// The job is returned as it was, nothing written.
 			return old, fmt.Errorf("job %s: unique key %q: %w", id, j.UniqueKey, persistence.ErrUniqueHeld), nil
 		}
-		return nil, nil, fmt.Errorf("write job %s: %w", id, err)
+		return nil, nil, fmt.Errorf("write job %s: %w", id, categoryErr(err))
 	}
 	committed = true
 	j.Seq = 0

@@ -53,6 +53,11 @@ func (s *Store) writeBack(ctx context.Context, tx pgx.Tx, old, j *persistence.Jo
 	if err != nil {
 		return err
 	}
+	if reopens(old, j) {
+		if _, err := tx.Exec(ctx, categoryCheckSQL, []string{j.Category}); err != nil {
+			return categoryErr(err) // a deleted category refuses it (categories.go)
+		}
+	}
 	newSeq := j.State == persistence.StateQueued && (old.State != persistence.StateQueued || j.Category != old.Category)
 	var seq *int64
 	err = tx.QueryRow(ctx, updateSQL, r.id, r.category, r.state, newSeq, r.runAt, r.uniqueKey, s.node, r.attempt,
