@@ -28,6 +28,7 @@ const sqlstateCategoryGone = "JS404"
 // on any node) and not put again since.
 type CategoryDeletedError struct{ Category string }
 
+// Error names the category.
 func (e *CategoryDeletedError) Error() string {
 	return fmt.Sprintf("category %q was deleted", e.Category)
 }
