@@ -89,7 +89,7 @@ type Badger struct {
 	cache   writerCache
 	overlay map[string]*Job
 	// pipe is the writer's second stage (pipe.go); only the writer sends to it.
-	pipe *pipe
+	pipe    *pipe
 	scratch [2][]byte // startOnly's encodings
 
 	countsMu sync.Mutex
