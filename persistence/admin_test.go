@@ -25,6 +25,7 @@ func TestDeleteInTheSameBatchAsAnUpdate(t *testing.T) {
 		r.done = func(*request) { done++ }
 	}
 	s.commit([]*request{finish, del, revive})
+	s.pipe.drain() // the syncer answers them
 	require.Equal(t, 3, done)
 	require.NoError(t, finish.err)
 	require.NoError(t, del.err)

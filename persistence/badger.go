@@ -88,6 +88,8 @@ type Badger struct {
 	// in the open transaction, which become cached only once it commits.
 	cache   writerCache
 	overlay map[string]*Job
+	// pipe is the writer's second stage (pipe.go); only the writer sends to it.
+	pipe    *pipe
 	scratch [2][]byte // startOnly's encodings
 
 	countsMu sync.Mutex
@@ -175,6 +177,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		_ = db.Close() // the scan's error is the one to report
 		return nil, err
 	}
+	s.pipe = newPipe(s)
 	go s.writer()
 	if opt.Dir != "" {
 		go s.maintain()

@@ -132,7 +132,9 @@ func TestWritesPendingDuringAFailedSyncFail(t *testing.T) {
 			errs <- err
 		}()
 	}
-	require.Eventually(t, func() bool { return len(s.reqs) == n }, testWait, testTick, "all pending")
+	// Each is either waiting for the writer or committed and waiting for the syncer, held up
+	// behind the first one's sync.
+	require.Eventually(t, func() bool { return len(s.reqs)+int(s.pipe.held.Load()) == n+1 }, testWait, testTick, "all pending")
 	close(release)
 	for i := 0; i < n+1; i++ {
 		require.ErrorIs(t, <-errs, ErrStoreFailed)

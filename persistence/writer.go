@@ -8,9 +8,11 @@ import (
 )
 
 // writer is the one goroutine that writes: it takes every request waiting, commits them in as
-// few transactions as fit, syncs once, then answers them all.
+// few transactions as fit, then hands them to the syncer, which syncs once and answers them all
+// while the writer plans and commits the next batch (a pipeline of two stages).
 func (s *Badger) writer() {
 	defer close(s.done)
+	defer s.pipe.close()
 	batch := make([]*request, 0, 1024)
 	// Settles left by a commit (and those start-up found) go before new requests (depends.go).
 	follow := s.recovered
@@ -55,10 +57,11 @@ type pendingWrite struct {
 	del        bool
 }
 
-// commit writes a batch of requests, syncs once and answers them all. Each request is all or
-// nothing; a request that fails its checks writes nothing and does not disturb the others.
-// Once the store has failed, nothing more is written and every request is told so. It returns
-// the follow-up writes the batch leaves (depends.go), which the writer commits next.
+// commit writes a batch of requests and hands them to the syncer, which syncs once and answers
+// them all. Each request is all or nothing; a request that fails its checks writes nothing and
+// does not disturb the others. Once the store has failed, nothing more is written and every
+// request is told so. It returns the follow-up writes the batch leaves (depends.go), which the
+// writer commits next.
 func (s *Badger) commit(batch []*request) []*request {
 	g := &group{s: s, txn: s.db.NewTransaction(true)}
 	free := s.freeBytes()
@@ -75,23 +78,67 @@ func (s *Badger) commit(batch []*request) []*request {
 		g.add(r, free)
 	}
 	g.flush()
-	s.syncGroup(g.answered)
-	s.applyCounts(g.answered)
+	// The writer's own state moves now (the next batch plans against it); a sync that fails
+	// later fails the store, and the follow-ups are then refused.
 	s.forgetSettled(g.answered)
-	s.announceReleased(g.answered)
 	follow := followUps(g.answered, nil)
-	for _, r := range g.answered {
+	if anyDurable(g.answered) {
+		s.pipe.send(g.answered)
+	} else {
+		// Nothing to sync: answered now, even ahead of earlier batches still syncing (a
+		// non-durable write promises only that it is committed, and it is). Whatever depends on
+		// an earlier write waits for that write's own answer.
+		s.finish(g.answered)
+	}
+	if len(reads) > 0 {
+		// Reads go after the commits are synced and answered, when the store and the cache agree
+		// (a queued job is never read before its insert is acknowledged); they fill the
+		// writer's cache, so the writer answers them itself.
+		s.pipe.drain()
+		for _, r := range reads {
+			s.answerRead(r)
+			r.done(r)
+		}
+	}
+	return follow
+}
+
+// finish is the syncer's work on one committed batch: sync once, move the counts, announce the
+// released dependents, answer. A batch committed after an earlier one's sync failed is failed
+// too: what it committed sits on top of a log nobody knows.
+func (s *Badger) finish(answered []*request) {
+	if err := s.Err(); err != nil {
+		failCommitted(answered, err)
+	} else {
+		s.syncGroup(answered)
+	}
+	s.applyCounts(answered)
+	s.announceReleased(answered)
+	for _, r := range answered {
 		if r.err == nil {
 			s.writes.Add(1)
 		}
 		r.done(r)
 	}
-	// Reads go after the commits, when the store and the cache agree.
-	for _, r := range reads {
-		s.answerRead(r)
-		r.done(r)
+}
+
+// anyDurable tells whether a request of answered was committed and must be synced.
+func anyDurable(answered []*request) bool {
+	for _, r := range answered {
+		if r.err == nil && r.durable {
+			return true
+		}
 	}
-	return follow
+	return false
+}
+
+// failCommitted tells the requests that were committed that they failed with err.
+func failCommitted(answered []*request, err error) {
+	for _, r := range answered {
+		if r.err == nil {
+			r.err, r.insertRes, r.job = err, nil, nil
+		}
+	}
 }
 
 // group is one run of commit: the open transaction, the requests in it, and the requests
@@ -247,24 +294,14 @@ func (s *Badger) commitTxn(txn *badger.Txn) error {
 // A sync that fails leaves unknown what is on disk: the store fails, and every request that was
 // committed is told it failed (it may still be found after a restart), never acknowledged.
 func (s *Badger) syncGroup(answered []*request) {
-	durable := false
-	for _, r := range answered {
-		if r.err == nil && r.durable {
-			durable = true
-		}
-	}
-	if !durable || s.opt.NoSync || s.opt.Dir == "" {
+	if !anyDurable(answered) || s.opt.NoSync || s.opt.Dir == "" {
 		return
 	}
 	began := time.Now()
 	err := s.syncLog()
 	if err != nil {
 		s.fail(fmt.Errorf("%w: sync after commit: %w", ErrStoreFailed, err))
-		for _, r := range answered {
-			if r.err == nil {
-				r.err, r.insertRes, r.job = s.Err(), nil, nil
-			}
-		}
+		failCommitted(answered, s.Err())
 		return
 	}
 	s.syncs.Add(1)

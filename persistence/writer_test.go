@@ -60,6 +60,7 @@ func TestWriterSplitsABatchAndKeepsItsCacheTrue(t *testing.T) {
 	}
 	// Stop the writer goroutine's own use of commit: it is idle; we call commit as it would.
 	s.commit([]*request{start, filler, finish})
+	s.pipe.drain() // the syncer answers them
 	require.Equal(t, 3, done)
 	require.NoError(t, start.err)
 	require.NoError(t, filler.err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -167,6 +168,9 @@ func serve(cfg daemon.Config, opt daemon.Options, load func() (daemon.Config, er
 		case <-startCtx.Done():
 		}
 	}()
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
+	}
 	d, err := daemon.Start(startCtx, cfg, opt)
 	cancelStart()
 	<-watched

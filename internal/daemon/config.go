@@ -69,6 +69,10 @@ type Config struct {
 	Lease Duration `yaml:"lease"` // a node silent this long is dead (default 15s)
 	// OTel configures OpenTelemetry tracing (off by default; otel.go).
 	OTel OTelConfig `yaml:"otel"`
+
+	// MemoryLimit, if set, is the Go runtime's soft memory limit (debug.SetMemoryLimit): the
+	// GC works harder as the heap nears it. 0 leaves the runtime's (GOMEMLIMIT, else none).
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 }
 
 // CategoryConfig is one entry of categories.

@@ -31,7 +31,7 @@ func (d *Daemon) Reload(ctx context.Context, cfg Config) ([]string, error) {
 		{"shutdown_grace", old.ShutdownGrace, cfg.ShutdownGrace}, {"exec", old.Exec, cfg.Exec},
 		{"http", old.HTTP, cfg.HTTP}, {"allowed_hosts", old.AllowedHosts, cfg.AllowedHosts},
 		{"tls_cert", old.TLSCert, cfg.TLSCert}, {"tls_key", old.TLSKey, cfg.TLSKey},
-		{"otel", old.OTel, cfg.OTel},
+		{"otel", old.OTel, cfg.OTel}, {"memory_limit", old.MemoryLimit, cfg.MemoryLimit},
 	} {
 		if !reflect.DeepEqual(k.old, k.new) {
 			changes = append(changes, k.key+" changed: takes effect at the next start")
