@@ -83,7 +83,7 @@ func (s *Badger) lookup(txn *badger.Txn, id string) (*Job, error) {
 }
 
 // remember moves the committed transaction's records into the cache: unfinished jobs in (while
-// there is room), finished ones out.
+// there is room), finished ones out; and its parents counts (waitcounts.go).
 func (s *Badger) remember() {
 	c := &s.cache
 	for id, j := range s.overlay {
@@ -99,4 +99,5 @@ func (s *Badger) remember() {
 			c.put(j, c.budget)
 		}
 	}
+	s.waits.land()
 }
