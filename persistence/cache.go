@@ -83,7 +83,8 @@ func (s *Badger) lookup(txn *badger.Txn, id string) (*Job, error) {
 }
 
 // remember moves the committed transaction's records into the cache: unfinished jobs in (while
-// there is room), finished ones out; and its parents counts (waitcounts.go).
+// there is room), finished ones out; its parents counts (waitcounts.go)
+// and open dependencies (openkids.go).
 func (s *Badger) remember() {
 	c := &s.cache
 	for id, j := range s.overlay {
@@ -100,4 +101,5 @@ func (s *Badger) remember() {
 		}
 	}
 	s.waits.land()
+	s.kids.land(s.pendingDeps)
 }

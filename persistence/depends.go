@@ -283,6 +283,7 @@ func (s *Badger) recoverSettles() error {
 				parents, last = append(parents, p), p
 				s.parents[p] = struct{}{}
 			}
+			s.kids.add(last, string(k[i+1:]))
 		}
 		it.Close()
 		for _, id := range parents {
@@ -305,9 +306,13 @@ func (s *Badger) recoverSettles() error {
 // whether there are more. It reads the committed keys through a read-only transaction (only the
 // writer commits, so it sees what txn saw) and adds the open transaction's own d/ writes from
 // s.pendingDeps: an iterator of txn itself would sort all its pending writes each time, which
-// made a group commit of thousands of finishes quadratic.
+// made a group commit of thousands of finishes quadratic. Unless there are too many, the open
+// d/ keys are held in memory (s.kids, openkids.go) and no iterator is needed.
 func (s *Badger) openChildren(_ *badger.Txn, parent string, limit int) ([]string, bool, error) {
 	pending := s.pendingDeps[parent]
+	if out, more, ok := s.kids.open(parent, pending, limit); ok {
+		return out, more, nil
+	}
 	prefix := dependPrefix(parent)
 	rtxn := s.db.NewTransaction(false)
 	defer rtxn.Discard()
