@@ -109,6 +109,8 @@ type Badger struct {
 	// pendingDeps: the d/ keys written in the open transaction, by parent and child (true:
 	// open), so that openChildren need not iterate the transaction's pending writes (depends.go).
 	pendingDeps map[string]map[string]bool
+	waits       waitCounts // the n/ counts the writer wrote (waitcounts.go)
+	kids        openKids   // the open d/ keys, by parent (openkids.go)
 }
 
 var _ Store = (*Badger)(nil)

@@ -83,7 +83,8 @@ func (s *Badger) lookup(txn *badger.Txn, id string) (*Job, error) {
 }
 
 // remember moves the committed transaction's records into the cache: unfinished jobs in (while
-// there is room), finished ones out.
+// there is room), finished ones out; its parents counts (waitcounts.go)
+// and open dependencies (openkids.go).
 func (s *Badger) remember() {
 	c := &s.cache
 	for id, j := range s.overlay {
@@ -99,4 +100,6 @@ func (s *Badger) remember() {
 			c.put(j, c.budget)
 		}
 	}
+	s.waits.land()
+	s.kids.land(s.pendingDeps)
 }

@@ -185,7 +185,7 @@ func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendi
 			r.more = append(r.more, c.ID)
 			writes = append(writes, pendingWrite{key: waitingKey(c.ID), del: true})
 		} else {
-			n, err := readWaiting(txn, c.ID)
+			n, err := s.readWaiting(txn, c.ID)
 			if err != nil {
 				return nil, err
 			}
@@ -213,8 +213,12 @@ func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendi
 	return writes, nil
 }
 
-// readWaiting reads a pending job's count of unfinished parents (0 if it has none).
-func readWaiting(txn *badger.Txn, id string) (uint64, error) {
+// readWaiting reads a pending job's count of unfinished parents (0 if it has none), from the
+// counts the writer holds (waitcounts.go) or else from the store.
+func (s *Badger) readWaiting(txn *badger.Txn, id string) (uint64, error) {
+	if n, ok := s.waits.get(txn, id); ok {
+		return n, nil
+	}
 	item, err := txn.Get(waitingKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return 0, nil
@@ -279,6 +283,7 @@ func (s *Badger) recoverSettles() error {
 				parents, last = append(parents, p), p
 				s.parents[p] = struct{}{}
 			}
+			s.kids.add(last, string(k[i+1:]))
 		}
 		it.Close()
 		for _, id := range parents {
@@ -301,9 +306,13 @@ func (s *Badger) recoverSettles() error {
 // whether there are more. It reads the committed keys through a read-only transaction (only the
 // writer commits, so it sees what txn saw) and adds the open transaction's own d/ writes from
 // s.pendingDeps: an iterator of txn itself would sort all its pending writes each time, which
-// made a group commit of thousands of finishes quadratic.
+// made a group commit of thousands of finishes quadratic. Unless there are too many, the open
+// d/ keys are held in memory (s.kids, openkids.go) and no iterator is needed.
 func (s *Badger) openChildren(_ *badger.Txn, parent string, limit int) ([]string, bool, error) {
 	pending := s.pendingDeps[parent]
+	if out, more, ok := s.kids.open(parent, pending, limit); ok {
+		return out, more, nil
+	}
 	prefix := dependPrefix(parent)
 	rtxn := s.db.NewTransaction(false)
 	defer rtxn.Discard()
@@ -348,8 +357,9 @@ func (s *Badger) openChildren(_ *badger.Txn, parent string, limit int) ([]string
 	return out, false, nil
 }
 
-// notePendingDeps records the d/ keys among writes, just put in the open transaction.
+// notePendingDeps records the d/ keys (and the n/ counts) among writes, just put in the open transaction.
 func (s *Badger) notePendingDeps(writes []pendingWrite) {
+	s.waits.note(writes)
 	for _, w := range writes {
 		if w.del || !bytes.HasPrefix(w.key, []byte(prefixDepends)) {
 			continue

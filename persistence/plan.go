@@ -12,6 +12,7 @@ import (
 // plan reads what r needs through txn and returns the writes it makes, filling r's results.
 // It writes nothing.
 func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+	s.waits.begin(txn)
 	r.deltas, r.planned = r.deltas[:0], r.planned[:0]
 	if r.inserts != nil {
 		return s.planInsert(txn, r)

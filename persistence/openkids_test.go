@@ -1,0 +1,116 @@
+package persistence
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/stretchr/testify/require"
+)
+
+// storedOpenKids scans the store's open d/ keys, by parent.
+func storedOpenKids(t *testing.T, s *Badger) map[string]map[string]struct{} {
+	t.Helper()
+	out := map[string]map[string]struct{}{}
+	require.NoError(t, s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixDepends)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if it.Item().ValueSize() != 0 {
+				continue
+			}
+			k := it.Item().Key()[len(prefixDepends):]
+			i := bytes.IndexByte(k, 0)
+			require.GreaterOrEqual(t, i, 0)
+			p := string(k[:i])
+			if out[p] == nil {
+				out[p] = map[string]struct{}{}
+			}
+			out[p][string(k[i+1:])] = struct{}{}
+		}
+		return nil
+	}))
+	return out
+}
+
+// The writer's in-memory open dependencies are exactly the store's open d/ keys: after inserts,
+// after each parent's finish, and after the store is opened again.
+func TestOpenKidsMatchTheStore(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	jobs := []*Job{newJobFor("r0"), newJobFor("r1")}
+	for i := 0; i < 20; i++ {
+		jobs = append(jobs, newJobFor(fmt.Sprintf("c%02d", i), "r0", "r1"))
+	}
+	for i := 0; i < 10; i++ {
+		jobs = append(jobs, newJobFor(fmt.Sprintf("g%02d", i), fmt.Sprintf("c%02d", i), fmt.Sprintf("c%02d", i+10)))
+	}
+	_, err = s.Insert(ctx, jobs)
+	require.NoError(t, err)
+	check := func(s *Badger) {
+		t.Helper()
+		want := storedOpenKids(t, s)
+		got := s.kids.by
+		if got == nil {
+			got = map[string]map[string]struct{}{}
+		}
+		require.False(t, s.kids.off)
+		require.Equal(t, want, got)
+		n := 0
+		for _, m := range want {
+			n += len(m)
+		}
+		require.Equal(t, n, s.kids.n)
+	}
+	check(s)
+	require.Len(t, s.kids.by["r0"], 20)
+
+	finish := func(s *Badger, id string) {
+		t.Helper()
+		now := time.Now().UTC()
+		_, err := s.Update(ctx, id, func(j *Job) error {
+			j.State, j.FinishedAt = StateSucceeded, &now
+			return nil
+		}, true)
+		require.NoError(t, err)
+		check(s)
+	}
+	finish(s, "r0")
+	require.NotContains(t, s.kids.by, "r0")
+	for i := 0; i < 5; i++ {
+		finish(s, fmt.Sprintf("c%02d", i)) // still pending: c's parent r1 is not done
+	}
+	require.NoError(t, s.Close())
+
+	s, err = OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	check(s)
+	require.Len(t, s.kids.by["r1"], 20)
+	finish(s, "r1")
+	c, err := s.Get(ctx, "c07")
+	require.NoError(t, err)
+	require.Equal(t, StateQueued, c.State)
+}
+
+func TestOpenKidsOpenMergesTheTransactionsWrites(t *testing.T) {
+	var o openKids
+	o.add("p", "b")
+	o.add("p", "d")
+	o.add("p", "a")
+	out, more, ok := o.open("p", map[string]bool{"d": false, "c": true}, 10)
+	require.True(t, ok)
+	require.False(t, more)
+	require.Equal(t, []string{"a", "b", "c"}, out)
+	out, more, _ = o.open("p", nil, 2)
+	require.True(t, more)
+	require.Equal(t, []string{"a", "b"}, out)
+	o.land(map[string]map[string]bool{"p": {"a": false, "b": false, "d": false}})
+	require.Empty(t, o.by)
+	require.Zero(t, o.n)
+}
