@@ -69,6 +69,9 @@ func TestDaemonCategoriesAtRuntimeAndPauseSurviveRestart(t *testing.T) {
 	require.Equal(t, `category.fairness_weights["acme"]`, field)
 	st, _, b = call(t, "PUT", d.addr+"/v1/categories/reports", `{"priority":4,"min_workers":0,"max_workers":3,"fairness_weights":{"acme":3}}`)
 	require.Equal(t, 200, st, string(b))
+	weighted, ok := getCategory(t, d, "reports")
+	require.True(t, ok)
+	require.Equal(t, map[string]int{"acme": 3}, weighted.FairnessWeights, "GET /v1/categories shows the weights")
 	require.True(t, categoryInTree(t, d, "reports"), "its supervisor is in the tree")
 
 	// The CLI does the same.

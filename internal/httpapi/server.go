@@ -351,22 +351,24 @@ type CategoryList struct {
 
 // CategoryJSON is one category in the API.
 type CategoryJSON struct {
-	Name       string                 `json:"name"`
-	Priority   int                    `json:"priority"`
-	MinWorkers int                    `json:"min_workers"`
-	MaxWorkers int                    `json:"max_workers"`
-	QueueLimit int                    `json:"queue_limit"`
-	RateLimit  float64                `json:"rate_limit"`
-	RateBurst  int                    `json:"rate_burst"`
-	Paused     bool                   `json:"paused"`
-	Pending    int                    `json:"pending"`
-	Queued     int                    `json:"queued"`
-	Scheduled  int                    `json:"scheduled"`
-	Retrying   int                    `json:"retrying"`
-	Running    int                    `json:"running"`
-	Workers    WorkersJSON            `json:"workers"`
-	Counters   map[jobsched.State]int `json:"counters"`
-	Resizes    int                    `json:"resizes"`
+	Name       string  `json:"name"`
+	Priority   int     `json:"priority"`
+	MinWorkers int     `json:"min_workers"`
+	MaxWorkers int     `json:"max_workers"`
+	QueueLimit int     `json:"queue_limit"`
+	RateLimit  float64 `json:"rate_limit"`
+	RateBurst  int     `json:"rate_burst"`
+	// FairnessWeights: the category's weights by fairness_key (omitted when none is set).
+	FairnessWeights map[string]int         `json:"fairness_weights,omitempty"`
+	Paused          bool                   `json:"paused"`
+	Pending         int                    `json:"pending"`
+	Queued          int                    `json:"queued"`
+	Scheduled       int                    `json:"scheduled"`
+	Retrying        int                    `json:"retrying"`
+	Running         int                    `json:"running"`
+	Workers         WorkersJSON            `json:"workers"`
+	Counters        map[jobsched.State]int `json:"counters"`
+	Resizes         int                    `json:"resizes"`
 }
 
 // WorkersJSON is a category's workers.
@@ -377,7 +379,7 @@ type WorkersJSON struct {
 
 func categoryJSON(c jobsched.CategoryInfo) CategoryJSON {
 	return CategoryJSON{Name: c.Name, Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
-		QueueLimit: c.QueueLimit, RateLimit: c.RateLimit, RateBurst: c.RateBurst, Paused: c.Paused, Pending: c.Counts[jobsched.StatePending], Queued: c.Counts[jobsched.StateQueued],
+		QueueLimit: c.QueueLimit, RateLimit: c.RateLimit, RateBurst: c.RateBurst, FairnessWeights: c.FairnessWeights, Paused: c.Paused, Pending: c.Counts[jobsched.StatePending], Queued: c.Counts[jobsched.StateQueued],
 		Scheduled: c.Counts[jobsched.StateScheduled], Retrying: c.Counts[jobsched.StateRetrying],
 		Running: c.Counts[jobsched.StateRunning], Workers: WorkersJSON{Allocated: c.Allocated, Busy: c.Busy},
 		Counters: map[jobsched.State]int{jobsched.StateSucceeded: c.Counts[jobsched.StateSucceeded],
