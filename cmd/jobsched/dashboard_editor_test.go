@@ -68,6 +68,11 @@ categories:
 	require.Equal(t, 50.0, c.RateLimit)
 	p.shot("dashboard-categories.png")
 
+	// Weights set over the API (the editor does not show them) survive a save from the editor.
+	st, _, b := call(t, "PUT", d.addr+"/v1/categories/reports", `{"priority":2,"max_workers":3,"rate_limit":50,"fairness_weights":{"acme":3}}`)
+	require.Equal(t, 200, st, string(b))
+	p.waitFor(`(editor.cats.get('reports')?.fairness_weights?.acme ?? 0) === 3`, "the page knows reports' weights")
+
 	// Edit it from its row: the editor shows its settings; change priority and queue limit.
 	p.click("#ce-new")
 	p.click(`tr[data-category="reports"] button.edit-cat`)
@@ -81,6 +86,7 @@ categories:
 	require.Equal(t, 5, c.Priority)
 	require.Equal(t, 100, c.QueueLimit)
 	require.Equal(t, 3, c.MaxWorkers, "the other settings are kept")
+	require.Equal(t, map[string]int{"acme": 3}, c.FairnessWeights, "and so are the weights")
 
 	// A bad value is refused with the field's name, and changes nothing.
 	p.do(chromedp.SetValue(chromedp.CSS("#ce-priority"), "-4"))

@@ -75,6 +75,9 @@ $('#cat-edit').addEventListener('submit', async (e) => {
     body[f] = n;
   }
   const existed = editor.cats.has(name);
+  // A PUT replaces the category: keep what the editor does not show (the fairness weights).
+  const weights = existed ? editor.cats.get(name).fairness_weights : undefined;
+  if (weights) body.fairness_weights = weights;
   try {
     const c = await api('PUT', '/v1/categories/' + encodeURIComponent(name), body);
     editor.cats.set(c.name, c);
