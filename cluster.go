@@ -31,7 +31,8 @@ type (
 // attachStore hooks the scheduler to a shared store's notifications: jobs made ready by another
 // node (an insert, a rescue, a retry made due) wake this node's Fifo of their category, which
 // claims them; a cancel asked on another node cancels the job's context here; a job finished on
-// another node ends the Waits for it here (and shows in the event stream).
+// another node ends the Waits for it here and, while the event stream has subscribers, shows in
+// it (cluster_finished.go).
 func (s *Scheduler) attachStore() {
 	if n, ok := s.store.(queuedNotifier); ok {
 		n.OnQueued(func(cat string) {
@@ -53,11 +54,7 @@ func (s *Scheduler) attachStore() {
 		})
 	}
 	if n, ok := s.store.(finishNotifier); ok {
-		n.OnFinished(func(id string) {
-			if s.hub.waited(id) {
-				s.remoteFin.add(id) // read by the finished loop (cluster_finished.go), not on the LISTEN goroutine
-			}
-		})
+		n.OnFinished(s.onRemoteFinished) // cluster_finished.go
 	}
 }
 
