@@ -50,6 +50,12 @@ func (s *Scheduler) Retry(ctx context.Context, id string) (*Job, error) {
 		return nil, fmt.Errorf("retry: %w", err)
 	}
 	j, err := s.store.Update(ctx, id, retryJob(s.cfg.clock.Now(), s.knownCategory), true)
+	return s.retryOutcome(id, j, err)
+}
+
+// retryOutcome turns the store's answer to a retry of id into Retry's: the job, or the error
+// (with the job when it is not retryable).
+func (s *Scheduler) retryOutcome(id string, j *Job, err error) (*Job, error) {
 	if err != nil {
 		if errors.Is(err, ErrNotRetryable) {
 			return j, fmt.Errorf("retry %s: %w", id, err)

@@ -48,14 +48,7 @@ func (s *Scheduler) RetryWith(ctx context.Context, id string, opt RetryOptions) 
 	}
 	if tr, ok := s.store.(transactionalReviver); ok {
 		j, err := tr.RetryWithDependents(ctx, id, retryJob(s.cfg.clock.Now(), s.knownCategory))
-		if err != nil {
-			if errors.Is(err, ErrNotRetryable) {
-				return j, fmt.Errorf("retry %s: %w", id, err)
-			}
-			return nil, fmt.Errorf("retry %s: %w", id, adminStoreErr(err))
-		}
-		s.retried([]*Job{j})
-		return j, nil
+		return s.retryOutcome(id, j, err)
 	}
 	rv, ok := s.store.(dependentsReviver)
 	if !ok {
