@@ -8,7 +8,13 @@
 const DAG_SIDE = 8; // boxes drawn a side; the rest is "+N more"
 const DAG_W = 190, DAG_H = 38, DAG_GAP = 10, DAG_COL = 270;
 const SVG = 'http://www.w3.org/2000/svg';
-const dag = { jobs: new Map(), fetching: new Set(), current: null };
+const dag = { jobs: new Map(), fetching: new Set(), current: null, seq: 0 };
+
+// dagLearn records a neighbour's state; seq orders what was learnt, so that a GET answered
+// after a newer event (its request left before the event came) does not bring back an old state.
+function dagLearn(id, state, kind) {
+  dag.jobs.set(id, { state, kind, at: Date.now(), seq: ++dag.seq });
+}
 
 function svg(tag, attrs, ...kids) {
   const e = document.createElementNS(SVG, tag);
@@ -24,7 +30,7 @@ function dagElement(j) {
   const parents = j.parents || [], children = j.children || [];
   if (!parents.length && !children.length) { dag.current = null; return null; }
   dag.current = j;
-  dag.jobs.set(j.id, { state: j.state, kind: j.kind, at: Date.now() });
+  dagLearn(j.id, j.state, j.kind);
   dagFetch([...parents.slice(0, DAG_SIDE), ...children.slice(0, DAG_SIDE)]);
   return el('div', { id: 'job-dag', class: 'dag' }, dagSVG(j));
 }
@@ -33,7 +39,7 @@ function dagElement(j) {
 function dagJobsChanged(jobs) {
   let hit = false;
   for (const j of jobs) {
-    if (dag.jobs.has(j.id)) { dag.jobs.set(j.id, { state: j.state, kind: j.kind, at: Date.now() }); hit = true; }
+    if (dag.jobs.has(j.id)) { dagLearn(j.id, j.state, j.kind); hit = true; }
   }
   if (hit) dagRedraw();
 }
@@ -49,9 +55,14 @@ function dagFetch(ids) {
   const stale = ids.filter((id) => !dag.fetching.has(id) && !(dag.jobs.get(id) && now - dag.jobs.get(id).at < 2000));
   if (!stale.length) return;
   stale.forEach((id) => dag.fetching.add(id));
+  const asked = dag.seq; // an event learnt after this is newer than the answer
+  const learn = (id, state, kind) => {
+    const known = dag.jobs.get(id);
+    if (!known || known.seq <= asked) dagLearn(id, state, kind);
+  };
   Promise.all(stale.map((id) => api('GET', '/v1/jobs/' + encodeURIComponent(id))
-    .then((n) => dag.jobs.set(id, { state: n.state, kind: n.kind, at: Date.now() }))
-    .catch((err) => dag.jobs.set(id, { state: err.status === 404 ? 'deleted' : 'unknown', kind: '', at: Date.now() }))
+    .then((n) => learn(id, n.state, n.kind))
+    .catch((err) => learn(id, err.status === 404 ? 'deleted' : 'unknown', ''))
     .finally(() => dag.fetching.delete(id)))).then(dagRedraw);
 }
 
