@@ -140,7 +140,7 @@ func TestReviewDependentOnPostgresWaitsForItsParent(t *testing.T) {
 	stateAtEnqueue := child.State
 	// The parent runs and is held: the child must stay pending meanwhile.
 	require.Eventually(t, func() bool { p, err := s.Get(ctx, jobs[0].ID); return err == nil && p.State == jobsched.StateRunning }, 5*time.Second, 5*time.Millisecond)
-	time.Sleep(300 * time.Millisecond) // REVIEW: a window in which a released-early child runs (3 polls)
+	time.Sleep(300 * time.Millisecond) // a window (3 polls) in which a child released early would run: the stored state above is the proof, this the symptom
 	close(parentGo)
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
