@@ -193,8 +193,7 @@ func TestDashboardJobDAG(t *testing.T) {
 	p.shot("dashboard-dag.png")
 
 	// Click through to the parent.
-	p.click(fmt.Sprintf(`#job-dag a[data-job=%q] rect`, a))
-	p.waitFor(`location.hash === '#job/`+a+`'`, "the parent's address")
+	p.clickUntil(fmt.Sprintf(`#job-dag a[data-job=%q] rect`, a), `location.hash === '#job/`+a+`'`, "the parent's address")
 	p.waitFor(textIs("#job-state", "succeeded")+` && `+box(b, "running"), "the parent's page draws its running child")
 	require.Equal(t, 0, eval[int](p, `document.querySelectorAll('#job-dag a[data-job="`+cc+`"]').length`), "a grandchild is not drawn")
 

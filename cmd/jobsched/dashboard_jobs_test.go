@@ -67,6 +67,26 @@ func (p *page) click(sel string) {
 	}
 }
 
+// clickUntil clicks sel until js holds. A click can land on an element the page replaces at that
+// moment (a list re-rendered for an event that just came), and then does nothing: it is made again.
+func (p *page) clickUntil(sel, js, what string) {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p.click(sel)
+		for wait := time.Now().Add(3 * time.Second); time.Now().Before(wait); {
+			if ok, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](js)); err == nil && ok {
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // a poll of the page: no event tells the test
+		}
+		if time.Now().After(deadline) {
+			p.waitFor(js, what) // fails, with the page
+			return
+		}
+	}
+}
+
 func (p *page) shot(name string) {
 	if png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100)); err == nil {
 		_ = os.WriteFile(filepath.Join(p.shots, name), png, 0o644) // a failed screenshot must not hide the failure
@@ -161,7 +181,7 @@ categories:
 
 	// Open the oldest dead job from its row: its page shows the failed attempt.
 	target := dead[0]
-	p.click(fmt.Sprintf(`#jobs tr[data-job=%q] a`, target.ID))
+	p.clickUntil(fmt.Sprintf(`#jobs tr[data-job=%q] a`, target.ID), `location.hash === '#job/`+target.ID+`'`, "the row opens the job's page")
 	p.waitFor(textIs("#job-state", "dead")+` && `+textHas("#job-attempts", "status 502"), "the job page shows the dead job and its error")
 	require.Equal(t, "#job/"+target.ID, eval[string](p, `location.hash`))
 
