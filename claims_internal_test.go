@@ -37,6 +37,18 @@ func claimNode(t *testing.T) (*Scheduler, *postgres.Store, *sync.Map) {
 	return s, st, runs
 }
 
+// enqueueK enqueues n jobs of kind "k" and returns their ids, in order.
+func enqueueK(t *testing.T, s *Scheduler, n int) []string {
+	t.Helper()
+	var ids []string
+	for range n {
+		j, err := s.Enqueue(context.Background(), JobSpec{Kind: "k"})
+		require.NoError(t, err)
+		ids = append(ids, j.ID)
+	}
+	return ids
+}
+
 func stateOf(t *testing.T, s *Scheduler, id string) (State, int) {
 	t.Helper()
 	j, err := s.Get(context.Background(), id)
@@ -50,12 +62,7 @@ func stateOf(t *testing.T, s *Scheduler, id string) (State, int) {
 func TestClaimedJobIsTakenOrGivenBack(t *testing.T) {
 	ctx := context.Background()
 	s, _, runs := claimNode(t)
-	var ids []string
-	for range 5 {
-		j, err := s.Enqueue(ctx, JobSpec{Kind: "k"})
-		require.NoError(t, err)
-		ids = append(ids, j.ID)
-	}
+	ids := enqueueK(t, s, 5)
 	claimed, err := s.claims.Claim(ctx, "default", 3)
 	require.NoError(t, err)
 	require.Len(t, claimed, 3)
@@ -141,12 +148,7 @@ func TestClaimTakeAndGiveBackRace(t *testing.T) {
 func TestCloseGivesBackClaims(t *testing.T) {
 	ctx := context.Background()
 	s, st, _ := claimNode(t)
-	var ids []string
-	for range 3 {
-		j, err := s.Enqueue(ctx, JobSpec{Kind: "k"})
-		require.NoError(t, err)
-		ids = append(ids, j.ID)
-	}
+	ids := enqueueK(t, s, 3)
 	claimed, err := s.claims.Claim(ctx, "default", 3)
 	require.NoError(t, err)
 	require.Len(t, claimed, 3)

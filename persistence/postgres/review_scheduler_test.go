@@ -104,11 +104,9 @@ func TestReviewDoubtfulClaimLeftRunningAtClose(t *testing.T) {
 	require.Equal(t, "queued", state, "after a clean Close the job a failed claim started must be back in its queue, not %s under node %q", state, node)
 }
 
-// REVIEW finding: the PostgreSQL store knows nothing of dependencies (persistence/depends.go,
-// which holds a child "pending" until its parents succeed, is badger's alone; nothing in
-// persistence/postgres reads Parents): a job enqueued with depends_on is stored queued and runs at
-// once, before its parent has finished (released early). Either enqueue must refuse depends_on
-// on this store (a clear error naming the field) or the store must hold the child back.
+// A review found that the PostgreSQL store ignored dependencies (the child was stored queued and
+// ran before its parent finished); migration 0006 and depends.go hold it back now. The child of
+// an unfinished parent is stored pending and runs only after its parent.
 func TestReviewDependentOnPostgresWaitsForItsParent(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	s, err := jobsched.New(jobsched.Config{Store: open(t, dsn, postgres.Options{Node: "a"}), Workers: 4, PollInterval: 100 * time.Millisecond})
@@ -126,6 +124,7 @@ func TestReviewDependentOnPostgresWaitsForItsParent(t *testing.T) {
 		}
 		return "ok", nil
 	}))
+	require.NoError(t, s.Register("marker", func(context.Context, *jobsched.Job) (any, error) { return "ok", nil }))
 	require.NoError(t, s.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, s.Close(ctx)) })
 	jobs, err := s.EnqueueBatch(ctx, []jobsched.JobSpec{{Kind: "parent"}, {Kind: "child", DependsOn: []string{"#0"}}})
@@ -140,7 +139,15 @@ func TestReviewDependentOnPostgresWaitsForItsParent(t *testing.T) {
 	stateAtEnqueue := child.State
 	// The parent runs and is held: the child must stay pending meanwhile.
 	require.Eventually(t, func() bool { p, err := s.Get(ctx, jobs[0].ID); return err == nil && p.State == jobsched.StateRunning }, 5*time.Second, 5*time.Millisecond)
-	time.Sleep(300 * time.Millisecond) // a window (3 polls) in which a child released early would run: the stored state above is the proof, this the symptom
+	// A marker job enqueued after the child, in the same category, runs on a free worker: the
+	// Fifo claims in queue order, so a child released early would have started before it.
+	marker, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "marker"})
+	require.NoError(t, err)
+	mctx, mcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer mcancel()
+	_, err = s.Wait(mctx, marker.ID)
+	require.NoError(t, err)
+	require.False(t, childEarly.Load(), "the child ran before its parent finished")
 	close(parentGo)
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
