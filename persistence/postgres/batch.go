@@ -47,6 +47,8 @@ type rowWrites struct {
 	finishedAt              []any
 	records                 []string
 	chans, payloads         []string // notifications
+	finished                []string // the jobs it finishes: their dependents are settled after the write
+	settled                 deltas   // the dependents' state changes those settles made
 }
 
 // add queues j's write over old (both read under the row lock), and the notifications it makes.
@@ -70,8 +72,9 @@ func (w *rowWrites) add(s *Store, old, j *persistence.Job, oldNode *string) erro
 		w.finishedAt = append(w.finishedAt, nil)
 	}
 	w.records = append(w.records, string(r.record))
-	if j.State.Finished() && !old.State.Finished() {
+	if finishes(old, j) {
 		w.notify(chanFinished, s.node+"|"+j.ID)
+		w.finished = append(w.finished, j.ID)
 	}
 	if newSeq {
 		// Back in a queue (a retry made due, a start given back): wake the other nodes' Fifos.
@@ -104,6 +107,11 @@ func (w *rowWrites) queue(s *Store, b *pgx.Batch, seqs map[string]*int64) {
 			}
 			return rows.Err()
 		})
+	}
+	for _, id := range w.finished {
+		// Its dependents (depends.go), after the write that finishes it. A deadlock between two
+		// batches fails the whole batch, which then runs each request on its own.
+		queueSettle(b, id, &w.settled)
 	}
 	if len(w.chans) > 0 {
 		b.Queue(notifySQL, w.chans, w.payloads)
@@ -283,7 +291,6 @@ func (s *Store) updateBatch(ctx context.Context, reqs []*asyncReq) ([]batchOut, 
 	var w rowWrites
 	var st txState
 	written := make([]*persistence.Job, len(reqs))
-	var settle []string // the jobs this batch finishes: their dependents are settled after the writes
 	flush := false
 	for i, r := range reqs {
 		rd, ok := rows[r.id]
@@ -317,9 +324,6 @@ func (s *Store) updateBatch(ctx context.Context, reqs []*asyncReq) ([]batchOut, 
 			continue
 		}
 		flush = flush || r.durable || finish
-		if finishes(old, j) {
-			settle = append(settle, j.ID)
-		}
 		written[i] = j
 		if old.State != j.State {
 			st.deltas.add(j.Category, old.State, j.State)
@@ -336,9 +340,6 @@ func (s *Store) updateBatch(ctx context.Context, reqs []*asyncReq) ([]batchOut, 
 		b.Queue("SET LOCAL synchronous_commit = off")
 	}
 	w.queue(s, b, seqs)
-	for _, id := range settle {
-		queueSettle(b, id, &st.deltas) // its dependents (depends.go); a deadlock between two batches fails the whole batch, which then runs each request on its own
-	}
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("write jobs: %w", err)
@@ -348,7 +349,7 @@ func (s *Store) updateBatch(ctx context.Context, reqs []*asyncReq) ([]batchOut, 
 	if flush {
 		s.syncs.Add(1)
 	}
-	s.counts.apply(st.deltas)
+	s.counts.apply(append(st.deltas, w.settled...))
 	for i, j := range written {
 		if j == nil {
 			continue
