@@ -16,7 +16,8 @@ import (
 //
 // A child names its parents (Job.Parents); while some are unfinished it is pending, and the key
 // n/<child> counts them (a small key, so a fan-in of 10,000 parents does not rewrite the child's
-// record, which lists them all, 10,000 times). Each dependency has a key d/<parent>\x00<child>
+// record, which lists them all, 10,000 times). The key is there only while the count is above
+// one: a child of one parent (the common chain) writes no count, and the last finish deletes none. Each dependency has a key d/<parent>\x00<child>
 // (keys.go). When a parent finishes, its write also reads its d/ keys and applies the finish to
 // each child still pending: a success counts the parent done; a failure (dead, cancelled)
 // cancels the child (and, in turn, its own children) unless the child says ParentFailureRun.
@@ -120,7 +121,7 @@ func (s *Badger) insertParents(txn *badger.Txn, i int, j *Job, earlier map[strin
 		cancelForParent(c, failed, now)
 	case waiting > 0:
 		c.State, c.Seq = StatePending, 0
-		writes = append(writes, pendingWrite{key: waitingKey(c.ID), value: binary.AppendUvarint(nil, uint64(waiting))})
+		writes = s.setWaiting(writes, c.ID, uint64(waiting), false)
 	}
 	return c, writes, nil
 }
@@ -151,6 +152,7 @@ const maxSettle = 2000
 func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendingWrite) ([]pendingWrite, error) {
 	if old != nil && old.State == StatePending && p.State != StatePending {
 		writes = append(writes, pendingWrite{key: waitingKey(p.ID), del: true}) // cancelled
+		s.waits.stage(p.ID, waitCount{})
 	}
 	if (old != nil && old.State.Finished()) || !p.State.Finished() {
 		return writes, nil
@@ -179,22 +181,29 @@ func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendi
 		if prev.State != StatePending {
 			continue // cancelled meanwhile, or released by an earlier finish
 		}
-		c := prev.Clone()
-		if p.State != StateSucceeded && c.OnParentFailure != ParentFailureRun {
-			cancelForParent(c, p, now)
-			r.more = append(r.more, c.ID)
-			writes = append(writes, pendingWrite{key: waitingKey(c.ID), del: true})
-		} else {
-			n, err := s.readWaiting(txn, c.ID)
+		cancel := p.State != StateSucceeded && prev.OnParentFailure != ParentFailureRun
+		if !cancel {
+			w, err := s.readWaiting(txn, cid)
 			if err != nil {
 				return nil, err
 			}
-			if n > 1 {
+			if w.n > 1 {
 				// Still waiting: only the count changes, not the record.
-				writes = append(writes, pendingWrite{key: waitingKey(c.ID), value: binary.AppendUvarint(nil, n-1)})
+				writes = s.setWaiting(writes, cid, w.n-1, w.key)
 				continue
 			}
+			if w.key {
+				writes = append(writes, pendingWrite{key: waitingKey(cid), del: true})
+			}
+			s.waits.stage(cid, waitCount{})
+		}
+		c := prev.Clone()
+		if cancel {
+			cancelForParent(c, p, now)
+			r.more = append(r.more, c.ID)
 			writes = append(writes, pendingWrite{key: waitingKey(c.ID), del: true})
+			s.waits.stage(c.ID, waitCount{})
+		} else {
 			if c.RunAt.After(now) {
 				c.State = StateScheduled
 			} else {
@@ -213,28 +222,44 @@ func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendi
 	return writes, nil
 }
 
-// readWaiting reads a pending job's count of unfinished parents (0 if it has none), from the
-// counts the writer holds (waitcounts.go) or else from the store.
-func (s *Badger) readWaiting(txn *badger.Txn, id string) (uint64, error) {
-	if n, ok := s.waits.get(txn, id); ok {
-		return n, nil
+// readWaiting reads a pending job's count of unfinished parents, from the counts the writer
+// holds (waitcounts.go) or else from the store: its n/ key, or one without the key.
+func (s *Badger) readWaiting(txn *badger.Txn, id string) (waitCount, error) {
+	if w, ok := s.waits.get(txn, id); ok && w.n > 0 {
+		return w, nil
 	}
 	item, err := txn.Get(waitingKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, nil
+		return waitCount{n: 1}, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read the parents count of %s: %w", id, err)
+		return waitCount{}, fmt.Errorf("read the parents count of %s: %w", id, err)
 	}
-	var n uint64
+	w := waitCount{key: true}
 	err = item.Value(func(v []byte) error {
 		var k int
-		if n, k = binary.Uvarint(v); k <= 0 {
+		if w.n, k = binary.Uvarint(v); k <= 0 {
 			return fmt.Errorf("corrupt parents count %q of %s", v, id)
 		}
 		return nil
 	})
-	return n, err
+	return w, err
+}
+
+// setWaiting appends the writes that set the parents count of the pending job id to n (at
+// least one), its n/ key stored before if key: the key holds a count above one, and a count of
+// one has none (keys.go).
+func (s *Badger) setWaiting(writes []pendingWrite, id string, n uint64, key bool) []pendingWrite {
+	switch {
+	case n > 1:
+		writes = append(writes, pendingWrite{key: waitingKey(id), value: binary.AppendUvarint(nil, n)})
+		key = true
+	case key:
+		writes = append(writes, pendingWrite{key: waitingKey(id), del: true})
+		key = false
+	}
+	s.waits.stage(id, waitCount{n: n, key: key})
+	return writes
 }
 
 // planSettle plans a follow-up: the finish of the job r.settleID applied to more of its children.
@@ -357,9 +382,10 @@ func (s *Badger) openChildren(_ *badger.Txn, parent string, limit int) ([]string
 	return out, false, nil
 }
 
-// notePendingDeps records the d/ keys (and the n/ counts) among writes, just put in the open transaction.
+// notePendingDeps records the d/ keys among writes, just put in the open transaction, and the
+// parents counts the request staged (waitcounts.go).
 func (s *Badger) notePendingDeps(writes []pendingWrite) {
-	s.waits.note(writes)
+	s.waits.note()
 	for _, w := range writes {
 		if w.del || !bytes.HasPrefix(w.key, []byte(prefixDepends)) {
 			continue

@@ -2,10 +2,13 @@ package persistence
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 )
 
@@ -114,4 +117,98 @@ func TestAParentFinishedInTheCommitThatInsertedItsChild(t *testing.T) {
 	c, err := s.Get(ctx, "c")
 	require.NoError(t, err)
 	require.Equal(t, StateQueued, c.State, "released by the finish in the same transaction")
+}
+
+// hasWaitingKey tells whether the store holds the n/ key of id.
+func hasWaitingKey(t *testing.T, s *Badger, id string) bool {
+	t.Helper()
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(waitingKey(id))
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false
+	}
+	require.NoError(t, err)
+	return true
+}
+
+// succeed finishes id as succeeded.
+func succeed(t *testing.T, s *Badger, id string) {
+	t.Helper()
+	now := time.Now().UTC()
+	_, err := s.Update(context.Background(), id, func(j *Job) error { j.State, j.FinishedAt = StateSucceeded, &now; return nil }, true)
+	require.NoError(t, err)
+}
+
+// The n/ key counts a child's parents only while more than one is unfinished: a child of one
+// parent writes none, and a count going down to one deletes its key; the child is released by
+// its last parent's finish either way.
+func TestTheParentsCountIsStoredOnlyAboveOne(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	_, err = s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("q"), newJobFor("r"), newJobFor("one", "p"), newJobFor("three", "p", "q", "r")})
+	require.NoError(t, err)
+	require.False(t, hasWaitingKey(t, s, "one"), "a child of one parent has no count")
+	require.True(t, hasWaitingKey(t, s, "three"))
+
+	succeed(t, s, "p")
+	one, err := s.Get(ctx, "one")
+	require.NoError(t, err)
+	require.Equal(t, StateQueued, one.State)
+	require.True(t, hasWaitingKey(t, s, "three"), "two left")
+	succeed(t, s, "q")
+	require.False(t, hasWaitingKey(t, s, "three"), "one left: no key")
+	three, err := s.Get(ctx, "three")
+	require.NoError(t, err)
+	require.Equal(t, StatePending, three.State, "still waits for r")
+	succeed(t, s, "r")
+	three, err = s.Get(ctx, "three")
+	require.NoError(t, err)
+	require.Equal(t, StateQueued, three.State)
+	require.Zero(t, s.Counts()["c"][StatePending])
+}
+
+// A data directory written before the count was stored only above one holds n/ keys of one (a
+// child of one parent, or one whose other parents finished): opened by this binary, such a child
+// is released by its last parent's finish, and its key deleted.
+func TestACountOfOneStoredByAnOlderBinaryIsRead(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	_, err = s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("c", "p"), newJobFor("q"), newJobFor("d", "p", "q")})
+	require.NoError(t, err)
+	// What the older binary wrote: a count of one for c, and, for d, q's finish applied (its d/
+	// key marked done, the count down from two to one) with p left.
+	old, err := s.Get(ctx, "q")
+	require.NoError(t, err)
+	done := old.Clone()
+	now := time.Now().UTC()
+	done.State, done.FinishedAt, done.Children = StateSucceeded, &now, nil
+	writes, err := s.jobWrites(nil, old, done, nil)
+	require.NoError(t, err)
+	writes = append(writes,
+		pendingWrite{key: waitingKey("c"), value: binary.AppendUvarint(nil, 1)},
+		pendingWrite{key: waitingKey("d"), value: binary.AppendUvarint(nil, 1)},
+		pendingWrite{key: dependKey("q", "d"), value: dependDone})
+	txn := s.db.NewTransaction(true)
+	require.NoError(t, setAll(txn, writes))
+	require.NoError(t, txn.Commit())
+	require.NoError(t, s.Close())
+
+	s, err = OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	require.Equal(t, 2, s.Counts()["c"][StatePending])
+	succeed(t, s, "p")
+	for _, id := range []string{"c", "d"} {
+		j, err := s.Get(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, StateQueued, j.State, id)
+		require.False(t, hasWaitingKey(t, s, id), "the release deleted the older binary's count of %s", id)
+	}
+	require.Zero(t, s.Counts()["c"][StatePending])
 }

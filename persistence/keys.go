@@ -16,7 +16,9 @@ import (
 //	s/<run_at unix ns:8 BE><id>     scheduled and retrying jobs in time order; value = state/category
 //	u/<unique_key>                  the unfinished job holding a unique key; value = id
 //	w/<id>                          a pending job (waiting for its parents); value = category
-//	n/<id>                          a pending job's count of parents not finished (uvarint)
+//	n/<id>                          a pending job's count of parents not finished (uvarint), only
+//	                                when above one: a pending job without it waits for one parent
+//	                                (a store written before this rule may hold a count of one)
 //	d/<parent id>\x00<child id>     a dependency; value empty while the parent is unfinished,
 //	                                dependDone once its finish was applied to the child (depends.go)
 //

@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -139,7 +138,8 @@ func (s *Badger) planRevive(txn *badger.Txn, r *request) ([]pendingWrite, error)
 			s.parents[q] = struct{}{} // before the commit: a failed one only leaves a spare id
 		}
 		c.State, c.FinishedAt, c.Seq, c.CancelRequested = StatePending, nil, 0, false
-		writes = append(writes, pendingWrite{key: waitingKey(cid), value: binary.AppendUvarint(nil, waiting)})
+		// A cancel deleted the child's n/ key; a count of one has none, and the delete is a guard.
+		writes = s.setWaiting(writes, cid, waiting, true)
 		if writes, err = s.jobWrites(writes, prev, c, nil); err != nil {
 			return nil, err
 		}

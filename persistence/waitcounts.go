@@ -1,86 +1,106 @@
 package persistence
 
 import (
-	"bytes"
-	"encoding/binary"
-
 	"github.com/dgraph-io/badger/v4"
 )
 
-// waitCounts keeps in memory the n/ counts (a pending job's parents not finished) that the writer
-// wrote, so that a parent's finish need not read each child's count back from the LSM tree (a
-// point read per dependency was a third of the cost of settling). Owned by the writer goroutine.
+// waitCounts keeps in memory the parents counts (a pending job's parents not finished) the
+// writer wrote, so that a parent's finish need not read each child's count back from the LSM
+// tree (a point read per dependency was a third of the cost of settling). Owned by the writer
+// goroutine.
 //
-// It follows the writer's transactions the way the record cache does (cache.go): open holds the
-// counts written in the open transaction (noted once a request's writes are in it, like
-// pendingDeps), committed those of commits that landed (moved by remember, which runs only after
-// a commit succeeded). A transaction that was discarded (abort) or failed leaves open behind:
-// begin drops it when the writer plans in another transaction. A count not held here is read
-// from the store, so the cache is never needed, only never stale.
+// A count is stored as the key n/<id> only when it is above one: a pending job without the key
+// waits for one parent (keys.go), so a child of one parent writes no count at all, and a count
+// going from two to one deletes its key. Besides the count, the cache keeps whether the key is
+// there (a store written before this layout holds counts of one), so that a release deletes it
+// only then.
+//
+// It follows the writer's transactions the way the record cache does (cache.go): the request
+// being planned stages its counts (staged, dropped when the next request is planned, so a
+// request refused after its plan leaves nothing); once its writes are in the transaction they
+// move to open (note, as the d/ keys move to pendingDeps); the counts of commits that landed move
+// to committed (land, run only after a commit succeeded). A transaction that was discarded
+// (abort) or failed leaves open behind: begin drops it when the writer plans in another
+// transaction. A count not held here is read from the store, so the cache is never needed, only
+// never stale.
 type waitCounts struct {
-	txn       *badger.Txn       // the transaction open describes
-	open      map[string]uint64 // written in txn; 0: deleted
-	committed map[string]uint64 // landed; a count the writer deleted is absent
+	txn       *badger.Txn          // the transaction open describes
+	staged    map[string]waitCount // planned by the request being planned
+	open      map[string]waitCount // written in txn
+	committed map[string]waitCount // landed; a job no longer pending is absent
+}
+
+// waitCount is a pending job's count of unfinished parents, and whether its n/ key is stored.
+// n is 0 for a job that is no longer pending (released or cancelled).
+type waitCount struct {
+	n   uint64
+	key bool
 }
 
 // maxWaitCounts bounds the committed counts held: beyond it, new ones are read from the store.
 const maxWaitCounts = 1 << 20
 
-// begin is called before planning a request in txn: counts noted in another transaction, which
-// the writer discarded or failed to commit (a landed one was moved by land), are dropped.
+// begin is called before planning a request in txn: what the previous request staged (it was
+// refused, or noted already) is dropped, and counts noted in another transaction, which the
+// writer discarded or failed to commit (a landed one was moved by land), too.
 func (w *waitCounts) begin(txn *badger.Txn) {
+	clear(w.staged)
 	if w.txn != txn {
 		clear(w.open)
 		w.txn = txn
 	}
 }
 
-// note records the n/ writes among writes, just put in the open transaction.
-func (w *waitCounts) note(writes []pendingWrite) {
-	for _, pw := range writes {
-		if !bytes.HasPrefix(pw.key, []byte(prefixWaiting)) {
-			continue
-		}
-		var n uint64
-		if !pw.del {
-			var k int
-			if n, k = binary.Uvarint(pw.value); k <= 0 {
-				// Not a count this package wrote: forget it, so it is read from the store.
-				n = 0
-			}
-		}
-		if w.open == nil {
-			w.open = map[string]uint64{}
-		}
-		w.open[string(pw.key[len(prefixWaiting):])] = n
+// stage records the count of id that the request being planned writes (n 0: no longer pending).
+func (w *waitCounts) stage(id string, c waitCount) {
+	if w.staged == nil {
+		w.staged = map[string]waitCount{}
 	}
+	w.staged[id] = c
+}
+
+// note moves the staged counts into the open transaction: the request's writes are in it.
+func (w *waitCounts) note() {
+	if len(w.staged) == 0 {
+		return
+	}
+	if w.open == nil {
+		w.open = map[string]waitCount{}
+	}
+	for id, c := range w.staged {
+		w.open[id] = c
+	}
+	clear(w.staged)
 }
 
 // land moves the counts of the transaction just committed into committed.
 func (w *waitCounts) land() {
 	if w.committed == nil {
-		w.committed = map[string]uint64{}
+		w.committed = map[string]waitCount{}
 	}
-	for id, n := range w.open {
+	for id, c := range w.open {
 		_, had := w.committed[id]
 		switch {
-		case n == 0:
+		case c.n == 0:
 			delete(w.committed, id)
 		case had || len(w.committed) < maxWaitCounts:
-			w.committed[id] = n
+			w.committed[id] = c
 		}
 	}
 	clear(w.open)
 	w.txn = nil
 }
 
-// get returns the count of id as txn sees it, if held.
-func (w *waitCounts) get(txn *badger.Txn, id string) (uint64, bool) {
+// get returns the count of id as the request being planned in txn sees it, if held.
+func (w *waitCounts) get(txn *badger.Txn, id string) (waitCount, bool) {
+	if c, ok := w.staged[id]; ok {
+		return c, true
+	}
 	if w.txn == txn {
-		if n, ok := w.open[id]; ok {
-			return n, true
+		if c, ok := w.open[id]; ok {
+			return c, true
 		}
 	}
-	n, ok := w.committed[id]
-	return n, ok
+	c, ok := w.committed[id]
+	return c, ok
 }

@@ -1,22 +1,16 @@
 package persistence
 
 import (
-	"encoding/binary"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 )
 
-func countWrite(id string, n uint64) pendingWrite {
-	if n == 0 {
-		return pendingWrite{key: waitingKey(id), del: true}
-	}
-	return pendingWrite{key: waitingKey(id), value: binary.AppendUvarint(nil, n)}
-}
-
-// The counts of a transaction are seen by it at once, by later ones only once it landed; those
-// of a transaction that was thrown away are never seen; a deleted count is not held.
+// The counts a request stages are seen by it at once, by later requests once its writes are in
+// the transaction, by later transactions only once it landed; those of a request refused after
+// its plan, or of a transaction that was thrown away, are never seen; a job no longer pending
+// is not held.
 func TestWaitCountsFollowTheTransactions(t *testing.T) {
 	db, err := badger.Open(badger.DefaultOptions("").WithInMemory(true).WithLogger(nil))
 	require.NoError(t, err)
@@ -26,35 +20,48 @@ func TestWaitCountsFollowTheTransactions(t *testing.T) {
 	t1 := db.NewTransaction(true)
 	defer t1.Discard()
 	w.begin(t1)
-	w.note([]pendingWrite{countWrite("a", 3), countWrite("b", 2), {key: dependKey("p", "a"), value: []byte{}}})
-	n, ok := w.get(t1, "a")
+	w.stage("a", waitCount{n: 3, key: true})
+	c, ok := w.get(t1, "a")
+	require.True(t, ok, "a request sees what it staged")
+	require.Equal(t, waitCount{n: 3, key: true}, c)
+	w.stage("b", waitCount{n: 1})
+	w.note()
+	w.begin(t1) // the next request of the same transaction
+	w.stage("z", waitCount{n: 2, key: true})
+	w.begin(t1) // ...was refused after its plan: what it staged is dropped
+	_, ok = w.get(t1, "z")
+	require.False(t, ok, "a refused request's count is not seen")
+	c, ok = w.get(t1, "b")
 	require.True(t, ok)
-	require.Equal(t, uint64(3), n)
+	require.Equal(t, waitCount{n: 1}, c, "a count of one has no key")
 	w.land() // t1 committed
 
 	t2 := db.NewTransaction(true)
 	defer t2.Discard()
 	w.begin(t2)
-	n, ok = w.get(t2, "b")
+	c, ok = w.get(t2, "a")
 	require.True(t, ok, "a landed count is held")
-	require.Equal(t, uint64(2), n)
-	w.note([]pendingWrite{countWrite("a", 2), countWrite("b", 0)})
-	n, _ = w.get(t2, "a")
-	require.Equal(t, uint64(2), n)
+	require.Equal(t, uint64(3), c.n)
+	w.stage("a", waitCount{n: 2, key: true})
+	w.stage("b", waitCount{})
+	w.note()
+	c, _ = w.get(t2, "a")
+	require.Equal(t, uint64(2), c.n)
 	// t2 is thrown away (abort, or a commit that failed): remember never runs for it.
 
 	t3 := db.NewTransaction(true)
 	defer t3.Discard()
 	w.begin(t3)
-	n, ok = w.get(t3, "a")
+	c, ok = w.get(t3, "a")
 	require.True(t, ok)
-	require.Equal(t, uint64(3), n, "the discarded transaction's count is not seen")
-	n, ok = w.get(t3, "b")
+	require.Equal(t, uint64(3), c.n, "the discarded transaction's count is not seen")
+	c, ok = w.get(t3, "b")
 	require.True(t, ok)
-	require.Equal(t, uint64(2), n, "nor its delete")
-	w.note([]pendingWrite{countWrite("b", 0)})
+	require.Equal(t, uint64(1), c.n, "nor its release")
+	w.stage("b", waitCount{})
+	w.note()
 	w.land()
 	_, ok = w.get(nil, "b")
-	require.False(t, ok, "a deleted count is not held: it reads as absent from the store")
+	require.False(t, ok, "a job no longer pending is not held")
 	require.Len(t, w.committed, 1)
 }
