@@ -172,6 +172,14 @@ func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendi
 	}
 	for _, cid := range children {
 		writes = append(writes, pendingWrite{key: dependKey(p.ID, cid), value: dependDone, ttl: s.opt.Retention})
+		if p.State == StateSucceeded {
+			// A count held above one is a child still pending (every write that takes a job out of
+			// pending drops its count): only the count changes, and its record need not be read.
+			if w, ok := s.waits.get(txn, cid); ok && w.n > 1 {
+				writes = s.setWaiting(writes, cid, w.n-1, w.key)
+				continue
+			}
+		}
 		prev, err := s.lookup(txn, cid)
 		if errors.Is(err, ErrNotFound) {
 			continue // deleted meanwhile

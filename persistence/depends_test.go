@@ -212,3 +212,27 @@ func TestACountOfOneStoredByAnOlderBinaryIsRead(t *testing.T) {
 	}
 	require.Zero(t, s.Counts()["c"][StatePending])
 }
+
+// A child cancelled while it waits for three parents is left alone by their finishes: the
+// count the writer held for it went with the cancel, so no finish writes it a count again.
+func TestAFinishLeavesACancelledChildsCountAlone(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	_, err = s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("q"), newJobFor("r"), newJobFor("c", "p", "q", "r")})
+	require.NoError(t, err)
+	require.True(t, hasWaitingKey(t, s, "c"))
+	now := time.Now().UTC()
+	_, err = s.Update(ctx, "c", func(j *Job) error { j.State, j.FinishedAt = StateCancelled, &now; return nil }, true)
+	require.NoError(t, err)
+	require.False(t, hasWaitingKey(t, s, "c"), "the cancel deleted the count")
+	succeed(t, s, "p")
+	require.False(t, hasWaitingKey(t, s, "c"), "the finish wrote no count for a cancelled child")
+	succeed(t, s, "q")
+	succeed(t, s, "r")
+	c, err := s.Get(ctx, "c")
+	require.NoError(t, err)
+	require.Equal(t, StateCancelled, c.State)
+	require.Zero(t, s.Counts()["c"][StatePending])
+}
