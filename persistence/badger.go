@@ -97,6 +97,11 @@ type Badger struct {
 	running  map[string]struct{} // the ids of the jobs stored as running
 
 	commits, syncs, writes atomic.Uint64
+	keys                   atomic.Uint64 // Stats.Keys
+	// keysOpen counts the keys the requests put in the transaction keysTxn (depends.go), added to
+	// keys once it is committed (remember). Owned by the writer goroutine.
+	keysTxn  *badger.Txn
+	keysOpen uint64
 
 	releaseHook atomic.Pointer[func([]*Job)] // SetReleaseHook
 	recovered   []*request                   // the settles start-up found, handed to the writer (depends.go)
@@ -189,7 +194,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 
 // Stats implements Store.
 func (s *Badger) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Syncs: s.syncs.Load(), Writes: s.writes.Load()}
+	return Stats{Commits: s.commits.Load(), Syncs: s.syncs.Load(), Writes: s.writes.Load(), Keys: s.keys.Load()}
 }
 
 // Close implements Store.

@@ -84,7 +84,7 @@ func (s *Badger) lookup(txn *badger.Txn, id string) (*Job, error) {
 
 // remember moves the committed transaction's records into the cache: unfinished jobs in (while
 // there is room), finished ones out; its parents counts (waitcounts.go)
-// and open dependencies (openkids.go).
+// and open dependencies (openkids.go); and counts its keys (Stats.Keys).
 func (s *Badger) remember() {
 	c := &s.cache
 	for id, j := range s.overlay {
@@ -100,6 +100,10 @@ func (s *Badger) remember() {
 			c.put(j, c.budget)
 		}
 	}
+	if s.keysTxn == s.waits.txn {
+		s.keys.Add(s.keysOpen)
+	}
+	s.keysTxn, s.keysOpen = nil, 0
 	s.waits.land()
 	s.kids.land(s.pendingDeps)
 }

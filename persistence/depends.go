@@ -395,6 +395,10 @@ func (s *Badger) openChildren(_ *badger.Txn, parent string, limit int) ([]string
 // parents counts the request staged (waitcounts.go).
 func (s *Badger) notePendingDeps(writes []pendingWrite) {
 	s.waits.note()
+	if s.keysTxn != s.waits.txn { // a transaction thrown away counts nothing
+		s.keysTxn, s.keysOpen = s.waits.txn, 0
+	}
+	s.keysOpen += uint64(len(writes))
 	for _, w := range writes {
 		if w.del || !bytes.HasPrefix(w.key, []byte(prefixDepends)) {
 			continue

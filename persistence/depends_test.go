@@ -236,3 +236,35 @@ func TestAFinishLeavesACancelledChildsCountAlone(t *testing.T) {
 	require.Equal(t, StateCancelled, c.State)
 	require.Zero(t, s.Counts()["c"][StatePending])
 }
+
+// Stats.Keys counts the keys the committed requests set or deleted: a plain job writes its record
+// and q/ key; a child of one parent its record, w/ and d/ keys (no count); a child of two, its
+// count too. The parent's finish marks the d/ key done and releases the child: record, w/ deleted
+// and q/ set, besides its own record and q/ delete.
+func TestStatsCountTheKeysWritten(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	keys := func() uint64 { return s.Stats().Keys }
+	k0 := keys()
+	_, err = s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("q")})
+	require.NoError(t, err)
+	require.Equal(t, uint64(4), keys()-k0, "two plain jobs")
+	k0 = keys()
+	_, err = s.Insert(ctx, []*Job{newJobFor("one", "p")})
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), keys()-k0, "a child of one parent: record, w/, d/")
+	k0 = keys()
+	_, err = s.Insert(ctx, []*Job{newJobFor("two", "p", "q")})
+	require.NoError(t, err)
+	require.Equal(t, uint64(5), keys()-k0, "a child of two: record, w/, n/, two d/")
+	k0 = keys()
+	succeed(t, s, "q")
+	// q: record, q/ deleted; two: d/ done, n/ deleted (one left).
+	require.Equal(t, uint64(4), keys()-k0)
+	k0 = keys()
+	succeed(t, s, "p")
+	// p: record, q/ deleted; one and two: d/ done, record, w/ deleted, q/ set.
+	require.Equal(t, uint64(10), keys()-k0)
+}

@@ -76,6 +76,7 @@ type Stats struct {
 	Commits uint64 // committed transactions
 	Syncs   uint64 // disk syncs (fsync of the write-ahead log)
 	Writes  uint64 // requests (inserts or updates) committed
+	Keys    uint64 // keys set or deleted by the committed requests (badger; 0 for other stores)
 }
 
 // Store is the durable home of every job. All writes go through one writer that groups the

@@ -148,11 +148,13 @@ type Report struct {
 	// first process in a cluster run).
 	RssAnonStartMiB float64 `json:"rss_anon_start_mib,omitempty"`
 	RssAnonMaxMiB   float64 `json:"rss_anon_max_mib,omitempty"`
-	// Store figures of an embedded run, from the start-up to the drain: commits, disk syncs and
-	// write requests (an insert of a batch is one request; a start or a finish is one each).
+	// Store figures of an embedded run, from the start-up to the drain: commits, disk syncs,
+	// write requests (an insert of a batch is one request; a start or a finish is one each) and
+	// the keys they set or deleted (badger).
 	StoreCommits uint64   `json:"store_commits,omitempty"`
 	StoreSyncs   uint64   `json:"store_syncs,omitempty"`
 	StoreWrites  uint64   `json:"store_writes,omitempty"`
+	StoreKeys    uint64   `json:"store_keys,omitempty"`
 	LostIDs      []string `json:"lost_ids,omitempty"`
 	// Tenants: each tenant's jobs and enqueue-to-start latency (a --tenants run).
 	Tenants []TenantLatency `json:"tenants,omitempty"`
@@ -383,6 +385,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if e, ok := t.(*embedded); ok {
 		st := e.s.StoreStats()
 		rep.StoreCommits, rep.StoreSyncs, rep.StoreWrites = st.Commits-stats0.Commits, st.Syncs-stats0.Syncs, st.Writes-stats0.Writes
+		rep.StoreKeys = st.Keys - stats0.Keys
 	}
 	var order dagOrder
 	if o.DAGSize > 0 {
@@ -704,7 +707,7 @@ func (r *Report) Text(w io.Writer) {
 		fmt.Fprintf(w, "backlog     %d queued before the start, %d unfinished at the end\n", r.Backlog, r.BacklogUnfinished)
 	}
 	if r.StoreCommits > 0 {
-		fmt.Fprintf(w, "store       %d commits, %d syncs, %d write requests\n", r.StoreCommits, r.StoreSyncs, r.StoreWrites)
+		fmt.Fprintf(w, "store       %d commits, %d syncs, %d write requests, %d keys\n", r.StoreCommits, r.StoreSyncs, r.StoreWrites, r.StoreKeys)
 	}
 	if r.StartupS > 0 {
 		fmt.Fprintf(w, "start-up    %.3f s\n", r.StartupS)
