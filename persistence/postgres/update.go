@@ -88,7 +88,7 @@ func (s *Store) pipelinedUpdate(ctx context.Context, conn *pgxpool.Conn, id stri
 		json.RawMessage(rw.record), s.epoch.Load()).QueryRow(func(row pgx.Row) error { return row.Scan(&seq) })
 	if finishes(old, j) {
 		b.Queue("SELECT pg_notify($1, $2)", chanFinished, s.node+"|"+j.ID)
-		queueSettle(b, j.ID, &st.deltas) // its dependents (depends.go)
+		queueSettle(b, []string{j.ID}, &st.deltas) // its dependents (depends.go)
 	}
 	if newSeq {
 		// Back in a queue (a retry made due, a start given back): wake the other nodes' Fifos.
