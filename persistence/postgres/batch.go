@@ -373,7 +373,7 @@ func (s *Store) judgeSkip(id string, fnErr error, heldByMe bool) error {
 		return nil
 	}
 	if errors.Is(fnErr, persistence.ErrSkip) && !heldByMe {
-		if _, mine := s.held.LoadAndDelete(id); mine {
+		if s.held.take(id) {
 			fnErr = ErrFenced
 		}
 	}

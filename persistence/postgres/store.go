@@ -85,7 +85,7 @@ type Store struct {
 	commits, syncs, writes atomic.Uint64
 	fenced, rescued        atomic.Uint64
 	claimed                atomic.Uint64
-	held                   sync.Map // id -> struct{}: jobs this node started and holds as running
+	held                   heldSet // jobs this node started and holds as running
 
 	stickyErr atomic.Pointer[error] // ErrNodeTaken
 	leaseErr  atomic.Pointer[error] // the last lease renewal's failure, nil once one succeeds
