@@ -108,10 +108,10 @@ func (w *rowWrites) queue(s *Store, b *pgx.Batch, seqs map[string]*int64) {
 			return rows.Err()
 		})
 	}
-	for _, id := range w.finished {
-		// Its dependents (depends.go), after the write that finishes it. A deadlock between two
-		// batches fails the whole batch, which then runs each request on its own.
-		queueSettle(b, id, &w.settled)
+	if len(w.finished) > 0 {
+		// Their dependents (depends.go), after the write that finishes them. A deadlock between
+		// two batches fails the whole batch, which then runs each request on its own.
+		queueSettle(b, w.finished, &w.settled)
 	}
 	if len(w.chans) > 0 {
 		b.Queue(notifySQL, w.chans, w.payloads)
@@ -373,7 +373,7 @@ func (s *Store) judgeSkip(id string, fnErr error, heldByMe bool) error {
 		return nil
 	}
 	if errors.Is(fnErr, persistence.ErrSkip) && !heldByMe {
-		if _, mine := s.held.LoadAndDelete(id); mine {
+		if s.held.take(id) {
 			fnErr = ErrFenced
 		}
 	}

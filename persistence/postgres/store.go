@@ -29,7 +29,7 @@ var (
 const (
 	DefaultLease        = 15 * time.Second
 	DefaultMaxConns     = 16
-	DefaultAsyncWorkers = 8
+	DefaultAsyncWorkers = 2
 	DefaultCountsEvery  = time.Second
 )
 
@@ -47,8 +47,11 @@ type Options struct {
 	Retention time.Duration
 	// Logger receives warnings and errors; nil discards them.
 	Logger *slog.Logger
-	// MaxConns caps the connection pool (default 16); AsyncWorkers is how many UpdateAsync
-	// requests run at once (default 8).
+	// MaxConns caps the connection pool (default 16); AsyncWorkers is how many batches of
+	// UpdateAsync requests run at once (default 2). Each worker applies in one transaction the
+	// requests waiting when it takes them, so fewer workers make fewer, larger transactions: in
+	// a 20,000-job run PostgreSQL spent 2.0–2.1 s of CPU with 8, 1.5–1.6 s with 4, 1.3–1.4 s
+	// with 2 (1: no less, and a slower work rate).
 	MaxConns     int32
 	AsyncWorkers int
 	// CountsEvery is how often Counts and Backlog are read again from the database (default
@@ -85,7 +88,7 @@ type Store struct {
 	commits, syncs, writes atomic.Uint64
 	fenced, rescued        atomic.Uint64
 	claimed                atomic.Uint64
-	held                   sync.Map // id -> struct{}: jobs this node started and holds as running
+	held                   heldSet // jobs this node started and holds as running
 
 	stickyErr atomic.Pointer[error] // ErrNodeTaken
 	leaseErr  atomic.Pointer[error] // the last lease renewal's failure, nil once one succeeds
