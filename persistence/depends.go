@@ -84,7 +84,7 @@ func (s *Badger) announceReleased(answered []*request) {
 // insertParents settles the parents of j, about to be inserted as the job at index i of r
 // (earlier maps the ids inserted earlier in r to their jobs): it returns j as it must be stored
 // (a copy when it changes) and appends the d/ keys.
-func (s *Badger) insertParents(txn *badger.Txn, i int, j *Job, earlier map[string]*Job, writes []pendingWrite) (*Job, []pendingWrite, error) {
+func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job, writes []pendingWrite) (*Job, []pendingWrite, error) {
 	if len(j.Parents) == 0 {
 		return j, writes, nil
 	}
@@ -148,7 +148,7 @@ const maxSettle = 2000
 // r (planned, deltas, released). A parent with children left, and a child cancelled (whose own
 // dependents must hear of it), go to r.more, settled by the writer's next follow-up writes.
 // Should the process die first, the start-up scan (recoverSettles) finds them by their open d/ keys.
-func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendingWrite) ([]pendingWrite, error) {
+func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrite) ([]pendingWrite, error) {
 	if old != nil && old.State == StatePending && p.State != StatePending {
 		writes = append(writes, pendingWrite{key: waitingKey(p.ID), del: true}) // cancelled
 	}
@@ -215,9 +215,13 @@ func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendi
 
 // readWaiting reads a pending job's count of unfinished parents (0 if it has none), from the
 // counts the writer holds (waitcounts.go) or else from the store.
-func (s *Badger) readWaiting(txn *badger.Txn, id string) (uint64, error) {
-	if n, ok := s.waits.get(txn, id); ok {
+func (s *Badger) readWaiting(t *wtxn, id string) (uint64, error) {
+	if n, ok := s.waits.get(t, id); ok {
 		return n, nil
+	}
+	txn, err := t.read()
+	if err != nil {
+		return 0, err
 	}
 	item, err := txn.Get(waitingKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -238,7 +242,7 @@ func (s *Badger) readWaiting(txn *badger.Txn, id string) (uint64, error) {
 }
 
 // planSettle plans a follow-up: the finish of the job r.settleID applied to more of its children.
-func (s *Badger) planSettle(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+func (s *Badger) planSettle(txn *wtxn, r *request) ([]pendingWrite, error) {
 	p, err := s.lookup(txn, r.settleID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -308,7 +312,7 @@ func (s *Badger) recoverSettles() error {
 // s.pendingDeps: an iterator of txn itself would sort all its pending writes each time, which
 // made a group commit of thousands of finishes quadratic. Unless there are too many, the open
 // d/ keys are held in memory (s.kids, openkids.go) and no iterator is needed.
-func (s *Badger) openChildren(_ *badger.Txn, parent string, limit int) ([]string, bool, error) {
+func (s *Badger) openChildren(_ *wtxn, parent string, limit int) ([]string, bool, error) {
 	pending := s.pendingDeps[parent]
 	if out, more, ok := s.kids.open(parent, pending, limit); ok {
 		return out, more, nil

@@ -3,8 +3,6 @@ package persistence
 import (
 	"bytes"
 	"encoding/binary"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // waitCounts keeps in memory the n/ counts (a pending job's parents not finished) that the writer
@@ -18,7 +16,7 @@ import (
 // begin drops it when the writer plans in another transaction. A count not held here is read
 // from the store, so the cache is never needed, only never stale.
 type waitCounts struct {
-	txn       *badger.Txn       // the transaction open describes
+	txn       *wtxn             // the transaction open describes
 	open      map[string]uint64 // written in txn; 0: deleted
 	committed map[string]uint64 // landed; a count the writer deleted is absent
 }
@@ -28,7 +26,7 @@ const maxWaitCounts = 1 << 20
 
 // begin is called before planning a request in txn: counts noted in another transaction, which
 // the writer discarded or failed to commit (a landed one was moved by land), are dropped.
-func (w *waitCounts) begin(txn *badger.Txn) {
+func (w *waitCounts) begin(txn *wtxn) {
 	if w.txn != txn {
 		clear(w.open)
 		w.txn = txn
@@ -75,7 +73,7 @@ func (w *waitCounts) land() {
 }
 
 // get returns the count of id as txn sees it, if held.
-func (w *waitCounts) get(txn *badger.Txn, id string) (uint64, bool) {
+func (w *waitCounts) get(txn *wtxn, id string) (uint64, bool) {
 	if w.txn == txn {
 		if n, ok := w.open[id]; ok {
 			return n, true

@@ -23,8 +23,8 @@ func TestWaitCountsFollowTheTransactions(t *testing.T) {
 	defer db.Close()
 	var w waitCounts
 
-	t1 := db.NewTransaction(true)
-	defer t1.Discard()
+	t1 := &wtxn{db: db}
+	defer t1.discard()
 	w.begin(t1)
 	w.note([]pendingWrite{countWrite("a", 3), countWrite("b", 2), {key: dependKey("p", "a"), value: []byte{}}})
 	n, ok := w.get(t1, "a")
@@ -32,8 +32,8 @@ func TestWaitCountsFollowTheTransactions(t *testing.T) {
 	require.Equal(t, uint64(3), n)
 	w.land() // t1 committed
 
-	t2 := db.NewTransaction(true)
-	defer t2.Discard()
+	t2 := &wtxn{db: db}
+	defer t2.discard()
 	w.begin(t2)
 	n, ok = w.get(t2, "b")
 	require.True(t, ok, "a landed count is held")
@@ -43,8 +43,8 @@ func TestWaitCountsFollowTheTransactions(t *testing.T) {
 	require.Equal(t, uint64(2), n)
 	// t2 is thrown away (abort, or a commit that failed): remember never runs for it.
 
-	t3 := db.NewTransaction(true)
-	defer t3.Discard()
+	t3 := &wtxn{db: db}
+	defer t3.discard()
 	w.begin(t3)
 	n, ok = w.get(t3, "a")
 	require.True(t, ok)
