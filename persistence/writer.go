@@ -301,13 +301,6 @@ func (g *group) flush() {
 	g.bytes, g.count = 0, 0
 }
 
-// commitWait is one commit handed to badger: done is closed once badger applied it (err nil:
-// in its memtable and write-ahead log, visible to readers, not yet synced) or failed it.
-type commitWait struct {
-	done chan struct{}
-	err  error
-}
-
 // commitTxn hands txn to badger's write goroutine and returns at once (the test hook may fail
 // it first).
 func (s *Badger) commitTxn(txn *badger.Txn) *commitWait {
@@ -320,10 +313,7 @@ func (s *Badger) commitTxn(txn *badger.Txn) *commitWait {
 			return c
 		}
 	}
-	txn.CommitWith(func(err error) {
-		c.err = err
-		close(c.done)
-	})
+	txn.CommitWith(func(err error) { s.pipe.committed(c, err) })
 	return c
 }
 
