@@ -88,9 +88,11 @@ type Badger struct {
 	// in the open transaction, which become cached only once it commits.
 	cache   writerCache
 	overlay map[string]*Job
-	// pipe is the writer's second stage (pipe.go); only the writer sends to it.
-	pipe    *pipe
-	scratch [2][]byte // startOnly's encodings
+	// pipe is what follows the writer (pipe.go); only the writer sends to it. inFlight is the
+	// last commit the writer handed to badger.
+	pipe     *pipe
+	inFlight *commitWait
+	scratch  [2][]byte // startOnly's encodings
 
 	countsMu sync.Mutex
 	counts   map[string]StateCounts

@@ -38,18 +38,33 @@ func (s *Badger) writer() {
 				}
 			}
 		}
-		batch = append(batch[:0], first)
-	gather:
-		for len(batch) < cap(batch) {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break gather
-			}
+		batch = gather(s.reqs, append(batch[:0], first))
+		if c := s.inFlight; len(batch) < overlapMin && c != nil && !c.isDone() {
+			// A small batch while badger still applies the last one: let that one land first
+			// (its answers bring the next requests), so that a writer that outruns badger does
+			// not make more, smaller commits (each has a cost of its own).
+			<-c.done
+			batch = gather(s.reqs, batch)
 		}
 		follow = s.commit(batch)
 	}
+}
+
+// overlapMin is the batch from which the writer plans and commits while badger still applies
+// the previous commit; a smaller one waits for it (writer).
+const overlapMin = 32
+
+// gather appends to batch the requests waiting, up to its capacity.
+func gather(reqs <-chan *request, batch []*request) []*request {
+	for len(batch) < cap(batch) {
+		select {
+		case r := <-reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // pendingWrite is one key a request will set or delete.
@@ -313,6 +328,7 @@ func (s *Badger) commitTxn(txn *badger.Txn) *commitWait {
 			return c
 		}
 	}
+	s.inFlight = c
 	txn.CommitWith(func(err error) { s.pipe.committed(c, err) })
 	return c
 }
