@@ -22,7 +22,7 @@ type BadgerOptions struct {
 	// NoSync skips the disk sync of durable writes (benchmarks of the sync's cost only).
 	NoSync bool
 	// OnSync, if set, is told how long each group commit's sync took and how many writes it
-	// covered. It runs on the writer goroutine.
+	// covered. It runs on the syncer goroutine (pipe.go).
 	OnSync func(d time.Duration, writes int)
 	// MinFreeBytes is the free disk space below which new jobs are refused with ErrDiskFull
 	// (0 means 2 × MemTableSize + 64 MiB); below a quarter of it every write is refused. Badger

@@ -48,8 +48,8 @@ func (e *ParentError) Error() string {
 func (e *ParentError) Unwrap() error { return ErrNotFound }
 
 // SetReleaseHook sets fn to hear, after each commit, of the jobs a finish released (now queued
-// or scheduled) or cancelled (a parent failed). fn runs on the writer goroutine: it must be
-// quick (send a message). The store's own indexes are the truth; fn is a hint.
+// or scheduled) or cancelled (a parent failed). fn runs on the goroutine that answers the
+// commit (pipe.go; two may run at once): it must be quick (send a message). The store's own indexes are the truth; fn is a hint.
 func (s *Badger) SetReleaseHook(fn func(jobs []*Job)) { s.releaseHook.Store(&fn) }
 
 // forgetSettled drops from s.parents the jobs whose every dependent a landed commit settled.
