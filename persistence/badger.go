@@ -92,7 +92,8 @@ type Badger struct {
 	// last commit the writer handed to badger.
 	pipe     *pipe
 	inFlight *commitWait
-	scratch  [2][]byte // startOnly's encodings
+	heldBuf  []pendingWrite // the array of a wtxn's held writes, reused (wtxn.go)
+	scratch  [2][]byte      // startOnly's encodings
 
 	countsMu sync.Mutex
 	counts   map[string]StateCounts
