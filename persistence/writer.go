@@ -127,8 +127,8 @@ func (s *Badger) commit(batch []*request) []*request {
 }
 
 // finish is the pipe's work on one batch badger applied: sync once (if durable), move the
-// counts, announce the released dependents, answer. A batch committed after an earlier one's sync failed is failed
-// too: what it committed sits on top of a log nobody knows.
+// counts, announce the released dependents, answer. A batch committed after an earlier commit
+// or sync failed is failed too: what it committed sits on top of a log nobody knows.
 func (s *Badger) finish(answered []*request) {
 	if err := s.Err(); err != nil {
 		failCommitted(answered, err)
