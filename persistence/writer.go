@@ -85,7 +85,7 @@ func (s *Badger) commit(batch []*request) []*request {
 		// writer caches a commit's records as it hands it to badger): drop them all.
 		s.cache = newWriterCache(s.cache.budget)
 	}
-	g := &group{s: s, t: s.newWtxn(), small: len(batch) < overlapMin}
+	g := &group{s: s, t: s.newWtxn()}
 	free := s.freeBytes()
 	var reads []*request
 	for _, r := range batch {
@@ -184,7 +184,6 @@ type group struct {
 	bytes, count int64      // their weight, as badger counts it
 	answered     []*request
 	commits      []*commitWait
-	small        bool // a small batch: its commits are waited for (commitTxn)
 }
 
 // refuse answers r with err; r writes nothing.
@@ -306,7 +305,7 @@ func (g *group) flush() {
 			}
 			break
 		}
-		g.commits = append(g.commits, s.commitTxn(txn, g.small))
+		g.commits = append(g.commits, s.commitTxn(txn))
 		s.remember()
 		g.answered = append(g.answered, g.in...)
 	}
@@ -317,11 +316,9 @@ func (g *group) flush() {
 	g.bytes, g.count = 0, 0
 }
 
-// commitTxn hands txn to badger's write goroutine and returns at once, or, when wait is set,
-// once badger has applied it (the test hook may fail it first). A small batch is waited for:
-// there is little to overlap, and it spares the goroutine badger starts for each callback and
-// the hand-over to it (a single job's start, alone, is answered as soon as before).
-func (s *Badger) commitTxn(txn *badger.Txn, wait bool) *commitWait {
+// commitTxn hands txn to badger's write goroutine and returns at once (the test hook may fail
+// it first).
+func (s *Badger) commitTxn(txn *badger.Txn) *commitWait {
 	c := &commitWait{done: make(chan struct{})}
 	if s.opt.commitHook != nil {
 		if err := s.opt.commitHook(); err != nil {
@@ -332,10 +329,6 @@ func (s *Badger) commitTxn(txn *badger.Txn, wait bool) *commitWait {
 		}
 	}
 	s.inFlight = c
-	if wait {
-		s.pipe.committed(c, txn.Commit())
-		return c
-	}
 	txn.CommitWith(func(err error) { s.pipe.committed(c, err) })
 	return c
 }
