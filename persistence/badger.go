@@ -22,7 +22,7 @@ type BadgerOptions struct {
 	// NoSync skips the disk sync of durable writes (benchmarks of the sync's cost only).
 	NoSync bool
 	// OnSync, if set, is told how long each group commit's sync took and how many writes it
-	// covered. It runs on the writer goroutine.
+	// covered. It runs on the syncer goroutine (pipe.go).
 	OnSync func(d time.Duration, writes int)
 	// MinFreeBytes is the free disk space below which new jobs are refused with ErrDiskFull
 	// (0 means 2 × MemTableSize + 64 MiB); below a quarter of it every write is refused. Badger
@@ -88,9 +88,12 @@ type Badger struct {
 	// in the open transaction, which become cached only once it commits.
 	cache   writerCache
 	overlay map[string]*Job
-	// pipe is the writer's second stage (pipe.go); only the writer sends to it.
-	pipe    *pipe
-	scratch [2][]byte // startOnly's encodings
+	// pipe is what follows the writer (pipe.go); only the writer sends to it. inFlight is the
+	// last commit the writer handed to badger.
+	pipe     *pipe
+	inFlight *commitWait
+	heldBuf  []pendingWrite // the array of a wtxn's held writes, reused (wtxn.go)
+	scratch  [2][]byte      // startOnly's encodings
 
 	countsMu sync.Mutex
 	counts   map[string]StateCounts
@@ -100,7 +103,7 @@ type Badger struct {
 	keys                   atomic.Uint64 // Stats.Keys
 	// keysOpen counts the keys the requests put in the transaction keysTxn (depends.go), added to
 	// keys once it is committed (remember). Owned by the writer goroutine.
-	keysTxn  *badger.Txn
+	keysTxn  *wtxn
 	keysOpen uint64
 
 	releaseHook atomic.Pointer[func([]*Job)] // SetReleaseHook

@@ -1,7 +1,5 @@
 package persistence
 
-import "github.com/dgraph-io/badger/v4"
-
 // writerCache holds the records of unfinished jobs the writer wrote or read for Queued, so a
 // start or finish need not read the record back from the LSM tree. It is bounded by bytes, not
 // entries: args may be up to a MiB each. Jobs leave it when they finish. Owned by the writer
@@ -72,12 +70,16 @@ func (c *writerCache) drop(id string) {
 }
 
 // lookup reads a job as the open transaction sees it: planned in it, cached, or stored.
-func (s *Badger) lookup(txn *badger.Txn, id string) (*Job, error) {
+func (s *Badger) lookup(t *wtxn, id string) (*Job, error) {
 	if j, ok := s.overlay[id]; ok {
 		return j, nil
 	}
 	if j, ok := s.cache.get(id); ok {
 		return j, nil
+	}
+	txn, err := t.read()
+	if err != nil {
+		return nil, err
 	}
 	return s.readJob(txn, id)
 }

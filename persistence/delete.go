@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Errors of Delete and of bringing a finished job back.
@@ -28,7 +26,7 @@ func (s *Badger) Delete(ctx context.Context, id string) error {
 }
 
 // planDelete plans the removal of a finished job: its record and any index key it still has.
-func (s *Badger) planDelete(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+func (s *Badger) planDelete(txn *wtxn, r *request) ([]pendingWrite, error) {
 	j, err := s.lookup(txn, r.id)
 	if err != nil {
 		return nil, err
@@ -52,7 +50,7 @@ func (s *Badger) planDelete(txn *badger.Txn, r *request) ([]pendingWrite, error)
 // checkRevive refuses to bring a finished job with a unique key back to an unfinished state
 // while another unfinished job holds that key: the key's index entry would otherwise be taken
 // from its holder.
-func (s *Badger) checkRevive(txn *badger.Txn, old, j *Job) error {
+func (s *Badger) checkRevive(txn *wtxn, old, j *Job) error {
 	if j.UniqueKey == "" || !old.State.Finished() || j.State.Finished() {
 		return nil
 	}

@@ -50,8 +50,8 @@ func (e *ParentError) Error() string {
 func (e *ParentError) Unwrap() error { return ErrNotFound }
 
 // SetReleaseHook sets fn to hear, after each commit, of the jobs a finish released (now queued
-// or scheduled) or cancelled (a parent failed). fn runs on the writer goroutine: it must be
-// quick (send a message). The store's own indexes are the truth; fn is a hint.
+// or scheduled) or cancelled (a parent failed). fn runs on the goroutine that answers the
+// commit (pipe.go; two may run at once): it must be quick (send a message). The store's own indexes are the truth; fn is a hint.
 func (s *Badger) SetReleaseHook(fn func(jobs []*Job)) { s.releaseHook.Store(&fn) }
 
 // forgetSettled drops from s.parents the jobs whose every dependent a landed commit settled.
@@ -86,7 +86,7 @@ func (s *Badger) announceReleased(answered []*request) {
 // insertParents settles the parents of j, about to be inserted as the job at index i of r
 // (earlier maps the ids inserted earlier in r to their jobs): it returns j as it must be stored
 // (a copy when it changes) and appends the d/ keys.
-func (s *Badger) insertParents(txn *badger.Txn, i int, j *Job, earlier map[string]*Job, writes []pendingWrite) (*Job, []pendingWrite, error) {
+func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job, writes []pendingWrite) (*Job, []pendingWrite, error) {
 	if len(j.Parents) == 0 {
 		return j, writes, nil
 	}
@@ -150,7 +150,7 @@ const maxSettle = 2000
 // r (planned, deltas, released). A parent with children left, and a child cancelled (whose own
 // dependents must hear of it), go to r.more, settled by the writer's next follow-up writes.
 // Should the process die first, the start-up scan (recoverSettles) finds them by their open d/ keys.
-func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendingWrite) ([]pendingWrite, error) {
+func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrite) ([]pendingWrite, error) {
 	if old != nil && old.State == StatePending && p.State != StatePending {
 		writes = append(writes, pendingWrite{key: waitingKey(p.ID), del: true}) // cancelled
 		s.waits.stage(p.ID, waitCount{})
@@ -233,9 +233,13 @@ func (s *Badger) settle(txn *badger.Txn, r *request, old, p *Job, writes []pendi
 
 // readWaiting reads a pending job's count of unfinished parents, from the counts the writer
 // holds (waitcounts.go) or else from the store: its n/ key, or one without the key.
-func (s *Badger) readWaiting(txn *badger.Txn, id string) (waitCount, error) {
-	if w, ok := s.waits.get(txn, id); ok && w.n > 0 {
+func (s *Badger) readWaiting(t *wtxn, id string) (waitCount, error) {
+	if w, ok := s.waits.get(t, id); ok && w.n > 0 {
 		return w, nil
+	}
+	txn, err := t.read()
+	if err != nil {
+		return waitCount{}, err
 	}
 	item, err := txn.Get(waitingKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -272,7 +276,7 @@ func (s *Badger) setWaiting(writes []pendingWrite, id string, n uint64, key bool
 }
 
 // planSettle plans a follow-up: the finish of the job r.settleID applied to more of its children.
-func (s *Badger) planSettle(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+func (s *Badger) planSettle(txn *wtxn, r *request) ([]pendingWrite, error) {
 	p, err := s.lookup(txn, r.settleID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -342,7 +346,7 @@ func (s *Badger) recoverSettles() error {
 // s.pendingDeps: an iterator of txn itself would sort all its pending writes each time, which
 // made a group commit of thousands of finishes quadratic. Unless there are too many, the open
 // d/ keys are held in memory (s.kids, openkids.go) and no iterator is needed.
-func (s *Badger) openChildren(_ *badger.Txn, parent string, limit int) ([]string, bool, error) {
+func (s *Badger) openChildren(_ *wtxn, parent string, limit int) ([]string, bool, error) {
 	pending := s.pendingDeps[parent]
 	if out, more, ok := s.kids.open(parent, pending, limit); ok {
 		return out, more, nil

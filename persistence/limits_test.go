@@ -80,8 +80,8 @@ func weighInsert(t *testing.T, s *Badger, jobs []*Job) (int64, int64) {
 	for i, j := range jobs {
 		r.encoded[i] = encodeJob(j)
 	}
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
+	txn := s.newWtxn()
+	defer txn.discard()
 	w, err := s.plan(txn, r)
 	require.NoError(t, err)
 	var nb, nc int64

@@ -11,7 +11,7 @@ import (
 
 // plan reads what r needs through txn and returns the writes it makes, filling r's results.
 // It writes nothing.
-func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+func (s *Badger) plan(txn *wtxn, r *request) ([]pendingWrite, error) {
 	s.waits.begin(txn)
 	r.deltas, r.planned = r.deltas[:0], r.planned[:0]
 	if r.inserts != nil {
@@ -73,7 +73,7 @@ func (s *Badger) plan(txn *badger.Txn, r *request) ([]pendingWrite, error) {
 	return writes, nil
 }
 
-func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 	writes := make([]pendingWrite, 0, 3*len(r.inserts))
 	res := make([]InsertResult, len(r.inserts))
 	claimed := map[string]*Job{} // unique keys taken earlier in this same request
@@ -132,7 +132,11 @@ func (s *Badger) planInsert(txn *badger.Txn, r *request) ([]pendingWrite, error)
 }
 
 // uniqueHolder returns the unfinished job holding key, or nil.
-func (s *Badger) uniqueHolder(txn *badger.Txn, key string) (*Job, error) {
+func (s *Badger) uniqueHolder(t *wtxn, key string) (*Job, error) {
+	txn, err := t.read()
+	if err != nil {
+		return nil, err
+	}
 	item, err := txn.Get(uniqueKey(key))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil

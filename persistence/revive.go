@@ -81,8 +81,12 @@ func (s *Badger) SettleDependents(ctx context.Context, ids []string) error {
 }
 
 // planRevive plans one page of ReviveDependents: the children of r.revive it cancelled.
-func (s *Badger) planRevive(txn *badger.Txn, r *request) ([]pendingWrite, error) {
+func (s *Badger) planRevive(t *wtxn, r *request) ([]pendingWrite, error) {
 	r.revivedIDs, r.reviveFailed, r.reviveMore = r.revivedIDs[:0], r.reviveFailed[:0], false
+	txn, err := t.read()
+	if err != nil {
+		return nil, err
+	}
 	x := r.revive
 	prefix := dependPrefix(x)
 	var done []string
@@ -95,7 +99,7 @@ func (s *Badger) planRevive(txn *badger.Txn, r *request) ([]pendingWrite, error)
 	it.Close()
 	var writes []pendingWrite
 	for _, cid := range done {
-		prev, err := s.lookup(txn, cid)
+		prev, err := s.lookup(t, cid)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -106,7 +110,7 @@ func (s *Badger) planRevive(txn *badger.Txn, r *request) ([]pendingWrite, error)
 			continue
 		}
 		if prev.UniqueKey != "" {
-			holder, err := s.uniqueHolder(txn, prev.UniqueKey)
+			holder, err := s.uniqueHolder(t, prev.UniqueKey)
 			if err != nil {
 				return nil, err
 			}
@@ -122,7 +126,7 @@ func (s *Badger) planRevive(txn *badger.Txn, r *request) ([]pendingWrite, error)
 		waiting := uint64(0)
 		for _, q := range c.Parents {
 			if q != x {
-				p, err := s.lookup(txn, q)
+				p, err := s.lookup(t, q)
 				if errors.Is(err, ErrNotFound) || (err == nil && p.State == StateSucceeded) {
 					continue // done: its d/ key stays marked
 				}

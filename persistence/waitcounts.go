@@ -1,9 +1,5 @@
 package persistence
 
-import (
-	"github.com/dgraph-io/badger/v4"
-)
-
 // waitCounts keeps in memory the parents counts (a pending job's parents not finished) the
 // writer wrote, so that a parent's finish need not read each child's count back from the LSM
 // tree (a point read per dependency was a third of the cost of settling). Owned by the writer
@@ -24,7 +20,7 @@ import (
 // transaction. A count not held here is read from the store, so the cache is never needed, only
 // never stale.
 type waitCounts struct {
-	txn       *badger.Txn          // the transaction open describes
+	txn       *wtxn                // the transaction open describes
 	staged    map[string]waitCount // planned by the request being planned
 	open      map[string]waitCount // written in txn
 	committed map[string]waitCount // landed; a job no longer pending is absent
@@ -43,7 +39,7 @@ const maxWaitCounts = 1 << 20
 // begin is called before planning a request in txn: what the previous request staged (it was
 // refused, or noted already) is dropped, and counts noted in another transaction, which the
 // writer discarded or failed to commit (a landed one was moved by land), too.
-func (w *waitCounts) begin(txn *badger.Txn) {
+func (w *waitCounts) begin(txn *wtxn) {
 	clear(w.staged)
 	if w.txn != txn {
 		clear(w.open)
@@ -92,7 +88,7 @@ func (w *waitCounts) land() {
 }
 
 // get returns the count of id as the request being planned in txn sees it, if held.
-func (w *waitCounts) get(txn *badger.Txn, id string) (waitCount, bool) {
+func (w *waitCounts) get(txn *wtxn, id string) (waitCount, bool) {
 	if c, ok := w.staged[id]; ok {
 		return c, true
 	}

@@ -17,8 +17,8 @@ func TestWaitCountsFollowTheTransactions(t *testing.T) {
 	defer db.Close()
 	var w waitCounts
 
-	t1 := db.NewTransaction(true)
-	defer t1.Discard()
+	t1 := &wtxn{db: db}
+	defer t1.discard()
 	w.begin(t1)
 	w.stage("a", waitCount{n: 3, key: true})
 	c, ok := w.get(t1, "a")
@@ -36,8 +36,8 @@ func TestWaitCountsFollowTheTransactions(t *testing.T) {
 	require.Equal(t, waitCount{n: 1}, c, "a count of one has no key")
 	w.land() // t1 committed
 
-	t2 := db.NewTransaction(true)
-	defer t2.Discard()
+	t2 := &wtxn{db: db}
+	defer t2.discard()
 	w.begin(t2)
 	c, ok = w.get(t2, "a")
 	require.True(t, ok, "a landed count is held")
@@ -49,8 +49,8 @@ func TestWaitCountsFollowTheTransactions(t *testing.T) {
 	require.Equal(t, uint64(2), c.n)
 	// t2 is thrown away (abort, or a commit that failed): remember never runs for it.
 
-	t3 := db.NewTransaction(true)
-	defer t3.Discard()
+	t3 := &wtxn{db: db}
+	defer t3.discard()
 	w.begin(t3)
 	c, ok = w.get(t3, "a")
 	require.True(t, ok)

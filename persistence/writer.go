@@ -7,9 +7,11 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// writer is the one goroutine that writes: it takes every request waiting, commits them in as
-// few transactions as fit, then hands them to the syncer, which syncs once and answers them all
-// while the writer plans and commits the next batch (a pipeline of two stages).
+// writer is the one goroutine that writes: it takes every request waiting, plans them and hands
+// them to badger in as few commits as fit (Txn.CommitWith: queued to badger's write goroutine,
+// not yet applied), then hands the batch to the pipe (pipe.go), which answers it once badger has
+// applied it and, when it holds a durable write, synced it. Meanwhile the writer plans and
+// commits the next batch: the writer, badger's write goroutine and the sync overlap.
 func (s *Badger) writer() {
 	defer close(s.done)
 	defer s.pipe.close()
@@ -36,18 +38,33 @@ func (s *Badger) writer() {
 				}
 			}
 		}
-		batch = append(batch[:0], first)
-	gather:
-		for len(batch) < cap(batch) {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break gather
-			}
+		batch = gather(s.reqs, append(batch[:0], first))
+		if c := s.inFlight; len(batch) < overlapMin && c != nil && !c.isDone() {
+			// A small batch while badger still applies the last one: let that one land first
+			// (its answers bring the next requests), so that a writer that outruns badger does
+			// not make more, smaller commits (each has a cost of its own).
+			<-c.done
+			batch = gather(s.reqs, batch)
 		}
 		follow = s.commit(batch)
 	}
+}
+
+// overlapMin is the batch from which the writer plans and commits while badger still applies
+// the previous commit; a smaller one waits for it (writer).
+const overlapMin = 32
+
+// gather appends to batch the requests waiting, up to its capacity.
+func gather(reqs <-chan *request, batch []*request) []*request {
+	for len(batch) < cap(batch) {
+		select {
+		case r := <-reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // pendingWrite is one key a request will set or delete.
@@ -57,13 +74,18 @@ type pendingWrite struct {
 	del        bool
 }
 
-// commit writes a batch of requests and hands them to the syncer, which syncs once and answers
-// them all. Each request is all or nothing; a request that fails its checks writes nothing and
-// does not disturb the others. Once the store has failed, nothing more is written and every
-// request is told so. It returns the follow-up writes the batch leaves (depends.go), which the
-// writer commits next.
+// commit writes a batch of requests and hands them to the pipe, which answers them all once
+// badger has applied (and, when durable, synced) them. Each request is all or nothing; a request
+// that fails its checks writes nothing and does not disturb the others. Once the store has
+// failed, nothing more is written and every request is told so. It returns the follow-up writes
+// the batch leaves (depends.go), which the writer commits next.
 func (s *Badger) commit(batch []*request) []*request {
-	g := &group{s: s, txn: s.db.NewTransaction(true)}
+	if s.Err() != nil && len(s.cache.jobs) > 0 {
+		// The cache may hold records of a commit that failed after the writer moved on (the
+		// writer caches a commit's records as it hands it to badger): drop them all.
+		s.cache = newWriterCache(s.cache.budget)
+	}
+	g := &group{s: s, t: s.newWtxn()}
 	free := s.freeBytes()
 	var reads []*request
 	for _, r := range batch {
@@ -78,18 +100,19 @@ func (s *Badger) commit(batch []*request) []*request {
 		g.add(r, free)
 	}
 	g.flush()
-	// The writer's own state moves now (the next batch plans against it); a sync that fails
-	// later fails the store, and the follow-ups are then refused.
+	if hasSettles(g.answered) {
+		// Follow-ups, and forgetting the parents settled, build on this batch's writes: they
+		// wait until badger has applied them (rare: only finishes of jobs with dependents).
+		if err := landAll(g.commits); err != nil {
+			s.fail(fmt.Errorf("%w: commit: %w", ErrStoreFailed, err))
+			failCommitted(g.answered, s.Err())
+		}
+	}
+	// The writer's own state moves now (the next batch plans against it); a commit or sync
+	// that fails later fails the store, and the follow-ups are then refused.
 	s.forgetSettled(g.answered)
 	follow := followUps(g.answered, nil)
-	if anyDurable(g.answered) {
-		s.pipe.send(g.answered)
-	} else {
-		// Nothing to sync: answered now, even ahead of earlier batches still syncing (a
-		// non-durable write promises only that it is committed, and it is). Whatever depends on
-		// an earlier write waits for that write's own answer.
-		s.finish(g.answered)
-	}
+	s.pipe.send(landing{answered: g.answered, commits: g.commits})
 	if len(reads) > 0 {
 		// Reads go after the commits are synced and answered, when the store and the cache agree
 		// (a queued job is never read before its insert is acknowledged); they fill the
@@ -103,9 +126,9 @@ func (s *Badger) commit(batch []*request) []*request {
 	return follow
 }
 
-// finish is the syncer's work on one committed batch: sync once, move the counts, announce the
-// released dependents, answer. A batch committed after an earlier one's sync failed is failed
-// too: what it committed sits on top of a log nobody knows.
+// finish is the pipe's work on one batch badger applied: sync once (if durable), move the
+// counts, announce the released dependents, answer. A batch committed after an earlier commit
+// or sync failed is failed too: what it committed sits on top of a log nobody knows.
 func (s *Badger) finish(answered []*request) {
 	if err := s.Err(); err != nil {
 		failCommitted(answered, err)
@@ -141,14 +164,26 @@ func failCommitted(answered []*request, err error) {
 	}
 }
 
-// group is one run of commit: the open transaction, the requests in it, and the requests
-// already dealt with (committed or refused), in the order they are answered.
+// hasSettles tells whether a committed request of answered settled dependents or left some.
+func hasSettles(answered []*request) bool {
+	for _, r := range answered {
+		if r.err == nil && (len(r.more) > 0 || len(r.settled) > 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// group is one run of commit: the transaction being filled, the requests in it, the requests
+// already dealt with (committed or refused), in the order they are answered, and the commits
+// handed to badger.
 type group struct {
 	s            *Badger
-	txn          *badger.Txn
-	in           []*request // requests whose writes are in txn
+	t            *wtxn
+	in           []*request // requests whose writes are in t
 	bytes, count int64      // their weight, as badger counts it
 	answered     []*request
+	commits      []*commitWait
 }
 
 // refuse answers r with err; r writes nothing.
@@ -165,7 +200,7 @@ func (g *group) add(r *request, free int64) {
 		g.refuse(r, err)
 		return
 	}
-	writes, err := s.plan(g.txn, r)
+	writes, err := s.plan(g.t, r)
 	if err != nil {
 		g.refuse(r, err)
 		return
@@ -183,14 +218,14 @@ func (g *group) add(r *request, free int64) {
 	}
 	if g.bytes+nb > s.maxTxnBytes || g.count+nc > s.maxTxnCount {
 		g.flush()
-		g.txn = s.db.NewTransaction(true)
+		g.t = s.newWtxn()
 		if err := s.Err(); err != nil {
 			r.insertRes, r.job = nil, nil
 			g.refuse(r, err)
 			return
 		}
 		// The plan read through the old txn; the fresh one must re-plan against what is committed.
-		if writes, err = s.plan(g.txn, r); err != nil {
+		if writes, err = s.plan(g.t, r); err != nil {
 			g.refuse(r, err)
 			return
 		}
@@ -200,7 +235,7 @@ func (g *group) add(r *request, free int64) {
 			return
 		}
 	}
-	if err := setAll(g.txn, writes); err != nil {
+	if err := g.t.set(writes); err != nil {
 		g.abort(r, err)
 		return
 	}
@@ -238,7 +273,7 @@ func setAll(txn *badger.Txn, writes []pendingWrite) error {
 // that unreachable): nothing in it may be committed, so every request in it fails. Nothing was
 // written, so the store is sound and the requests may be retried.
 func (g *group) abort(r *request, err error) {
-	g.txn.Discard()
+	g.t.discard()
 	clear(g.s.overlay)
 	clear(g.s.pendingDeps)
 	for _, q := range append(g.in, r) {
@@ -246,48 +281,69 @@ func (g *group) abort(r *request, err error) {
 		g.refuse(q, fmt.Errorf("write: %w", err))
 	}
 	g.in = g.in[:0]
-	g.txn = g.s.db.NewTransaction(true)
+	g.t = g.s.newWtxn()
 	g.bytes, g.count = 0, 0
 }
 
-// flush commits the open transaction (or discards it when empty); the caller opens the next one.
-// A commit that fails leaves the store
-// in a state nobody knows: the store fails, and the requests in the transaction are told so.
+// flush hands the transaction to badger (or discards it when empty); the caller opens the next
+// one. The writer does not wait for badger to apply it: its records go into the cache now, and
+// the next batch plans against them (a read of the store opens a transaction, which waits for
+// this commit). A commit that fails (the pipe learns it) leaves the store in a state nobody
+// knows: the store fails, and the requests of this batch and of every later one are told so.
 func (g *group) flush() {
 	s := g.s
-	if len(g.in) == 0 {
-		g.txn.Discard()
-	} else {
-		err := s.commitTxn(g.txn)
-		if err == nil {
-			s.commits.Add(1)
-			s.remember()
-		} else {
-			s.fail(fmt.Errorf("%w: commit: %w", ErrStoreFailed, err))
-		}
-		for _, r := range g.in {
-			if err != nil {
-				r.err, r.insertRes, r.job = s.Err(), nil, nil
+	switch {
+	case len(g.in) == 0:
+		g.t.discard()
+	default:
+		txn, err := g.t.read()
+		if err != nil { // a write that did not go in the transaction (weigh makes it unreachable)
+			g.t.discard()
+			for _, q := range g.in {
+				q.insertRes, q.job = nil, nil
+				g.refuse(q, err)
 			}
-			g.answered = append(g.answered, r)
+			break
 		}
+		g.commits = append(g.commits, s.commitTxn(txn))
+		s.remember()
+		g.answered = append(g.answered, g.in...)
 	}
 	clear(s.overlay)
 	clear(s.pendingDeps)
 	g.in = g.in[:0]
-	g.txn = nil
+	g.t = nil
 	g.bytes, g.count = 0, 0
 }
 
-// commitTxn commits txn (the test hook may fail it first).
-func (s *Badger) commitTxn(txn *badger.Txn) error {
+// commitTxn hands txn to badger's write goroutine and returns at once (the test hook may fail
+// it first).
+func (s *Badger) commitTxn(txn *badger.Txn) *commitWait {
+	c := &commitWait{done: make(chan struct{})}
 	if s.opt.commitHook != nil {
 		if err := s.opt.commitHook(); err != nil {
 			txn.Discard()
-			return err
+			c.err = err
+			close(c.done)
+			return c
 		}
 	}
-	return txn.Commit()
+	s.inFlight = c
+	txn.CommitWith(func(err error) { s.pipe.committed(c, err) })
+	return c
+}
+
+// landAll waits until badger has applied (or failed) every commit of commits, and returns the
+// first failure.
+func landAll(commits []*commitWait) error {
+	var first error
+	for _, c := range commits {
+		<-c.done
+		if c.err != nil && first == nil {
+			first = c.err
+		}
+	}
+	return first
 }
 
 // syncGroup syncs the write-ahead log once for the answered requests, if one of them is durable.

@@ -44,8 +44,8 @@ func TestWriterSplitsABatchAndKeepsItsCacheTrue(t *testing.T) {
 	}}
 	// Size the transaction cap so that start and filler fit and the finish does not.
 	size := func(r *request) int64 {
-		txn := s.db.NewTransaction(true)
-		defer txn.Discard()
+		txn := s.newWtxn()
+		defer txn.discard()
 		w, err := s.plan(txn, r)
 		require.NoError(t, err)
 		n, _, err := s.weigh(w)
