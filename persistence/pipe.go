@@ -20,21 +20,46 @@ type pipe struct {
 
 // newPipe starts the syncer; the writer owns it and closes it when it stops.
 func newPipe(s *Badger) *pipe {
-	p := &pipe{s: s, batches: make(chan []*request, 1), done: make(chan struct{})}
+	p := &pipe{s: s, batches: make(chan []*request, pipeDepth), done: make(chan struct{})}
 	go p.run()
 	return p
 }
 
+// pipeDepth is how many committed batches may wait for the syncer. While it syncs, the writer
+// goes on committing (a start or finish in those batches is answered at once), instead of
+// waiting for the sync before it takes the next requests; the syncer then syncs the batches
+// that waited once, together (run).
+const pipeDepth = 64
+
 func (p *pipe) run() {
 	defer close(p.done)
 	for b := range p.batches {
-		p.s.finish(b)
+		n := 1
+		if len(p.batches) > 0 {
+			b = append([]*request(nil), b...)
+		more:
+			for {
+				select {
+				case c, ok := <-p.batches:
+					if !ok {
+						break more
+					}
+					b = append(b, c...)
+					n++
+				default:
+					break more
+				}
+			}
+		}
+		p.s.finish(b) // one sync for them all
 		p.held.Add(-int64(len(b)))
-		p.pending.Done()
+		for range n {
+			p.pending.Done()
+		}
 	}
 }
 
-// send hands a committed batch to the syncer; it blocks while the syncer still holds two.
+// send hands a committed batch to the syncer; it blocks while pipeDepth batches wait already.
 func (p *pipe) send(answered []*request) {
 	if len(answered) == 0 {
 		return

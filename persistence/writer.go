@@ -262,6 +262,7 @@ func (g *group) flush() {
 		if err == nil {
 			s.commits.Add(1)
 			s.remember()
+			tellCommitted(g.in)
 		} else {
 			s.fail(fmt.Errorf("%w: commit: %w", ErrStoreFailed, err))
 		}
