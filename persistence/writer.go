@@ -79,7 +79,10 @@ func (s *Badger) commit(batch []*request) []*request {
 	}
 	g.flush()
 	// The writer's own state moves now (the next batch plans against it); a sync that fails
-	// later fails the store, and the follow-ups are then refused.
+	// later fails the store, and the follow-ups are then refused. The counts move now too: the
+	// jobs are handed out at the commit (committed.go), and a start or finish counted before its
+	// insert would make the backlog the balancer sees negative.
+	s.applyCounts(g.answered)
 	s.forgetSettled(g.answered)
 	follow := followUps(g.answered, nil)
 	if anyDurable(g.answered) {
@@ -103,8 +106,8 @@ func (s *Badger) commit(batch []*request) []*request {
 	return follow
 }
 
-// finish is the syncer's work on one committed batch: sync once, move the counts, announce the
-// released dependents, answer. A batch committed after an earlier one's sync failed is failed
+// finish is the syncer's work on one committed batch: sync once, announce the released
+// dependents, answer (the counts moved at the commit). A batch committed after an earlier one's sync failed is failed
 // too: what it committed sits on top of a log nobody knows.
 func (s *Badger) finish(answered []*request) {
 	if err := s.Err(); err != nil {
@@ -112,7 +115,6 @@ func (s *Badger) finish(answered []*request) {
 	} else {
 		s.syncGroup(answered)
 	}
-	s.applyCounts(answered)
 	s.announceReleased(answered)
 	for _, r := range answered {
 		if r.err == nil {
