@@ -124,14 +124,15 @@ func (s *Scheduler) insert(ctx context.Context, jobs []*Job, perCat map[string]i
 	run := func() ([]persistence.InsertResult, error) {
 		defer s.inserting.Done()
 		gen := s.inserts.Begin()
-		res, err := s.store.Insert(context.WithoutCancel(ctx), jobs)
+		// Ready jobs go to the actors once committed, before the sync (enqueue_early.go).
+		res, early, err := s.storeInsert(context.WithoutCancel(ctx), jobs)
 		err = deletedCategory(err) // by another node (categoryGuard)
 		s.inserts.End(gen)
 		for cat, n := range perCat {
 			s.catReserved(cat).Add(-n)
 		}
 		if err == nil {
-			s.announce(res)
+			s.announce(res, early)
 		}
 		return res, err
 	}
@@ -155,19 +156,32 @@ func (s *Scheduler) insert(ctx context.Context, jobs []*Job, perCat map[string]i
 	}
 }
 
-// announce hands the stored jobs to the actors: ready ones to the Dispatcher (a batch as one
-// message), waiting ones to the Waiter. A message lost on the way costs only time: the Fifos
-// and the Waiter find the jobs in the store at their next poll.
-func (s *Scheduler) announce(res []persistence.InsertResult) {
+// announce tells of the stored jobs: the Observer, and, unless the store's commit did it
+// already (early, enqueue_early.go), the hub and the actors (handOff).
+func (s *Scheduler) announce(res []persistence.InsertResult, early bool) {
+	if !early {
+		s.handOff(res)
+	}
+	if s.cfg.Observer != nil {
+		for _, r := range res {
+			if !r.Duplicate {
+				s.cfg.Observer.JobEnqueued(r.Job)
+			}
+		}
+	}
+}
+
+// handOff publishes the stored jobs and hands them to the actors: ready ones to the Dispatcher
+// (a batch as one message), waiting ones to the Waiter. A message lost on the way costs only
+// time: the Fifos and the Waiter find the jobs in the store at their next poll. It does not
+// block (it may run on the store's writer).
+func (s *Scheduler) handOff(res []persistence.InsertResult) {
 	ready := make([]*Job, 0, len(res))
 	for _, r := range res {
 		if r.Duplicate {
 			continue
 		}
 		s.publish(r.Job)
-		if s.cfg.Observer != nil {
-			s.cfg.Observer.JobEnqueued(r.Job)
-		}
 		switch r.Job.State {
 		case StateQueued:
 			ready = append(ready, r.Job)

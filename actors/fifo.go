@@ -89,6 +89,8 @@ type flight struct {
 	id  string
 	key string // concurrency-key slot held ("" none)
 	at  time.Time
+	// doubted: an audit found the job still queued; the next one takes it back (audited).
+	doubted bool
 }
 
 // Sizes of the store-driven paths.
@@ -667,6 +669,12 @@ func (f *fifo) audited(ctx actor.Context, msg *audited) {
 			// Ask again at the next poll.
 		case err == nil && j.State == persistence.StateRunning:
 			fl.at = now // its attempt runs: its end will come
+			f.flights[tok] = fl
+		case err == nil && j.State == persistence.StateQueued && !fl.doubted:
+			// Lost, or its worker's start write is slow (it may land after this read): a job
+			// taken back then would run twice, its key's slot freed under it. Look again
+			// after another age.
+			fl.at, fl.doubted = now, true
 			f.flights[tok] = fl
 		case err == nil && j.State == persistence.StateQueued:
 			// The hand-off was lost (a stopped worker, a dropped message): take the job back.

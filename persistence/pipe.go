@@ -66,10 +66,15 @@ func (c *commitWait) isDone() bool {
 
 // newPipe starts the syncer; the writer owns the pipe and closes it when it stops.
 func newPipe(s *Badger) *pipe {
-	p := &pipe{s: s, syncing: make(chan []*request, 1), done: make(chan struct{})}
+	p := &pipe{s: s, syncing: make(chan []*request, pipeDepth), done: make(chan struct{})}
 	go p.sync()
 	return p
 }
+
+// pipeDepth is how many applied durable batches may wait for the syncer. While it syncs, the
+// batches behind keep landing (a start or finish among them is answered at once) instead of
+// waiting for the sync; the syncer then syncs the batches that waited once, together (sync).
+const pipeDepth = 64
 
 // send hands a batch over (its commits handed to badger already) and answers what is applied.
 func (p *pipe) send(b landing) {
@@ -128,7 +133,15 @@ func (p *pipe) land(b *landing) {
 	if err := s.Err(); failed && err != nil {
 		failCommitted(b.answered, err)
 	}
-	// Here badger has applied the batch (visible to readers) and it is not yet synced.
+	// Here badger has applied the batch (visible to readers) and it is not yet synced: the
+	// state counts move, and the inserters that asked are told (committed.go), unless the store
+	// failed (this commit or an earlier one). Batches land in commit order, so a start or finish
+	// is never counted before its insert (which would make the backlog the balancer divides
+	// workers by negative).
+	if s.Err() == nil {
+		s.applyCounts(b.answered)
+		tellCommitted(b.answered)
+	}
 	if anyDurable(b.answered) {
 		p.syncing <- b.answered
 		return
@@ -136,19 +149,41 @@ func (p *pipe) land(b *landing) {
 	p.answer(b.answered)
 }
 
-// sync is the syncer's loop.
+// sync is the syncer's loop: the batches waiting when it takes one are synced with it, once.
 func (p *pipe) sync() {
 	defer close(p.done)
 	for b := range p.syncing {
-		p.answer(b)
+		n := 1
+		if len(p.syncing) > 0 {
+			b = append([]*request(nil), b...)
+		more:
+			for {
+				select {
+				case c, ok := <-p.syncing:
+					if !ok {
+						break more
+					}
+					b = append(b, c...)
+					n++
+				default:
+					break more
+				}
+			}
+		}
+		p.answerN(b, n)
 	}
 }
 
 // answer syncs b if it is durable (finish), answers it and counts it done.
-func (p *pipe) answer(b []*request) {
+func (p *pipe) answer(b []*request) { p.answerN(b, 1) }
+
+// answerN is answer for the requests of n batches taken together.
+func (p *pipe) answerN(b []*request, n int) {
 	p.s.finish(b)
 	p.held.Add(-int64(len(b)))
-	p.pending.Done()
+	for range n {
+		p.pending.Done()
+	}
 }
 
 // drain waits until every batch sent is answered.

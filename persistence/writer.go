@@ -109,7 +109,8 @@ func (s *Badger) commit(batch []*request) []*request {
 		}
 	}
 	// The writer's own state moves now (the next batch plans against it); a commit or sync
-	// that fails later fails the store, and the follow-ups are then refused.
+	// that fails later fails the store, and the follow-ups are then refused. (The state counts
+	// move when the batch lands: pipe.go.)
 	s.forgetSettled(g.answered)
 	follow := followUps(g.answered, nil)
 	s.pipe.send(landing{answered: g.answered, commits: g.commits})
@@ -126,16 +127,16 @@ func (s *Badger) commit(batch []*request) []*request {
 	return follow
 }
 
-// finish is the pipe's work on one batch badger applied: sync once (if durable), move the
-// counts, announce the released dependents, answer. A batch committed after an earlier commit
-// or sync failed is failed too: what it committed sits on top of a log nobody knows.
+// finish is the pipe's work on one batch badger applied (or several the syncer took together):
+// sync once (if durable), announce the released dependents, answer (the counts moved when the
+// batch landed). A batch committed after an earlier commit or sync failed is failed too:
+// what it committed sits on top of a log nobody knows.
 func (s *Badger) finish(answered []*request) {
 	if err := s.Err(); err != nil {
 		failCommitted(answered, err)
 	} else {
 		s.syncGroup(answered)
 	}
-	s.applyCounts(answered)
 	s.announceReleased(answered)
 	for _, r := range answered {
 		if r.err == nil {

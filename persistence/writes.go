@@ -31,6 +31,7 @@ type request struct {
 	reviveFailed []string
 	reviveMore   bool
 	done         func(r *request)
+	committed    func([]InsertResult) // InsertCommitted's hook (committed.go)
 
 	reply chan struct{}     // wait's signal (buffered: the writer never blocks on it)
 	async func(*Job, error) // UpdateAsync's callback
@@ -122,7 +123,12 @@ func (s *Badger) wait(ctx context.Context, r *request) (answered bool, err error
 // Insert implements Store. The records are numbered and encoded here, on the caller's goroutine,
 // so that concurrent callers share that work instead of queueing it on the writer.
 func (s *Badger) Insert(ctx context.Context, jobs []*Job) ([]InsertResult, error) {
-	r := &request{inserts: make([]*Job, len(jobs)), encoded: make([][]byte, len(jobs)), durable: true}
+	return s.insert(ctx, jobs, nil)
+}
+
+// insert is Insert; committed, if not nil, is the request's hook (InsertCommitted).
+func (s *Badger) insert(ctx context.Context, jobs []*Job, committed func([]InsertResult)) ([]InsertResult, error) {
+	r := &request{committed: committed, inserts: make([]*Job, len(jobs)), encoded: make([][]byte, len(jobs)), durable: true}
 	for i, in := range jobs {
 		j := in.Clone()
 		if j.State == StateQueued || j.State == StateRunning {

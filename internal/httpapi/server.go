@@ -214,7 +214,13 @@ func (a *API) enqueue(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, err, nil)
 		return
 	}
-	job, err := a.s.Enqueue(traced(r), spec)
+	ectx := traced(r)
+	if wait > 0 {
+		// The job may start before its enqueue is acknowledged (docs/durability.md): a caller
+		// that leaves meanwhile must still find waitFor with the job's id, to cancel it.
+		ectx = context.WithoutCancel(ectx)
+	}
+	job, err := a.s.Enqueue(ectx, spec)
 	if err != nil {
 		writeError(w, a.log, err, job)
 		return

@@ -1,0 +1,65 @@
+package jobsched_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"github.com/stretchr/testify/require"
+)
+
+// holdSyncs is an Observer whose StoreSynced holds the store's syncer until release (or a
+// minute): every write it syncs is committed and not acknowledged meanwhile.
+type holdSyncs struct{ held chan struct{} }
+
+func (h *holdSyncs) JobEnqueued(*jobsched.Job)                {}
+func (h *holdSyncs) JobStarted(*jobsched.Job, time.Duration)  {}
+func (h *holdSyncs) JobFinished(*jobsched.Job, time.Duration) {}
+func (h *holdSyncs) StoreSynced(time.Duration, int)           { waitOrMinute(h.held) }
+func waitOrMinute(ch chan struct{}) {
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+	}
+}
+
+// A job starts once its insert is committed, without waiting for the sync that acknowledges
+// its Enqueue; the Enqueue still returns only after that sync.
+func TestAJobStartsBeforeItsEnqueueIsSynced(t *testing.T) {
+	h := &holdSyncs{held: make(chan struct{})}
+	started := make(chan struct{})
+	var once sync.Once
+	s := start(t, jobsched.Config{Dir: t.TempDir(), Observer: h}, map[string]jobsched.Handler{
+		"k": func(context.Context, *jobsched.Job) (any, error) { once.Do(func() { close(started) }); return nil, nil },
+	})
+	release := sync.OnceFunc(func() { close(h.held) })
+	t.Cleanup(release) // before the Close of start's cleanup
+
+	type result struct {
+		j   *jobsched.Job
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		j, err := s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "k"})
+		done <- result{j, err}
+	}()
+	select {
+	case <-started:
+	case r := <-done:
+		t.Fatalf("Enqueue returned (%v) before the job started: the start waited for the sync", r.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job did not start while its insert's sync was held")
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("Enqueue returned (%v) while its sync was held", r.err)
+	default:
+	}
+	release()
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, r.j.ID).State)
+}
