@@ -219,6 +219,12 @@ func (r *remote) spawn(ctx context.Context) error {
 	} else {
 		args = append(args, "--data", storeDir(r.opt))
 	}
+	if prof := r.opt.DaemonCPUProfile; prof != "" {
+		if r.name != "" {
+			prof += "." + r.name
+		}
+		args = append(args, "--cpuprofile", prof)
+	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}

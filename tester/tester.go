@@ -37,6 +37,10 @@ type Options struct {
 	Binary   string
 	Data     string
 	Workers  int // worker budget of an embedded or spawned scheduler
+	// DaemonCPUProfile, with Spawn or Nodes: each spawned daemon writes a CPU profile of its
+	// life to this file (serve --cpuprofile; a node's name is appended in a cluster run; a
+	// restarted daemon overwrites its killed predecessor's).
+	DaemonCPUProfile string
 
 	Jobs int
 	// Backlog jobs are queued in the store before the scheduler the run drives starts (Embedded

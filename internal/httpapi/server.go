@@ -272,21 +272,10 @@ func (a *API) enqueueBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, err, nil)
 		return
 	}
-	var req BatchRequest
-	if err := strictUnmarshal(body, &req); err != nil {
-		writeError(w, a.log, &jobsched.InvalidError{Field: "body", Reason: cleanJSONError(err)}, nil)
+	specs, err := decodeBatch(body, a.cfg.MaxBatch)
+	if err != nil {
+		writeError(w, a.log, err, nil)
 		return
-	}
-	if len(req.Jobs) > a.cfg.MaxBatch {
-		writeError(w, a.log, fmt.Errorf("%d jobs, over the batch limit of %d: %w", len(req.Jobs), a.cfg.MaxBatch, jobsched.ErrTooLarge), nil)
-		return
-	}
-	specs := make([]jobsched.JobSpec, len(req.Jobs))
-	for i, raw := range req.Jobs {
-		if specs[i], err = decodeSpec(raw, fmt.Sprintf("jobs[%d].", i)); err != nil {
-			writeError(w, a.log, err, nil)
-			return
-		}
 	}
 	jobs, err := a.s.EnqueueBatch(traced(r), specs)
 	if err != nil {
