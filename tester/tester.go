@@ -474,13 +474,13 @@ func enqueueAll(ctx context.Context, t target, o Options, tenants map[string]int
 					}
 				}
 				for {
-					jobs, err := t.enqueue(ctx, specs)
+					ids, err := t.enqueue(ctx, specs)
 					if err == nil {
 						mu.Lock()
-						for i, j := range jobs {
-							acked[j.ID] = true
+						for i, id := range ids {
+							acked[id] = true
 							if shares != nil {
-								tenants[j.ID] = tenantOf(shares, o.Seed, first+i)
+								tenants[id] = tenantOf(shares, o.Seed, first+i)
 							}
 						}
 						mu.Unlock()
