@@ -69,6 +69,7 @@ func writeJobList(w http.ResponseWriter, status int, list JobList) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b) // the client may have gone; nothing to do about it
 }
