@@ -53,19 +53,32 @@ var listBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeJobList answers list as writeJSON would, a good deal faster.
 func writeJobList(w http.ResponseWriter, status int, list JobList) {
+	writeFast(w, status, list, func(b []byte) ([]byte, bool) { return appendJobList(b, list) })
+}
+
+// writeJob answers one job as writeJSON would.
+func writeJob(w http.ResponseWriter, status int, j *jobsched.Job) {
+	writeFast(w, status, j, func(b []byte) ([]byte, bool) {
+		b, ok := appendJob(b, j)
+		return append(b, '\n'), ok
+	})
+}
+
+// writeFast writes what appendTo makes, or v by writeJSON when it cannot.
+func writeFast(w http.ResponseWriter, status int, v any, appendTo func([]byte) ([]byte, bool)) {
 	if !jobShapeKnown {
-		writeJSON(w, status, list)
+		writeJSON(w, status, v)
 		return
 	}
 	bp := listBufs.Get().(*[]byte)
 	defer listBufs.Put(bp)
-	b, ok := appendJobList((*bp)[:0], list)
+	b, ok := appendTo((*bp)[:0])
 	*bp = b[:0]
 	if cap(b) > 64<<20 {
 		*bp = nil // do not keep a huge buffer for the next answer
 	}
 	if !ok {
-		writeJSON(w, status, list)
+		writeJSON(w, status, v)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -72,6 +72,13 @@ func TestWriteJobList(t *testing.T) {
 	require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 	require.Equal(t, string(want), rec.Body.String())
 
+	rec = httptest.NewRecorder()
+	writeJob(rec, http.StatusAccepted, fullJob())
+	want, err = encodingJSON(t, fullJob())
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, rec.Code)
+	require.Equal(t, string(want), rec.Body.String())
+
 	bad := fullJob()
 	bad.Args = json.RawMessage(`{`)
 	rec = httptest.NewRecorder()

@@ -242,7 +242,7 @@ func (a *API) enqueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wait == 0 {
-		writeJSON(w, http.StatusCreated, job)
+		writeJob(w, http.StatusCreated, job)
 		return
 	}
 	a.waitFor(w, r, job, wait)
@@ -256,7 +256,7 @@ func (a *API) waitFor(w http.ResponseWriter, r *http.Request, job *jobsched.Job,
 	done, err := a.s.Wait(ctx, job.ID)
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusCreated, done)
+		writeJob(w, http.StatusCreated, done)
 	case r.Context().Err() != nil:
 		// The client disconnected: cancel on a context of our own, the request's is done.
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
@@ -270,7 +270,7 @@ func (a *API) waitFor(w http.ResponseWriter, r *http.Request, job *jobsched.Job,
 			writeError(w, a.log, gerr, nil)
 			return
 		}
-		writeJSON(w, http.StatusAccepted, cur)
+		writeJob(w, http.StatusAccepted, cur)
 	default:
 		writeError(w, a.log, err, nil)
 	}
@@ -313,7 +313,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, job)
+	writeJob(w, http.StatusOK, job)
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
@@ -352,7 +352,7 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, err, job)
 		return
 	}
-	writeJSON(w, http.StatusOK, job)
+	writeJob(w, http.StatusOK, job)
 }
 
 // CategoryList is the answer of GET /v1/categories.
