@@ -14,31 +14,24 @@ import (
 // The usual body takes the fast path (fastdecode.go); any other, and every bad one, is read
 // element by element so that the error names the entry and its field ("jobs[3].kind").
 func decodeBatch(body []byte, maxBatch int) ([]jobsched.JobSpec, error) {
-	specs, ok := fastBatch(body)
-	if !ok {
-		var req BatchRequest
-		if err := strictUnmarshal(body, &req); err != nil {
-			return nil, &jobsched.InvalidError{Field: "body", Reason: cleanJSONError(err)}
-		}
-		if len(req.Jobs) > maxBatch {
-			return nil, batchTooLarge(len(req.Jobs), maxBatch)
-		}
-		specs = make([]jobsched.JobSpec, len(req.Jobs))
-		for i, raw := range req.Jobs {
-			var err error
-			if specs[i], err = decodeSpec(raw, fmt.Sprintf("jobs[%d].", i)); err != nil {
-				return nil, err
-			}
-		}
+	if specs, ok := fastBatch(body, maxBatch); ok {
+		return specs, nil
 	}
-	if len(specs) > maxBatch {
-		return nil, batchTooLarge(len(specs), maxBatch)
+	var req BatchRequest
+	if err := strictUnmarshal(body, &req); err != nil {
+		return nil, &jobsched.InvalidError{Field: "body", Reason: cleanJSONError(err)}
+	}
+	if len(req.Jobs) > maxBatch {
+		return nil, fmt.Errorf("%d jobs, over the batch limit of %d: %w", len(req.Jobs), maxBatch, jobsched.ErrTooLarge)
+	}
+	specs := make([]jobsched.JobSpec, len(req.Jobs))
+	for i, raw := range req.Jobs {
+		var err error
+		if specs[i], err = decodeSpec(raw, fmt.Sprintf("jobs[%d].", i)); err != nil {
+			return nil, err
+		}
 	}
 	return specs, nil
-}
-
-func batchTooLarge(n, maxBatch int) error {
-	return fmt.Errorf("%d jobs, over the batch limit of %d: %w", n, maxBatch, jobsched.ErrTooLarge)
 }
 
 // decodeSpec reads one job spec from a JSON object field by field, so that every error names

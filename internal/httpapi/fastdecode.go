@@ -17,13 +17,13 @@ import (
 // body it accepts decodes to the very spec the full decoder gives (fastdecode_test.go and
 // FuzzFastDecode check this), and a body the full decoder refuses it never accepts.
 
-// fastBatch decodes {"jobs":[spec, ...]}.
-func fastBatch(body []byte) ([]jobsched.JobSpec, bool) {
+// fastBatch decodes {"jobs":[spec, ...]} of at most maxBatch specs.
+func fastBatch(body []byte, maxBatch int) ([]jobsched.JobSpec, bool) {
 	s := scanner{b: body}
 	if !s.next('{') || !s.key("jobs") || !s.next('[') {
 		return nil, false
 	}
-	specs := make([]jobsched.JobSpec, 0, s.countHint())
+	specs := make([]jobsched.JobSpec, 0, min(s.countHint(), maxBatch))
 	var in interned
 	if s.skipWS(); s.peek() == ']' {
 		s.i++
@@ -32,6 +32,9 @@ func fastBatch(body []byte) ([]jobsched.JobSpec, bool) {
 			var spec jobsched.JobSpec
 			if !s.spec(&spec, &in) {
 				return nil, false
+			}
+			if len(specs) == maxBatch {
+				return nil, false // the full decoder says what is wrong first: the size or the JSON
 			}
 			specs = append(specs, spec)
 			s.skipWS()
@@ -259,7 +262,7 @@ func (s *scanner) key(name string) bool {
 
 // countHint guesses the number of specs in the array at i (its "kind" keys), to size the slice.
 func (s *scanner) countHint() int {
-	return min(bytes.Count(s.b[s.i:], []byte(`"kind"`)), 1<<16)
+	return bytes.Count(s.b[s.i:], []byte(`"kind"`))
 }
 
 // plainString reads a string without escapes, of valid UTF-8, and returns its bytes (in b).

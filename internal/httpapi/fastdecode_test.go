@@ -36,7 +36,7 @@ func sameAsFull(t *testing.T, body string) (specOK, batchOK bool) {
 		require.Equal(t, full, spec, "%q", body)
 		specOK = true
 	}
-	if specs, ok := fastBatch([]byte(body)); ok {
+	if specs, ok := fastBatch([]byte(body), 1000); ok {
 		full, err := fullBatch([]byte(body))
 		require.NoError(t, err, "the fast path accepted %q", body)
 		require.Equal(t, full, specs, "%q", body)
@@ -105,4 +105,21 @@ func TestFastDecodeSeeds(t *testing.T) {
 		sameAsFull(t, s)
 	}
 	sameAsFull(t, `{"jobs":[`+strings.Repeat(`{"kind":"k","args":{"x":[1,{"y":"z"}]}},`, 50)+`{"kind":"k"}]}`)
+}
+
+// TestFastDecodeLeavesAnOversizeBatchToTheFullDecoder: one spec over the limit, and the full
+// decoder answers (too large, or what is wrong with the JSON first).
+func TestFastDecodeLeavesAnOversizeBatchToTheFullDecoder(t *testing.T) {
+	body := []byte(`{"jobs":[` + strings.Repeat(`{"kind":"k"},`, 3) + `{"kind":"k"}]}`)
+	specs, ok := fastBatch(body, 4)
+	require.True(t, ok)
+	require.Len(t, specs, 4)
+	_, ok = fastBatch(body, 3)
+	require.False(t, ok)
+	_, err := decodeBatch(body, 3)
+	require.ErrorIs(t, err, jobsched.ErrTooLarge)
+	_, err = decodeBatch(append(body[:len(body)-1:len(body)-1], "x}"...), 3)
+	var inv *jobsched.InvalidError
+	require.ErrorAs(t, err, &inv)
+	require.Equal(t, "body", inv.Field)
 }
