@@ -49,7 +49,10 @@ var jobShapeKnown = func() bool {
 	return true
 }()
 
+// listBufs keeps the answers' buffers up to maxKeptBuf (a batch of 1,000 small jobs is ~300 KiB).
 var listBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxKeptBuf = 1 << 20
 
 // writeJobList answers list as writeJSON would, a good deal faster.
 func writeJobList(w http.ResponseWriter, status int, list JobList) {
@@ -74,8 +77,8 @@ func writeFast(w http.ResponseWriter, status int, v any, appendTo func([]byte) (
 	defer listBufs.Put(bp)
 	b, ok := appendTo((*bp)[:0])
 	*bp = b[:0]
-	if cap(b) > 64<<20 {
-		*bp = nil // do not keep a huge buffer for the next answer
+	if cap(b) > maxKeptBuf {
+		*bp = nil // a rare large answer: its buffer is not kept for the next one
 	}
 	if !ok {
 		writeJSON(w, status, v)
