@@ -261,6 +261,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("--tenants: want 0..%d, got %d", maxTenants, o.Tenants)
 	case o.Skew < 0 || math.IsNaN(o.Skew) || math.IsInf(o.Skew, 0):
 		return fmt.Errorf("--skew must be a number ≥ 0, got %g", o.Skew)
+	case o.DaemonCPUProfile != "" && !o.Spawn && !o.clustered():
+		return fmt.Errorf("--daemon-cpuprofile needs --spawn or --nodes: the tester passes it to the daemons it starts")
 	case o.Backlog > 0 && !o.Embedded && !o.Spawn:
 		return fmt.Errorf("--backlog needs --embedded or --spawn: the tester fills the store before the scheduler starts")
 	}

@@ -63,6 +63,7 @@ func TestTesterRefusesBadBenchOptions(t *testing.T) {
 		{"--embedded", "--data", t.TempDir(), "--tenants", "3", "--skew", "-1"},
 		{"--embedded", "--data", t.TempDir(), "--dag-size", "1"},
 		{"--embedded", "--data", t.TempDir(), "--dag-size", "10", "--dag-depth", "20"},
+		{"--embedded", "--data", t.TempDir(), "--daemon-cpuprofile", filepath.Join(t.TempDir(), "p")},
 	} {
 		out, err := exec.Command(binary, append([]string{"tester"}, args...)...).CombinedOutput()
 		require.Error(t, err, args)
