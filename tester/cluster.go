@@ -107,7 +107,7 @@ func (c *cluster) pid() int               { return c.nodes[0].pid() }
 
 // enqueue sends the batch to the next node that is up, and to the following ones while a node
 // cannot be reached (it was killed under the request).
-func (c *cluster) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]*jobsched.Job, error) {
+func (c *cluster) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]string, error) {
 	k := int(c.next.Add(1))
 	err := errNoNodeUp
 	for i := range c.nodes {
@@ -115,10 +115,10 @@ func (c *cluster) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]*job
 		if !n.up.Load() {
 			continue
 		}
-		jobs, e := n.enqueue(ctx, specs)
+		ids, e := n.enqueue(ctx, specs)
 		if e == nil {
-			n.enqueued.Add(int64(len(jobs)))
-			return jobs, nil
+			n.enqueued.Add(int64(len(ids)))
+			return ids, nil
 		}
 		if err = e; !retryable(e) {
 			return nil, e

@@ -24,7 +24,8 @@ import (
 
 // target is what the tester drives: an embedded scheduler or a daemon over HTTP.
 type target interface {
-	enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]*jobsched.Job, error)
+	// enqueue stores the jobs and returns their ids, in order.
+	enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]string, error)
 	// unfinished is the number of jobs not yet finished (pending, queued, scheduled, retrying, running).
 	unfinished(ctx context.Context) (int, error)
 	// scan calls fn for every job, newest first, until fn returns false.
@@ -64,15 +65,23 @@ func newEmbedded(ctx context.Context, o Options) (*embedded, error) {
 func (e *embedded) startup() time.Duration { return e.start }
 func (e *embedded) pid() int               { return os.Getpid() }
 
-func (e *embedded) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]*jobsched.Job, error) {
+func (e *embedded) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]string, error) {
 	if len(specs) == 1 {
 		j, err := e.s.Enqueue(ctx, specs[0])
 		if err != nil {
 			return nil, err
 		}
-		return []*jobsched.Job{j}, nil
+		return []string{j.ID}, nil
 	}
-	return e.s.EnqueueBatch(ctx, specs)
+	jobs, err := e.s.EnqueueBatch(ctx, specs)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	return ids, nil
 }
 
 func (e *embedded) unfinished(context.Context) (int, error) {
@@ -148,15 +157,15 @@ func retryable(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "connection")
 }
 
-func (r *remote) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]*jobsched.Job, error) {
+func (r *remote) enqueue(ctx context.Context, specs []jobsched.JobSpec) ([]string, error) {
 	if len(specs) == 1 {
 		j, err := r.client().Enqueue(ctx, specs[0], 0)
 		if err != nil {
 			return nil, err
 		}
-		return []*jobsched.Job{j}, nil
+		return []string{j.ID}, nil
 	}
-	return r.client().EnqueueBatch(ctx, specs)
+	return r.client().EnqueueBatchIDs(ctx, specs)
 }
 
 func (r *remote) startup() time.Duration { return r.start }
@@ -218,6 +227,12 @@ func (r *remote) spawn(ctx context.Context) error {
 		args = append([]string{"serve", "--listen", "127.0.0.1:0", "--config", cfgPath}, r.args...)
 	} else {
 		args = append(args, "--data", storeDir(r.opt))
+	}
+	if prof := r.opt.DaemonCPUProfile; prof != "" {
+		if r.name != "" {
+			prof += "." + r.name
+		}
+		args = append(args, "--cpuprofile", prof)
 	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err

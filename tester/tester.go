@@ -37,6 +37,10 @@ type Options struct {
 	Binary   string
 	Data     string
 	Workers  int // worker budget of an embedded or spawned scheduler
+	// DaemonCPUProfile, with Spawn or Nodes: each spawned daemon writes a CPU profile of its
+	// life to this file (serve --cpuprofile; a node's name is appended in a cluster run; a
+	// restarted daemon overwrites its killed predecessor's).
+	DaemonCPUProfile string
 
 	Jobs int
 	// Backlog jobs are queued in the store before the scheduler the run drives starts (Embedded
@@ -259,6 +263,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("--tenants: want 0..%d, got %d", maxTenants, o.Tenants)
 	case o.Skew < 0 || math.IsNaN(o.Skew) || math.IsInf(o.Skew, 0):
 		return fmt.Errorf("--skew must be a number ≥ 0, got %g", o.Skew)
+	case o.DaemonCPUProfile != "" && !o.Spawn && !o.clustered():
+		return fmt.Errorf("--daemon-cpuprofile needs --spawn or --nodes: the tester passes it to the daemons it starts")
 	case o.Backlog > 0 && !o.Embedded && !o.Spawn:
 		return fmt.Errorf("--backlog needs --embedded or --spawn: the tester fills the store before the scheduler starts")
 	}
@@ -473,13 +479,13 @@ func enqueueAll(ctx context.Context, t target, o Options, tenants map[string]int
 					}
 				}
 				for {
-					jobs, err := t.enqueue(ctx, specs)
+					ids, err := t.enqueue(ctx, specs)
 					if err == nil {
 						mu.Lock()
-						for i, j := range jobs {
-							acked[j.ID] = true
+						for i, id := range ids {
+							acked[id] = true
 							if shares != nil {
-								tenants[j.ID] = tenantOf(shares, o.Seed, first+i)
+								tenants[id] = tenantOf(shares, o.Seed, first+i)
 							}
 						}
 						mu.Unlock()

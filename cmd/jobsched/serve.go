@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ func newServe() *cobra.Command {
 		insecure                                  bool
 		allowedHosts                              []string
 		tlsCert, tlsKey                           string
+		cpuProfile                                string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -86,6 +88,13 @@ the key, and the running configuration stays as it was. Other keys take effect a
 				return usageError{err}
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop(log)
+			}
 			return serve(cfg, daemon.Options{Logger: log, Insecure: insecure, Dashboard: dashboard.Handler()}, load)
 		},
 	}
@@ -103,7 +112,27 @@ the key, and the running configuration stays as it was. Other keys take effect a
 	f.StringVar(&tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	f.StringSliceVar(&allowedHosts, "allowed-host", nil, "a Host name the API accepts besides the listen address and localhost (repeat, or a comma list; added to allowed_hosts)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the daemon, from its start to its shutdown, to this file (go tool pprof)")
 	return cmd
+}
+
+// startCPUProfile starts a CPU profile of the process into file; stop ends it (at the daemon's
+// shutdown) and closes the file. The profile is not reachable over the API.
+func startCPUProfile(file string) (stop func(*slog.Logger), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func(log *slog.Logger) {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			log.Error("--cpuprofile: close", slog.Any("err", err))
+		}
+	}, nil
 }
 
 // overrideFlags lays the environment and the flags given over the file's configuration.

@@ -171,5 +171,6 @@ scripts/bench.sh runs the whole benchmark table of docs/benchmarks.md with this 
 	f.DurationVar(&o.Deadline, "deadline", 2*time.Minute, "a job not finished this long after the last enqueue is lost")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	f.StringVar(&o.DaemonCPUProfile, "daemon-cpuprofile", "", "with --spawn or --nodes: the spawned daemon writes a CPU profile to this file (serve --cpuprofile; a node's name is appended)")
 	return cmd
 }

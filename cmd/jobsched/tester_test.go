@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,6 +38,21 @@ func TestTesterStartsADaemonOnABacklog(t *testing.T) {
 	require.Positive(t, rep.CompletePerS)
 }
 
+// TestTesterProfilesTheSpawnedDaemon: --daemon-cpuprofile has the spawned daemon (serve
+// --cpuprofile) write a CPU profile of its life, there when the tester returns.
+func TestTesterProfilesTheSpawnedDaemon(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "daemon.cpu")
+	out, err := exec.Command(binary, "tester", "--spawn", "--data", t.TempDir(), "--jobs", "2000", "--batch", "500",
+		"--concurrency", "2", "--workers", "20", "--daemon-cpuprofile", prof, "--json").Output()
+	require.NoError(t, err, string(out))
+	var rep struct{ Succeeded, Lost int }
+	require.NoError(t, json.Unmarshal(out, &rep), string(out))
+	require.Equal(t, 2000, rep.Succeeded)
+	b, err := os.ReadFile(prof)
+	require.NoError(t, err, "the daemon wrote its profile at its shutdown")
+	require.True(t, bytes.HasPrefix(b, []byte{0x1f, 0x8b}), "a pprof profile is gzipped protobuf")
+}
+
 func TestTesterRefusesBadBenchOptions(t *testing.T) {
 	for _, args := range [][]string{
 		{"--embedded", "--data", t.TempDir(), "--spread", "3", "--categories", "a,b"},
@@ -45,6 +63,7 @@ func TestTesterRefusesBadBenchOptions(t *testing.T) {
 		{"--embedded", "--data", t.TempDir(), "--tenants", "3", "--skew", "-1"},
 		{"--embedded", "--data", t.TempDir(), "--dag-size", "1"},
 		{"--embedded", "--data", t.TempDir(), "--dag-size", "10", "--dag-depth", "20"},
+		{"--embedded", "--data", t.TempDir(), "--daemon-cpuprofile", filepath.Join(t.TempDir(), "p")},
 	} {
 		out, err := exec.Command(binary, append([]string{"tester"}, args...)...).CombinedOutput()
 		require.Error(t, err, args)

@@ -10,9 +10,42 @@ import (
 	"github.com/jobsched/jobsched"
 )
 
+// decodeBatch reads the body of POST /v1/jobs/batch: its specs, at most maxBatch of them.
+// The usual body takes the fast path (fastdecode.go); any other, and every bad one, is read
+// element by element so that the error names the entry and its field ("jobs[3].kind").
+func decodeBatch(body []byte, maxBatch int) ([]jobsched.JobSpec, error) {
+	if specs, ok := fastBatch(body, maxBatch); ok {
+		return specs, nil
+	}
+	var req BatchRequest
+	if err := strictUnmarshal(body, &req); err != nil {
+		return nil, &jobsched.InvalidError{Field: "body", Reason: cleanJSONError(err)}
+	}
+	if len(req.Jobs) > maxBatch {
+		return nil, fmt.Errorf("%d jobs, over the batch limit of %d: %w", len(req.Jobs), maxBatch, jobsched.ErrTooLarge)
+	}
+	specs := make([]jobsched.JobSpec, len(req.Jobs))
+	for i, raw := range req.Jobs {
+		var err error
+		if specs[i], err = decodeSpec(raw, fmt.Sprintf("jobs[%d].", i)); err != nil {
+			return nil, err
+		}
+	}
+	return specs, nil
+}
+
 // decodeSpec reads one job spec from a JSON object field by field, so that every error names
-// its field (prefix is "" or "jobs[3]."), an unknown field included.
+// its field (prefix is "" or "jobs[3]."), an unknown field included. The usual spec takes the
+// fast path (fastdecode.go), which gives the same spec.
 func decodeSpec(raw json.RawMessage, prefix string) (jobsched.JobSpec, error) {
+	if spec, ok := fastSpec(raw); ok {
+		return spec, nil
+	}
+	return decodeSpecFull(raw, prefix)
+}
+
+// decodeSpecFull is decodeSpec without the fast path.
+func decodeSpecFull(raw json.RawMessage, prefix string) (jobsched.JobSpec, error) {
 	var spec jobsched.JobSpec
 	var fields map[string]json.RawMessage
 	if err := strictUnmarshal(raw, &fields); err != nil || fields == nil {

@@ -182,7 +182,7 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request, limit int64) (bod
 	if err != nil {
 		return nil, release, err
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	b, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -191,6 +191,28 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request, limit int64) (bod
 		return nil, release, &jobsched.InvalidError{Field: "body", Reason: err.Error()}
 	}
 	return b, release, nil
+}
+
+// readAll is io.ReadAll starting with room for size bytes (a known Content-Length, already
+// checked against the limit), so that a large body is not copied as it grows.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1) // +1: the read that meets the end needs no room of its own
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 func (a *API) enqueue(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +248,7 @@ func (a *API) enqueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wait == 0 {
-		writeJSON(w, http.StatusCreated, job)
+		writeJob(w, http.StatusCreated, job)
 		return
 	}
 	a.waitFor(w, r, job, wait)
@@ -240,7 +262,7 @@ func (a *API) waitFor(w http.ResponseWriter, r *http.Request, job *jobsched.Job,
 	done, err := a.s.Wait(ctx, job.ID)
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusCreated, done)
+		writeJob(w, http.StatusCreated, done)
 	case r.Context().Err() != nil:
 		// The client disconnected: cancel on a context of our own, the request's is done.
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
@@ -254,7 +276,7 @@ func (a *API) waitFor(w http.ResponseWriter, r *http.Request, job *jobsched.Job,
 			writeError(w, a.log, gerr, nil)
 			return
 		}
-		writeJSON(w, http.StatusAccepted, cur)
+		writeJob(w, http.StatusAccepted, cur)
 	default:
 		writeError(w, a.log, err, nil)
 	}
@@ -278,28 +300,17 @@ func (a *API) enqueueBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, err, nil)
 		return
 	}
-	var req BatchRequest
-	if err := strictUnmarshal(body, &req); err != nil {
-		writeError(w, a.log, &jobsched.InvalidError{Field: "body", Reason: cleanJSONError(err)}, nil)
+	specs, err := decodeBatch(body, a.cfg.MaxBatch)
+	if err != nil {
+		writeError(w, a.log, err, nil)
 		return
-	}
-	if len(req.Jobs) > a.cfg.MaxBatch {
-		writeError(w, a.log, fmt.Errorf("%d jobs, over the batch limit of %d: %w", len(req.Jobs), a.cfg.MaxBatch, jobsched.ErrTooLarge), nil)
-		return
-	}
-	specs := make([]jobsched.JobSpec, len(req.Jobs))
-	for i, raw := range req.Jobs {
-		if specs[i], err = decodeSpec(raw, fmt.Sprintf("jobs[%d].", i)); err != nil {
-			writeError(w, a.log, err, nil)
-			return
-		}
 	}
 	jobs, err := a.s.EnqueueBatch(traced(r), specs)
 	if err != nil {
 		writeError(w, a.log, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusCreated, JobList{Jobs: jobs})
+	writeJobList(w, http.StatusCreated, JobList{Jobs: jobs})
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
@@ -308,7 +319,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, err, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, job)
+	writeJob(w, http.StatusOK, job)
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
@@ -338,7 +349,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	if jobs == nil {
 		jobs = []*jobsched.Job{}
 	}
-	writeJSON(w, http.StatusOK, JobList{Jobs: jobs, NextCursor: next})
+	writeJobList(w, http.StatusOK, JobList{Jobs: jobs, NextCursor: next})
 }
 
 func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
@@ -347,7 +358,7 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, err, job)
 		return
 	}
-	writeJSON(w, http.StatusOK, job)
+	writeJob(w, http.StatusOK, job)
 }
 
 // CategoryList is the answer of GET /v1/categories.

@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jobsched/jobsched"
+	"github.com/stretchr/testify/require"
+)
+
+// encodingJSON is what writeJSON writes for v.
+func encodingJSON(t *testing.T, v any) ([]byte, error) {
+	var buf bytes.Buffer
+	err := json.NewEncoder(&buf).Encode(v)
+	return buf.Bytes(), err
+}
+
+// sameBytes checks appendJobList against encoding/json: the same bytes, or both refuse.
+func sameBytes(t *testing.T, list JobList) {
+	want, werr := encodingJSON(t, list)
+	got, ok := appendJobList(nil, list)
+	if werr != nil {
+		require.False(t, ok, "encoding/json refused (%v), the hand-written path did not", werr)
+		return
+	}
+	require.True(t, ok, "encoding/json wrote %s", want)
+	require.Equal(t, string(want), string(got))
+}
+
+func fullJob() *jobsched.Job {
+	at := time.Date(2026, 11, 24, 21, 0, 0, 123456789, time.FixedZone("x", 3600))
+	fin := at.Add(time.Second)
+	return &jobsched.Job{ID: "0193-a", Kind: "sleep", Category: "default", Args: json.RawMessage(`{"a": [1, "b c"]}`),
+		State: jobsched.StateRetrying, Attempt: 2, MaxAttempts: 5, Timeout: jobsched.Duration(1500 * time.Microsecond),
+		UniqueKey: "u<1>", ConcurrencyKey: "c&d", FairnessKey: "tenant é", Errors: []jobsched.AttemptError{{Attempt: 1, At: at, Error: "boom <x>", Panic: true}},
+		Result: json.RawMessage(`"ok"`), Progress: &jobsched.Progress{Percent: 50, Message: "half", At: at},
+		CreatedAt: at, RunAt: at.Add(time.Minute), StartedAt: &at, FinishedAt: &fin, CancelRequested: true,
+		Parents: []string{"p1", "p2"}, OnParentFailure: "run", Children: []string{"c\u2028"}, TraceParent: "00-abc-def-01", Seq: 42}
+}
+
+func TestJobJSONIsEncodingJSONs(t *testing.T) {
+	require.True(t, jobShapeKnown, "jobsched.Job changed: teach appendJob (jobjson.go) its fields, and jobFields")
+	now := time.Now()
+	fresh := &jobsched.Job{ID: "0193-b", Kind: "sleep", Category: "default", Args: json.RawMessage(`{"fail_rate":0,"ms":0,"seed":1}`),
+		State: jobsched.StateQueued, MaxAttempts: 3, CreatedAt: now, RunAt: now}
+	sameBytes(t, JobList{Jobs: []*jobsched.Job{fresh, fullJob(), {}, nil}, NextCursor: "cur<&>"})
+	sameBytes(t, JobList{Jobs: []*jobsched.Job{}})
+	sameBytes(t, JobList{})
+	odd := fullJob()
+	odd.Args = json.RawMessage("[\"\xff\", \"\u2028\", \"<\"]")
+	odd.Kind = "a\x00b\"\\\x7f\xff"
+	sameBytes(t, JobList{Jobs: []*jobsched.Job{odd}})
+	bad := fullJob()
+	bad.Result = json.RawMessage(`{"a":`)
+	sameBytes(t, JobList{Jobs: []*jobsched.Job{fresh, bad}})
+	bad = fullJob()
+	bad.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	sameBytes(t, JobList{Jobs: []*jobsched.Job{bad}})
+}
+
+func TestWriteJobList(t *testing.T) {
+	rec := httptest.NewRecorder()
+	list := JobList{Jobs: []*jobsched.Job{fullJob()}}
+	writeJobList(rec, http.StatusCreated, list)
+	want, err := encodingJSON(t, list)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, rec.Code)
+	require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+	require.Equal(t, string(want), rec.Body.String())
+
+	rec = httptest.NewRecorder()
+	writeJob(rec, http.StatusAccepted, fullJob())
+	want, err = encodingJSON(t, fullJob())
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, rec.Code)
+	require.Equal(t, string(want), rec.Body.String())
+
+	bad := fullJob()
+	bad.Args = json.RawMessage(`{`)
+	rec = httptest.NewRecorder()
+	writeJobList(rec, http.StatusOK, JobList{Jobs: []*jobsched.Job{bad}})
+	require.Equal(t, http.StatusOK, rec.Code) // encoding/json's answer: the status, then nothing
+	require.Empty(t, rec.Body.String())
+}
+
+// FuzzJobJSON: for any strings and raw JSON in a job, the hand-written list is encoding/json's.
+func FuzzJobJSON(f *testing.F) {
+	f.Add("sleep", `{"a":1}`, "u", "")
+	f.Add("a<b>&c", "[1, 2]", "\u2028\u2029", "\xff")
+	f.Add("\x00\x1f\"\\", `"x`, "é", "cursor")
+	f.Add("", `  {"a" : "b c", "d": [true, null]}  `, "", "")
+	f.Fuzz(func(t *testing.T, s, raw, key, cursor string) {
+		j := fullJob()
+		j.Kind, j.UniqueKey, j.Parents = s, key, []string{s, key}
+		j.Args, j.Result = json.RawMessage(raw), json.RawMessage(raw)
+		j.Errors = nil
+		sameBytes(t, JobList{Jobs: []*jobsched.Job{j}, NextCursor: cursor})
+	})
+}
