@@ -3,6 +3,7 @@ package jobsched_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,14 +11,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// holdSyncs is an Observer whose StoreSynced holds the store's syncer until release (or a
-// minute): every write it syncs is committed and not acknowledged meanwhile.
-type holdSyncs struct{ held chan struct{} }
+// holdSyncs is an Observer whose StoreSynced, once armed, holds the store's syncer until
+// release (or a minute): every write it syncs is committed and not acknowledged meanwhile.
+type holdSyncs struct {
+	armed atomic.Bool
+	held  chan struct{}
+}
 
 func (h *holdSyncs) JobEnqueued(*jobsched.Job)                {}
 func (h *holdSyncs) JobStarted(*jobsched.Job, time.Duration)  {}
 func (h *holdSyncs) JobFinished(*jobsched.Job, time.Duration) {}
-func (h *holdSyncs) StoreSynced(time.Duration, int)           { waitOrMinute(h.held) }
+func (h *holdSyncs) StoreSynced(time.Duration, int) {
+	if h.armed.Load() {
+		waitOrMinute(h.held)
+	}
+}
 func waitOrMinute(ch chan struct{}) {
 	select {
 	case <-ch:
@@ -33,9 +41,16 @@ func TestAJobStartsBeforeItsEnqueueIsSynced(t *testing.T) {
 	var once sync.Once
 	s := start(t, jobsched.Config{Dir: t.TempDir(), Observer: h}, map[string]jobsched.Handler{
 		"k": func(context.Context, *jobsched.Job) (any, error) { once.Do(func() { close(started) }); return nil, nil },
+		"w": func(context.Context, *jobsched.Job) (any, error) { return nil, nil },
 	})
 	release := sync.OnceFunc(func() { close(h.held) })
 	t.Cleanup(release) // before the Close of start's cleanup
+	// The scheduler's own start-up writes and its Fifo's first read of the store are done
+	// before the hold: a first job runs to its end.
+	warm, err := s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "w"})
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, warm.ID).State)
+	h.armed.Store(true)
 
 	type result struct {
 		j   *jobsched.Job

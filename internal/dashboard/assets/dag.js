@@ -44,6 +44,14 @@ function dagJobsChanged(jobs) {
   if (hit) dagRedraw();
 }
 
+// While a graph is shown, its neighbours are read again every 2 s: an event the stream did not
+// bring (a slow page's events are dropped, a reconnect misses some) is caught up with.
+setInterval(() => {
+  const j = dag.current;
+  if (!j || !$('#job-dag')) return;
+  dagFetch([...(j.parents || []).slice(0, DAG_SIDE), ...(j.children || []).slice(0, DAG_SIDE)]);
+}, 2000);
+
 function dagRedraw() {
   const box = $('#job-dag');
   if (box && dag.current) box.replaceChildren(dagSVG(dag.current));
