@@ -158,9 +158,6 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		// compression (records are small binary already) keep the process near 300 MiB.
 		WithBaseTableSize(1 << 20).
 		WithCompression(options.None)
-	// Every level's tables are 1 MiB (badger doubles them level by level), so every table
-	// builder's buffer starts at 2 MiB (twice the table): see builderBytes.
-	bo.TableSizeMultiplier = 1
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", opt.Dir, err)
