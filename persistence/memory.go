@@ -31,8 +31,9 @@ func builderBytes(m int64) int64 {
 // MemoryBound is the most Go heap a store opened with opt keeps live, by its settings: badger's
 // 8 table builders' buffers grown to builderBytes(MemTableSize) (112 MiB for the default 14
 // MiB memtable), two memtable arenas of MemTableSize + 30% (a third while one flushes is not
-// counted: it is short-lived), and the writer's cache at twice its budget (running jobs may take
-// it there). Jobs the scheduler holds (its Fifos, running attempts) are not counted.
+// counted: it is short-lived), and the writer's cache at its budget (only running jobs go past
+// it, and the workers bound them). Jobs the scheduler holds (its Fifos, running attempts) are
+// not counted.
 func MemoryBound(opt BadgerOptions) int64 {
 	if opt.MemTableSize == 0 {
 		opt.MemTableSize = DefaultMemTableSize
@@ -41,5 +42,5 @@ func MemoryBound(opt BadgerOptions) int64 {
 		opt.CacheBytes = DefaultCacheBytes
 	}
 	arena := opt.MemTableSize * 13 / 10
-	return builderPool*builderBytes(opt.MemTableSize) + 2*arena + 2*max(opt.CacheBytes, 0)
+	return builderPool*builderBytes(opt.MemTableSize) + 2*arena + max(opt.CacheBytes, 0)
 }

@@ -18,7 +18,7 @@ func TestBuilderBytesDoubleFromTwoMiB(t *testing.T) {
 
 func TestMemoryBoundOfTheDefaults(t *testing.T) {
 	arena := int64(DefaultMemTableSize) * 13 / 10
-	require.Equal(t, 8*int64(14<<20)+2*arena+2*int64(DefaultCacheBytes), MemoryBound(BadgerOptions{}))
+	require.Equal(t, 8*int64(14<<20)+2*arena+int64(DefaultCacheBytes), MemoryBound(BadgerOptions{}))
 	// A larger memtable steps the 8 builders up to 30 MiB each; no cache counts nothing.
 	require.Equal(t, 8*int64(30<<20)+2*int64(20<<20)*13/10, MemoryBound(BadgerOptions{MemTableSize: 20 << 20, CacheBytes: -1}))
 }
