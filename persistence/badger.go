@@ -44,16 +44,20 @@ type BadgerOptions struct {
 
 // Defaults of BadgerOptions.
 const (
-	// DefaultMemTableSize is badger's memtable size: 20 MiB, so one commit holds 2,831,155
-	// bytes and 29,491 keys (90% of badger's cap), room for a batch of 10,000 small jobs
-	// (jobsched's default batch limit) without a unique key: such a job weighs ~219 bytes in 2
-	// keys, ~297 bytes in 3 keys with one. Badger keeps two memtables; 24 MiB would fit 10,000
-	// jobs with unique keys but raised the peak RSS of a busy store by ~70 MiB (16 MiB: 232,
-	// 20 MiB: 233, 24 MiB: 305 MiB, medians of 3 runs), 32 MiB by ~150 MiB.
-	DefaultMemTableSize = 20 << 20
+	// DefaultMemTableSize is badger's memtable size: 14 MiB, so one commit holds 1,981,808
+	// bytes and 20,643 keys (90% of badger's cap), room for a batch of 10,000 small jobs
+	// (jobsched's default batch limit) without a unique key: such a job weighs ~170 bytes in 2
+	// keys; ~6,800 fit with a unique key each (3 keys). It is the smallest size that fits
+	// them, because the memtable sets the memory badger keeps: each flush builds its table in
+	// a buffer of badger's pool of 8 table builders, which keeps it grown (2, 6, 14, 30 MiB:
+	// it doubles from 2 MiB), so the pool settles at 8 × the buffer a flushed memtable needs:
+	// 14 MiB each up to a 14 MiB memtable, 30 MiB each from 16 MiB (see memory.go).
+	DefaultMemTableSize = 14 << 20
 	// DefaultCacheBytes is the budget of the writer's cache of unfinished jobs (their records
-	// as held in memory, args included): 32 MiB.
-	DefaultCacheBytes = 32 << 20
+	// as held in memory, args included): 16 MiB, ~33,000 small jobs (~500 bytes each as the
+	// cache weighs them). It was 32 MiB (docs/benchmarks.md, "Session 4: memory at a 1,000,000
+	// backlog"); 8 MiB doubled the time of the 10,000-wide fan-in and parked-jobs tests.
+	DefaultCacheBytes = 16 << 20
 )
 
 // Badger is the badger/v4 Store.
@@ -139,9 +143,15 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		WithSyncWrites(false). // we sync once per group commit instead
 		WithLogger(badgerLogger{opt.Logger}).
 		WithMemTableSize(opt.MemTableSize).
-		WithNumMemtables(2).
-		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(8 << 20).
+		// One memtable waiting for its flush besides the one written (badger then holds at most
+		// 3 arenas of memtable + 30%, 2 while no flush waits): a flush of 14 MiB takes a fraction
+		// of the second the next memtable needs to fill, so writes do not wait for it.
+		WithNumMemtables(1).
+		// No block cache (badger's advice without compression or encryption: a block is read
+		// from the memory-mapped table) and no index cache (badger uses it only for encrypted
+		// tables): both were Go heap for nothing.
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(0).
 		WithNumCompactors(2).
 		// L0 compaction once 5 tables wait (badger's default), writes stalled at 10 (it was 2
 		// and 4): fewer, larger L0 compactions. Tester bursts, interleaved on a busy machine:

@@ -197,8 +197,8 @@ func serve(cfg daemon.Config, opt daemon.Options, load func() (daemon.Config, er
 		case <-startCtx.Done():
 		}
 	}()
-	if cfg.MemoryLimit > 0 {
-		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
+	if limit := cfg.SoftMemoryLimit(os.Getenv("GOMEMLIMIT")); limit > 0 {
+		debug.SetMemoryLimit(limit)
 	}
 	d, err := daemon.Start(startCtx, cfg, opt)
 	cancelStart()

@@ -71,7 +71,8 @@ type Config struct {
 	OTel OTelConfig `yaml:"otel"`
 
 	// MemoryLimit, if set, is the Go runtime's soft memory limit (debug.SetMemoryLimit): the
-	// GC works harder as the heap nears it. 0 leaves the runtime's (GOMEMLIMIT, else none).
+	// GC works harder as the heap nears it. 0: GOMEMLIMIT if set, else a default derived from
+	// the badger store's settings (SoftMemoryLimit).
 	MemoryLimit ByteSize `yaml:"memory_limit"`
 }
 
