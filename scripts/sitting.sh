@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One benchmark sitting (docs/benchmarks.md, "Session 3 sitting"): an older jobsched binary (OLD)
+# One benchmark sitting (docs/benchmarks.md, "Session 3 sitting", "Session 4 sitting"): an older jobsched binary (OLD)
 # against a newer one (NEW), River tuned through ../shared/anchors in the same minutes, then the
 # 1M burst, the daemon, latency; `sitting.sh pg`: PostgreSQL, 1 vs 3 nodes, beside River.
 # Build the binaries first, e.g.:
@@ -30,6 +30,9 @@ pgpart() {
   for rep in 1 2 3; do
     pgrun pg1.$rep js1 1
     pgrun pg3.$rep js3 3
+    su postgres -c "psql -h 127.0.0.1 -p 5499 -U postgres -qc 'drop database if exists jslat' -c 'create database jslat'" >/dev/null
+    $NEW tester --json --nodes 1 --store "postgres://postgres@127.0.0.1:5499/jslat?sslmode=disable" --rate 500 --jobs 2500 --workers 100 >$out/pglat.$rep.json 2>$out/pglat.$rep.err
+    echo "pglat.$rep $(jq -c '{e: (.enqueue_per_s|floor), p50: .start_latency_ms.p50, p99: .start_latency_ms.p99, lost}' $out/pglat.$rep.json 2>/dev/null)"
     $ANCH -n 20000 -single 1600 -rate 500 -rate-secs 5 -river-cooldown 1ms -river-poll 5ms river >$out/riverpg.$rep.txt 2>&1
     grep -v "level=" $out/riverpg.$rep.txt | sed "s/^/riverpg.$rep /"
   done
@@ -45,6 +48,7 @@ for rep in 1 2 3; do
   $ANCH -n 100000 -single 1600 -rate 500 -rate-secs 5 -river-cooldown 1ms -river-poll 5ms river >$out/river.$rep.txt 2>&1
   (cd "$anchors_dir" && ./servers.sh down >/dev/null)
   grep -v "level=" $out/river.$rep.txt | sed "s/^/river.$rep /"
+  run old-daemon.$rep $OLD --spawn --jobs 100000 --batch 1000 --concurrency 4 --workers 100
   run new-daemon.$rep $NEW --spawn --jobs 100000 --batch 1000 --concurrency 4 --workers 100
   run old-lat500.$rep $OLD --embedded --rate 500 --jobs 5000 --workers 100
   run new-lat500.$rep $NEW --embedded --rate 500 --jobs 5000 --workers 100
@@ -52,5 +56,7 @@ for rep in 1 2 3; do
 done
 run old-burst1m $OLD --embedded --jobs 1000000 --batch 1000 --workers 100
 run new-burst1m $NEW --embedded --jobs 1000000 --batch 1000 --workers 100
+run old-backlog1m $OLD --spawn --backlog 1000000 --jobs 100000 --batch 1000 --workers 100
 run new-backlog1m $NEW --spawn --backlog 1000000 --jobs 100000 --batch 1000 --workers 100
+GOMEMLIMIT=off run new-backlog1m-nolimit $NEW --spawn --backlog 1000000 --jobs 100000 --batch 1000 --workers 100
 date -u
