@@ -139,6 +139,7 @@ func (f *fifo) Receive(ctx actor.Context) {
 		// What an earlier incarnation read is not trusted: read again from the low-water mark.
 		f.spilled, f.cursor = true, f.stats.lowWater.Load()
 		f.stats.Parked.Store(0)
+		f.takeOver()
 		f.adopting = true
 		f.adopt(ctx)
 		f.load(ctx)
@@ -298,6 +299,7 @@ func (f *fifo) end(tok uint64) {
 		return // ended already (a late message after an audit)
 	}
 	delete(f.flights, tok)
+	f.stats.handoffs.drop(tok)
 	if f.inflight[fl.id] == tok {
 		delete(f.inflight, fl.id)
 	}
@@ -341,6 +343,7 @@ func (f *fifo) pump(ctx actor.Context) {
 		}
 		f.flights[f.nextToken] = fl
 		f.inflight[j.ID] = f.nextToken
+		f.stats.handoffs.add(f.nextToken, j.ID, fl.key)
 		ctx.Send(f.registry, &Dispatch{Job: j, Token: f.nextToken})
 	}
 	f.stats.InMemory.Store(int64(f.len()))
@@ -490,7 +493,10 @@ func (f *fifo) adopted(ctx actor.Context, msg *runningRead) {
 	}
 	f.adopting = false
 	now := f.env.Clock.Now()
-	for _, j := range msg.jobs { // nothing was handed out yet: none is in flight
+	for _, j := range msg.jobs { // nothing was handed out yet: only those takeOver held are in flight
+		if _, held := f.inflight[j.ID]; held {
+			continue
+		}
 		k, _ := f.keyOf(j)
 		f.nextToken++
 		f.flights[f.nextToken] = flight{id: j.ID, key: k, at: now}
@@ -498,6 +504,20 @@ func (f *fifo) adopted(ctx actor.Context, msg *runningRead) {
 		f.keyRunning[k]++
 	}
 	f.pump(ctx)
+}
+
+// takeOver holds, as hand-offs of its own, those of an earlier incarnation whose attempt began
+// and has not returned (its start write may not be stored yet, so adopt would not see it);
+// the others are revoked, and their jobs read again from the store.
+func (f *fifo) takeOver() {
+	now := f.env.Clock.Now()
+	for tok, h := range f.stats.handoffs.takeOver(f.epoch) {
+		f.flights[tok] = flight{id: h.id, key: h.key, at: now}
+		f.inflight[h.id] = tok
+		if h.key != "" {
+			f.keyRunning[h.key]++
+		}
+	}
 }
 
 // onPoll is the store-driven path: settle the low-water mark, rescan a page of the queue and
@@ -668,8 +688,14 @@ func (f *fifo) audited(ctx actor.Context, msg *audited) {
 		case err == nil && j.State == persistence.StateRunning:
 			fl.at = now // its attempt runs: its end will come
 			f.flights[tok] = fl
+		case err == nil && j.State == persistence.StateQueued && !f.stats.handoffs.revoke(tok):
+			// An attempt took the hand-off and has not returned: its start write is on its
+			// way (or it gives the job back); its end will come.
+			fl.at = now
+			f.flights[tok] = fl
 		case err == nil && j.State == persistence.StateQueued:
-			// The hand-off was lost (a stopped worker, a dropped message): take the job back.
+			// The hand-off was lost (a stopped worker, a dropped message) and is revoked, so no
+			// attempt will take it: take the job back.
 			f.end(tok)
 			if f.env.Claims == nil && !f.known(j.ID) { // a claimed one was given back: claim again
 				f.pushFront(j)
