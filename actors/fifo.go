@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -75,6 +77,9 @@ type fifo struct {
 	keyRunning map[string]int
 	parked     map[string][]*persistence.Job
 	parkedN    int
+	// endedWhileReading: jobs whose hand-off ended while a rescan or a spill read ran; that
+	// read may have seen them still queued, and must not bring them back.
+	endedWhileReading map[string]struct{}
 
 	// Claiming (Env.Claims set; fifo_claim.go): a claim is on its way; claimAgain: a wake-up
 	// came meanwhile; claimIdle: the last claim found the queue empty, so more demand alone
@@ -300,6 +305,12 @@ func (f *fifo) end(tok uint64) {
 	}
 	delete(f.flights, tok)
 	f.stats.handoffs.drop(tok)
+	if f.scanning || f.loading {
+		if f.endedWhileReading == nil {
+			f.endedWhileReading = map[string]struct{}{}
+		}
+		f.endedWhileReading[fl.id] = struct{}{}
+	}
 	if f.inflight[fl.id] == tok {
 		delete(f.inflight, fl.id)
 	}
@@ -319,14 +330,7 @@ func (f *fifo) pump(ctx actor.Context) {
 			// Over its key's limit: park it, in order, without taking a worker. Past parkMax
 			// it is forgotten: it stays queued in the store, and a rescan brings it back.
 			f.q.pop()
-			if f.parkedN >= parkMax {
-				delete(f.ids, j.ID)
-				f.forget(j)
-				continue
-			}
-			f.parked[k] = append(f.parked[k], j)
-			f.parkedN++
-			f.stats.Parked.Store(int64(f.parkedN))
+			f.park(k, j)
 			continue
 		}
 		if !f.allowStart(ctx) {
@@ -354,6 +358,31 @@ func (f *fifo) pump(ctx actor.Context) {
 	if f.spilled && !f.loading && !f.loadFailed && f.ready && f.len() < f.env.FifoMemory/2 {
 		f.load(ctx)
 	}
+}
+
+// park keeps a job waiting for a slot of its key, in the order of the queue (by Seq): a job
+// released but not handed out at once, or read back from the store, takes its place again
+// instead of going behind later jobs of its key. Past parkMax, the latest job parked on the key
+// (or this one) is forgotten: it stays queued in the store, and a rescan brings it back.
+func (f *fifo) park(k string, j *persistence.Job) {
+	p := f.parked[k]
+	i := sort.Search(len(p), func(i int) bool { return p[i].Seq > j.Seq })
+	if f.parkedN >= parkMax {
+		if i == len(p) {
+			delete(f.ids, j.ID)
+			f.forget(j)
+			return
+		}
+		last := p[len(p)-1]
+		p = p[:len(p)-1]
+		f.parkedN--
+		delete(f.ids, last.ID)
+		f.forget(last)
+	}
+	p = slices.Insert(p, i, j)
+	f.parked[k] = p
+	f.parkedN++
+	f.stats.Parked.Store(int64(f.parkedN))
 }
 
 // keyOf returns the concurrency-key slot of a job and whether its kind limits it.
@@ -422,18 +451,20 @@ func (f *fifo) load(ctx actor.Context) {
 func (f *fifo) loaded(ctx actor.Context, msg *queuedLoaded) {
 	f.loading = false
 	if msg.err != nil {
+		f.readDone()
 		// The store failed this read: keep the cursor and read again at the next poll.
 		f.loadFailed = true
 		f.env.Log.Warn("fifo: read queued jobs", slog.String("category", f.cat), slog.Any("err", msg.err))
 		return
 	}
 	for _, j := range msg.jobs {
-		if !f.known(j.ID) {
+		if !f.known(j.ID) && !f.endedMeanwhile(j.ID) {
 			f.push(j)
 		}
 		f.cursor = max(f.cursor, j.Seq)
 		f.maxSeq = max(f.maxSeq, j.Seq)
 	}
+	f.readDone()
 	f.spilled = msg.full
 	if f.dropMin != 0 {
 		f.spilled, f.cursor = true, min(f.cursor, f.dropMin-1)
@@ -592,6 +623,7 @@ func (f *fifo) scan(ctx actor.Context) {
 func (f *fifo) scanned(ctx actor.Context, msg *scanned) {
 	f.scanning = false
 	if msg.err != nil {
+		f.readDone()
 		f.env.Log.Warn("fifo: rescan queued jobs", slog.String("category", f.cat), slog.Any("err", msg.err))
 		return
 	}
@@ -618,10 +650,11 @@ func (f *fifo) scanned(ctx actor.Context, msg *scanned) {
 			f.scanPos = 0
 			break
 		}
-		if !f.known(j.ID) {
+		if !f.known(j.ID) && !f.endedMeanwhile(j.ID) {
 			found = append(found, j)
 		}
 	}
+	f.readDone()
 	// The found jobs are older than those in memory: they go in front, oldest first.
 	for i := len(found) - 1; i >= 0; i-- {
 		if f.len() >= f.env.FifoMemory {
@@ -635,6 +668,20 @@ func (f *fifo) scanned(ctx actor.Context, msg *scanned) {
 		f.env.Log.Debug("fifo: rescan found queued jobs no message brought", slog.String("category", f.cat), slog.Int("jobs", len(found)))
 	}
 	f.pump(ctx)
+}
+
+// endedMeanwhile reports whether a job's hand-off ended while a read ran: a job the read saw
+// queued may have run since.
+func (f *fifo) endedMeanwhile(id string) bool {
+	_, ok := f.endedWhileReading[id]
+	return ok
+}
+
+// readDone forgets the jobs ended during reads once no read runs.
+func (f *fifo) readDone() {
+	if !f.scanning && !f.loading {
+		f.endedWhileReading = nil
+	}
 }
 
 // audit reads the stored state of the hand-offs that have not ended for 5 poll intervals.
