@@ -256,6 +256,42 @@ func TestJobsHandedToDeadWorkersComeBackAndFreeTheirKey(t *testing.T) {
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
 }
 
+// A hand-off whose start write is slow (it outlasts the audit's age, as on a loaded machine)
+// is not taken back while its attempt may still begin: the job is not handed out a second
+// time, its concurrency-key slot stays held, and the next job of its key waits for it.
+func TestASlowStartWriteKeepsItsKeySlot(t *testing.T) {
+	fs := faultyStore(t, faulty.Options{Seed: 1, Slow: 1, SlowFor: 300 * time.Millisecond})
+	var running, maxRunning atomic.Int32
+	overlap := make(chan struct{})
+	var once sync.Once
+	s := start(t, jobsched.Config{Store: fs, Workers: 2, PollInterval: fastPoll,
+		Categories: []jobsched.Category{{Name: "default", MinWorkers: 2, MaxWorkers: 2}},
+		Kinds:      []jobsched.Kind{{Name: "keyed", KeyConcurrency: 1}}},
+		map[string]jobsched.Handler{"keyed": func(context.Context, *jobsched.Job) (any, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for m := maxRunning.Load(); n > m && !maxRunning.CompareAndSwap(m, n); m = maxRunning.Load() {
+			}
+			if n > 1 {
+				once.Do(func() { close(overlap) })
+			}
+			select { // the job's work: long enough for a second start write to land meanwhile
+			case <-overlap:
+			case <-time.After(time.Second):
+			}
+			return nil, nil
+		}})
+	ctx := context.Background()
+	jobs, err := s.EnqueueBatch(ctx, []jobsched.JobSpec{{Kind: "keyed", ConcurrencyKey: "k"}, {Kind: "keyed", ConcurrencyKey: "k"}})
+	require.NoError(t, err)
+	for _, j := range jobs {
+		got := waitJob(t, s, j.ID)
+		require.Equal(t, jobsched.StateSucceeded, got.State)
+		require.Equal(t, 1, got.Attempt)
+	}
+	require.Equal(t, int32(1), maxRunning.Load(), "never two jobs of one key at once")
+}
+
 // Point 6: a Fifo that crashes again and again while its queue spills from the store never
 // skips a job nor runs one twice: a read started by an earlier incarnation is not trusted.
 func TestARestartedFifoTrustsNoReadOfTheOneBefore(t *testing.T) {

@@ -61,6 +61,9 @@ type CategoryStats struct {
 	// lowWater: no queued job of the category has a sequence number at or below it (the Fifo's
 	// rescans start there). It outlives a Fifo, so a restarted one starts from it too.
 	lowWater atomic.Uint64
+	// handoffs: the category's hand-offs an attempt may still begin (handoff.go), kept across
+	// the Fifo's and the Workers' incarnations.
+	handoffs handoffs
 }
 
 // Event is something the tree did that observers (dashboard, metrics) may show.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -75,6 +77,9 @@ type fifo struct {
 	keyRunning map[string]int
 	parked     map[string][]*persistence.Job
 	parkedN    int
+	// endedWhileReading: jobs whose hand-off ended while a rescan or a spill read ran; that
+	// read may have seen them still queued, and must not bring them back.
+	endedWhileReading map[string]struct{}
 
 	// Claiming (Env.Claims set; fifo_claim.go): a claim is on its way; claimAgain: a wake-up
 	// came meanwhile; claimIdle: the last claim found the queue empty, so more demand alone
@@ -89,8 +94,6 @@ type flight struct {
 	id  string
 	key string // concurrency-key slot held ("" none)
 	at  time.Time
-	// doubted: an audit found the job still queued; the next one takes it back (audited).
-	doubted bool
 }
 
 // Sizes of the store-driven paths.
@@ -141,6 +144,7 @@ func (f *fifo) Receive(ctx actor.Context) {
 		// What an earlier incarnation read is not trusted: read again from the low-water mark.
 		f.spilled, f.cursor = true, f.stats.lowWater.Load()
 		f.stats.Parked.Store(0)
+		f.takeOver()
 		f.adopting = true
 		f.adopt(ctx)
 		f.load(ctx)
@@ -300,6 +304,13 @@ func (f *fifo) end(tok uint64) {
 		return // ended already (a late message after an audit)
 	}
 	delete(f.flights, tok)
+	f.stats.handoffs.drop(tok)
+	if f.scanning || f.loading {
+		if f.endedWhileReading == nil {
+			f.endedWhileReading = map[string]struct{}{}
+		}
+		f.endedWhileReading[fl.id] = struct{}{}
+	}
 	if f.inflight[fl.id] == tok {
 		delete(f.inflight, fl.id)
 	}
@@ -319,14 +330,7 @@ func (f *fifo) pump(ctx actor.Context) {
 			// Over its key's limit: park it, in order, without taking a worker. Past parkMax
 			// it is forgotten: it stays queued in the store, and a rescan brings it back.
 			f.q.pop()
-			if f.parkedN >= parkMax {
-				delete(f.ids, j.ID)
-				f.forget(j)
-				continue
-			}
-			f.parked[k] = append(f.parked[k], j)
-			f.parkedN++
-			f.stats.Parked.Store(int64(f.parkedN))
+			f.park(k, j)
 			continue
 		}
 		if !f.allowStart(ctx) {
@@ -343,6 +347,7 @@ func (f *fifo) pump(ctx actor.Context) {
 		}
 		f.flights[f.nextToken] = fl
 		f.inflight[j.ID] = f.nextToken
+		f.stats.handoffs.add(f.nextToken, j.ID, fl.key)
 		ctx.Send(f.registry, &Dispatch{Job: j, Token: f.nextToken})
 	}
 	f.stats.InMemory.Store(int64(f.len()))
@@ -353,6 +358,31 @@ func (f *fifo) pump(ctx actor.Context) {
 	if f.spilled && !f.loading && !f.loadFailed && f.ready && f.len() < f.env.FifoMemory/2 {
 		f.load(ctx)
 	}
+}
+
+// park keeps a job waiting for a slot of its key, in the order of the queue (by Seq): a job
+// released but not handed out at once, or read back from the store, takes its place again
+// instead of going behind later jobs of its key. Past parkMax, the latest job parked on the key
+// (or this one) is forgotten: it stays queued in the store, and a rescan brings it back.
+func (f *fifo) park(k string, j *persistence.Job) {
+	p := f.parked[k]
+	i := sort.Search(len(p), func(i int) bool { return p[i].Seq > j.Seq })
+	if f.parkedN >= parkMax {
+		if i == len(p) {
+			delete(f.ids, j.ID)
+			f.forget(j)
+			return
+		}
+		last := p[len(p)-1]
+		p = p[:len(p)-1]
+		f.parkedN--
+		delete(f.ids, last.ID)
+		f.forget(last)
+	}
+	p = slices.Insert(p, i, j)
+	f.parked[k] = p
+	f.parkedN++
+	f.stats.Parked.Store(int64(f.parkedN))
 }
 
 // keyOf returns the concurrency-key slot of a job and whether its kind limits it.
@@ -421,18 +451,20 @@ func (f *fifo) load(ctx actor.Context) {
 func (f *fifo) loaded(ctx actor.Context, msg *queuedLoaded) {
 	f.loading = false
 	if msg.err != nil {
+		f.readDone()
 		// The store failed this read: keep the cursor and read again at the next poll.
 		f.loadFailed = true
 		f.env.Log.Warn("fifo: read queued jobs", slog.String("category", f.cat), slog.Any("err", msg.err))
 		return
 	}
 	for _, j := range msg.jobs {
-		if !f.known(j.ID) {
+		if !f.known(j.ID) && !f.endedMeanwhile(j.ID) {
 			f.push(j)
 		}
 		f.cursor = max(f.cursor, j.Seq)
 		f.maxSeq = max(f.maxSeq, j.Seq)
 	}
+	f.readDone()
 	f.spilled = msg.full
 	if f.dropMin != 0 {
 		f.spilled, f.cursor = true, min(f.cursor, f.dropMin-1)
@@ -492,7 +524,10 @@ func (f *fifo) adopted(ctx actor.Context, msg *runningRead) {
 	}
 	f.adopting = false
 	now := f.env.Clock.Now()
-	for _, j := range msg.jobs { // nothing was handed out yet: none is in flight
+	for _, j := range msg.jobs { // nothing was handed out yet: only those takeOver held are in flight
+		if _, held := f.inflight[j.ID]; held {
+			continue
+		}
 		k, _ := f.keyOf(j)
 		f.nextToken++
 		f.flights[f.nextToken] = flight{id: j.ID, key: k, at: now}
@@ -500,6 +535,20 @@ func (f *fifo) adopted(ctx actor.Context, msg *runningRead) {
 		f.keyRunning[k]++
 	}
 	f.pump(ctx)
+}
+
+// takeOver holds, as hand-offs of its own, those of an earlier incarnation whose attempt began
+// and has not returned (its start write may not be stored yet, so adopt would not see it);
+// the others are revoked, and their jobs read again from the store.
+func (f *fifo) takeOver() {
+	now := f.env.Clock.Now()
+	for tok, h := range f.stats.handoffs.takeOver(f.epoch) {
+		f.flights[tok] = flight{id: h.id, key: h.key, at: now}
+		f.inflight[h.id] = tok
+		if h.key != "" {
+			f.keyRunning[h.key]++
+		}
+	}
 }
 
 // onPoll is the store-driven path: settle the low-water mark, rescan a page of the queue and
@@ -574,6 +623,7 @@ func (f *fifo) scan(ctx actor.Context) {
 func (f *fifo) scanned(ctx actor.Context, msg *scanned) {
 	f.scanning = false
 	if msg.err != nil {
+		f.readDone()
 		f.env.Log.Warn("fifo: rescan queued jobs", slog.String("category", f.cat), slog.Any("err", msg.err))
 		return
 	}
@@ -600,10 +650,11 @@ func (f *fifo) scanned(ctx actor.Context, msg *scanned) {
 			f.scanPos = 0
 			break
 		}
-		if !f.known(j.ID) {
+		if !f.known(j.ID) && !f.endedMeanwhile(j.ID) {
 			found = append(found, j)
 		}
 	}
+	f.readDone()
 	// The found jobs are older than those in memory: they go in front, oldest first.
 	for i := len(found) - 1; i >= 0; i-- {
 		if f.len() >= f.env.FifoMemory {
@@ -617,6 +668,20 @@ func (f *fifo) scanned(ctx actor.Context, msg *scanned) {
 		f.env.Log.Debug("fifo: rescan found queued jobs no message brought", slog.String("category", f.cat), slog.Int("jobs", len(found)))
 	}
 	f.pump(ctx)
+}
+
+// endedMeanwhile reports whether a job's hand-off ended while a read ran: a job the read saw
+// queued may have run since.
+func (f *fifo) endedMeanwhile(id string) bool {
+	_, ok := f.endedWhileReading[id]
+	return ok
+}
+
+// readDone forgets the jobs ended during reads once no read runs.
+func (f *fifo) readDone() {
+	if !f.scanning && !f.loading {
+		f.endedWhileReading = nil
+	}
 }
 
 // audit reads the stored state of the hand-offs that have not ended for 5 poll intervals.
@@ -670,14 +735,14 @@ func (f *fifo) audited(ctx actor.Context, msg *audited) {
 		case err == nil && j.State == persistence.StateRunning:
 			fl.at = now // its attempt runs: its end will come
 			f.flights[tok] = fl
-		case err == nil && j.State == persistence.StateQueued && !fl.doubted:
-			// Lost, or its worker's start write is slow (it may land after this read): a job
-			// taken back then would run twice, its key's slot freed under it. Look again
-			// after another age.
-			fl.at, fl.doubted = now, true
+		case err == nil && j.State == persistence.StateQueued && !f.stats.handoffs.revoke(tok):
+			// An attempt took the hand-off and has not returned: its start write is on its
+			// way (or it gives the job back); its end will come.
+			fl.at = now
 			f.flights[tok] = fl
 		case err == nil && j.State == persistence.StateQueued:
-			// The hand-off was lost (a stopped worker, a dropped message): take the job back.
+			// The hand-off was lost (a stopped worker, a dropped message) and is revoked, so no
+			// attempt will take it: take the job back.
 			f.end(tok)
 			if f.env.Claims == nil && !f.known(j.ID) { // a claimed one was given back: claim again
 				f.pushFront(j)

@@ -29,6 +29,7 @@ const claimMax = 1000
 func (f *fifo) claimStarted(ctx actor.Context) {
 	f.stats.Parked.Store(0)
 	f.env.Claims.GiveBackAll(f.cat)
+	f.takeOver()
 	f.adopting = true
 	f.adopt(ctx)
 	f.ready = true

@@ -57,9 +57,11 @@ type WorkerIdle struct {
 type WorkerGone struct{ PID *actor.PID }
 
 // JobDone: a Worker's attempt goroutine → the Worker: the attempt ended and its outcome is being
-// stored. Panic holds the handler's panic text, if it panicked; the Worker then crashes.
+// stored. Token is the hand-off's. Panic holds the handler's panic text, if it panicked; the
+// Worker then crashes.
 type JobDone struct {
 	JobID string
+	Token uint64
 	Panic string
 }
 

@@ -27,10 +27,18 @@ type worker struct {
 	// runs feeds the attempt goroutine, one job at a time (a Run is taken only when no attempt
 	// runs, so the send never waits); closed when the incarnation stops or restarts. cancel ends,
 	// with ErrWorkerStopped, the incarnation's context, the parent of every attempt's context.
-	runs   chan *persistence.Job
+	runs   chan run
 	cancel context.CancelCauseFunc
 	// The PIDs this worker sends to, made once: a PID caches the process it names.
 	fifo, registry *actor.PID
+	// handoffs is the category's table of hand-offs (handoff.go).
+	handoffs *handoffs
+}
+
+// run is one hand-off given to the attempt goroutine.
+type run struct {
+	job   *persistence.Job
+	token uint64
 }
 
 // WorkerSpec is the child spec of one Worker of a category. Workers are transient: restarted
@@ -44,6 +52,7 @@ func (w *worker) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		w.fifo, w.registry = w.env.FifoPID(w.cat), w.env.RegistryPID(w.cat)
+		w.handoffs = &w.env.Stats[w.cat].handoffs
 		w.start(ctx.Self())
 		ctx.Send(w.registry, &WorkerIdle{PID: ctx.Self()})
 	case *Run:
@@ -52,13 +61,13 @@ func (w *worker) Receive(ctx actor.Context) {
 			return
 		}
 		select {
-		case w.runs <- msg.Job:
+		case w.runs <- run{job: msg.Job, token: msg.Token}:
 			w.current, w.token = msg.Job.ID, msg.Token
 		default: // unreachable: the goroutine took the previous job before its JobDone came
 			ctx.Send(w.fifo, &Requeue{Job: msg.Job, Token: msg.Token})
 		}
 	case *JobDone:
-		if msg.JobID != w.current {
+		if w.current == "" || msg.Token != w.token {
 			return // the end of an attempt an earlier incarnation started
 		}
 		w.current = ""
@@ -83,12 +92,18 @@ func (w *worker) Receive(ctx actor.Context) {
 // worker when the attempt ended, until runs is closed.
 func (w *worker) start(self *actor.PID) {
 	jctx, cancel := context.WithCancelCause(context.Background())
-	runs := make(chan *persistence.Job, 1)
+	runs := make(chan run, 1)
 	w.runs, w.cancel = runs, cancel
+	h := w.handoffs
 	w.env.Go(func() {
-		for job := range runs {
-			p := w.env.Runner.Run(jctx, job)
-			w.env.send(self, &JobDone{JobID: job.ID, Panic: p})
+		for r := range runs {
+			// A hand-off the Fifo's audit revoked meanwhile (it took the job back) is not run.
+			var p string
+			if h.take(r.token) {
+				p = w.env.Runner.Run(jctx, r.job)
+				h.drop(r.token)
+			}
+			w.env.send(self, &JobDone{JobID: r.job.ID, Token: r.token, Panic: p})
 		}
 	})
 }
