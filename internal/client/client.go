@@ -18,6 +18,7 @@ import (
 
 	"github.com/jobsched/jobsched"
 	"github.com/jobsched/jobsched/internal/httpapi"
+	"github.com/jobsched/jobsched/internal/iox"
 	"github.com/jobsched/jobsched/supervision"
 )
 
@@ -90,7 +91,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) (in
 		return 0, err
 	}
 	defer resp.Body.Close()
-	raw, err := readAll(resp.Body, resp.ContentLength)
+	raw, err := iox.ReadAll(resp.Body, resp.ContentLength)
 	if err != nil {
 		return resp.StatusCode, err
 	}
@@ -111,28 +112,6 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) (in
 		}
 	}
 	return resp.StatusCode, nil
-}
-
-// readAll is io.ReadAll starting with room for a known length (up to 64 MiB), so that a large
-// answer is not copied as it grows.
-func readAll(r io.Reader, size int64) ([]byte, error) {
-	if size < 0 || size > 64<<20 {
-		return io.ReadAll(r)
-	}
-	b := make([]byte, 0, size+1) // +1: the read that meets the end needs no room of its own
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err != nil {
-			if err == io.EOF {
-				err = nil
-			}
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
 }
 
 // Enqueue posts one job; with wait > 0 it waits for the result that long (the answer's status

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/iox"
 )
 
 // Limits of the API.
@@ -182,7 +182,7 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request, limit int64) (bod
 	if err != nil {
 		return nil, release, err
 	}
-	b, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
+	b, err := iox.ReadAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -191,28 +191,6 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request, limit int64) (bod
 		return nil, release, &jobsched.InvalidError{Field: "body", Reason: err.Error()}
 	}
 	return b, release, nil
-}
-
-// readAll is io.ReadAll starting with room for size bytes (a known Content-Length, already
-// checked against the limit), so that a large body is not copied as it grows.
-func readAll(r io.Reader, size int64) ([]byte, error) {
-	if size < 0 {
-		return io.ReadAll(r)
-	}
-	b := make([]byte, 0, size+1) // +1: the read that meets the end needs no room of its own
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err != nil {
-			if err == io.EOF {
-				err = nil
-			}
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
 }
 
 func (a *API) enqueue(w http.ResponseWriter, r *http.Request) {
