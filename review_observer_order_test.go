@@ -26,7 +26,7 @@ func (o *orderObserver) note(e string, j *jobsched.Job) {
 	o.events = append(o.events, e)
 	o.mu.Unlock()
 }
-func (o *orderObserver) JobEnqueued(j *jobsched.Job)                { o.note("enqueued", j) }
+func (o *orderObserver) JobEnqueued(j *jobsched.Job)                 { o.note("enqueued", j) }
 func (o *orderObserver) JobStarted(j *jobsched.Job, _ time.Duration) { o.note("started", j) }
 func (o *orderObserver) JobFinished(j *jobsched.Job, _ time.Duration) {
 	o.note("finished", j)
