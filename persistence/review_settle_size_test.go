@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -38,4 +39,29 @@ func TestReviewAParentOfTwoThousandChildrenWithKilobyteArgsCanFinish(t *testing.
 			require.Eventually(t, func() bool { return s.Counts()["c"][StatePending] == 0 }, 10e9, 1e6)
 		})
 	}
+}
+
+// Review: the runner's fallback for a finish refused as too large (runner.go, tooLargeAttempt)
+// stores a failed attempt; once the parent is dead, its cancel cascade rewrites the same 2,000
+// children (each with an error appended): refused too, and the parent stays running.
+func TestReviewADeadParentOfTwoThousandChildrenWithKilobyteArgsCanFinish(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	_, err = s.Insert(ctx, []*Job{newJobFor("p")})
+	require.NoError(t, err)
+	args := []byte(`"` + string(bytes.Repeat([]byte("a"), 1000)) + `"`)
+	for b := range 4 {
+		kids := make([]*Job, 500)
+		for i := range kids {
+			kids[i] = newJobFor(fmt.Sprintf("c%d-%04d", b, i), "p")
+			kids[i].Args = args
+		}
+		_, err = s.Insert(ctx, kids)
+		require.NoError(t, err)
+	}
+	now := time.Now().UTC()
+	_, err = s.Update(ctx, "p", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
+	require.NoError(t, err)
 }
