@@ -65,3 +65,32 @@ func TestReviewADeadParentOfTwoThousandChildrenWithKilobyteArgsCanFinish(t *test
 	_, err = s.Update(ctx, "p", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
 	require.NoError(t, err)
 }
+
+// Reviving the 2,000 children of ~1 KB args that a dead parent's cascade cancelled rewrites each
+// record too: the revive's pages are bounded by weight as well as by count.
+func TestReviewReviveOfTwoThousandChildrenWithKilobyteArgsFits(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	_, err = s.Insert(ctx, []*Job{newJobFor("p")})
+	require.NoError(t, err)
+	args := []byte(`"` + string(bytes.Repeat([]byte("a"), 1000)) + `"`)
+	for b := range 4 {
+		kids := make([]*Job, 500)
+		for i := range kids {
+			kids[i] = newJobFor(fmt.Sprintf("c%d-%04d", b, i), "p")
+			kids[i].Args = args
+		}
+		_, err = s.Insert(ctx, kids)
+		require.NoError(t, err)
+	}
+	now := time.Now().UTC()
+	_, err = s.Update(ctx, "p", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.Counts()["c"][StateCancelled] == 2000 }, 10e9, 1e6)
+	n, _, err := s.ReviveDependents(ctx, "p")
+	require.NoError(t, err)
+	require.Equal(t, 2000, n)
+	require.Equal(t, 2000, s.Counts()["c"][StatePending])
+}
