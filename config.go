@@ -150,7 +150,9 @@ type PeriodicJob struct {
 
 // Observer receives the events metrics are made of. Methods must be quick and must not block.
 type Observer interface {
-	// JobEnqueued: a new job was stored.
+	// JobEnqueued: a new job was stored. On the Badger store it is called at the commit, before
+	// the sync (and before the job can start), on the store's goroutine: after a failed sync, a
+	// job it told of may be lost though its enqueue returned an error.
 	JobEnqueued(j *Job)
 	// JobStarted: an attempt began, wait after the job was due (run_at).
 	JobStarted(j *Job, wait time.Duration)

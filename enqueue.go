@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jobsched/jobsched/actors"
 	"github.com/jobsched/jobsched/persistence"
@@ -124,13 +125,18 @@ func (s *Scheduler) insert(ctx context.Context, jobs []*Job, perCat map[string]i
 	run := func() ([]persistence.InsertResult, error) {
 		defer s.inserting.Done()
 		gen := s.inserts.Begin()
+		// The reservation ends once the jobs are in the state counts: at the commit, as the
+		// counts move, on a store that tells of it (enqueue_early.go); else once Insert returns.
+		unreserve := sync.OnceFunc(func() {
+			for cat, n := range perCat {
+				s.catReserved(cat).Add(-n)
+			}
+		})
 		// Ready jobs go to the actors once committed, before the sync (enqueue_early.go).
-		res, early, err := s.storeInsert(context.WithoutCancel(ctx), jobs)
+		res, early, err := s.storeInsert(context.WithoutCancel(ctx), jobs, unreserve)
 		err = deletedCategory(err) // by another node (categoryGuard)
 		s.inserts.End(gen)
-		for cat, n := range perCat {
-			s.catReserved(cat).Add(-n)
-		}
+		unreserve()
 		if err == nil {
 			s.announce(res, early)
 		}
@@ -156,17 +162,24 @@ func (s *Scheduler) insert(ctx context.Context, jobs []*Job, perCat map[string]i
 	}
 }
 
-// announce tells of the stored jobs: the Observer, and, unless the store's commit did it
-// already (early, enqueue_early.go), the hub and the actors (handOff).
+// announce tells of the stored jobs, unless the store's commit did it already (early,
+// enqueue_early.go): the Observer, then the hub and the actors (handOff).
 func (s *Scheduler) announce(res []persistence.InsertResult, early bool) {
 	if !early {
+		s.tellEnqueued(res)
 		s.handOff(res)
 	}
-	if s.cfg.Observer != nil {
-		for _, r := range res {
-			if !r.Duplicate {
-				s.cfg.Observer.JobEnqueued(r.Job)
-			}
+}
+
+// tellEnqueued tells the Observer of the stored jobs, before they are handed to the actors so
+// that it hears of a job enqueued before it hears of its start.
+func (s *Scheduler) tellEnqueued(res []persistence.InsertResult) {
+	if s.cfg.Observer == nil {
+		return
+	}
+	for _, r := range res {
+		if !r.Duplicate {
+			s.cfg.Observer.JobEnqueued(r.Job)
 		}
 	}
 }

@@ -14,7 +14,11 @@ import (
 // then crashes before the sync, it may run although its enqueue was never acknowledged, or be
 // lost with its start. At-least-once delivery allows it; a start is still stored before its
 // handler runs (docs/durability.md, "A job starts before its enqueue is acknowledged").
-func (s *Scheduler) storeInsert(ctx context.Context, jobs []*Job) (res []persistence.InsertResult, early bool, err error) {
+//
+// At the commit, the jobs are in the state counts: landed (the end of their queue-limit
+// reservation) runs then, and the Observer hears of them (JobEnqueued) before the hand-off, so
+// before their start; after a failed sync it may have heard of jobs whose enqueue failed.
+func (s *Scheduler) storeInsert(ctx context.Context, jobs []*Job, landed func()) (res []persistence.InsertResult, early bool, err error) {
 	n, ok := s.store.(persistence.CommitNotifier)
 	if !ok {
 		res, err = s.store.Insert(ctx, jobs)
@@ -22,6 +26,8 @@ func (s *Scheduler) storeInsert(ctx context.Context, jobs []*Job) (res []persist
 	}
 	res, err = n.InsertCommitted(ctx, jobs, func(res []persistence.InsertResult) {
 		early = true
+		landed()
+		s.tellEnqueued(res)
 		s.handOff(res)
 	})
 	return res, early, err

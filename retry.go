@@ -12,7 +12,9 @@ import (
 )
 
 // retrier tries again, with backoff, the finish writes the store refused for a reason that may
-// pass, until they land, fail for good, or the scheduler closes. A finish that never lands
+// pass, until they land, fail for good, or the scheduler closes. It also makes, on its own
+// goroutine, a first write that a store callback must not submit itself (an item without err:
+// runner.go's too-large outcome). A finish that never lands
 // leaves its job running in the store; the next Start returns it to its queue.
 type retrier struct {
 	mu       sync.Mutex
@@ -104,7 +106,7 @@ func (s *Scheduler) retryLoop() {
 // retryOne tries one write again; a failure that may pass goes back in the queue.
 func (s *Scheduler) retryOne(it *retryItem) {
 	last := it.tries < 0
-	if it.tries == 0 && !persistence.Permanent(it.err) {
+	if it.tries == 0 && it.err != nil && !persistence.Permanent(it.err) {
 		s.log.Warn("store the outcome of a job; trying again", slog.String("job", it.id), slog.Any("err", it.err))
 	}
 	if persistence.Permanent(it.err) {

@@ -124,8 +124,10 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	s.store.UpdateAsync(j.ID, fin, false, func(fj *Job, err error) {
 		if errors.Is(err, persistence.ErrTooLarge) {
 			// The outcome does not fit in one commit: it is refused for good, and the job
-			// would stay running. Store a failed attempt that says so instead.
-			s.finishWrite(j.ID, s.tooLargeAttempt(j.Attempt, now, done, err), then)
+			// would stay running. Store a failed attempt that says so instead, from the
+			// retrier's goroutine: this callback may run on the store's writer or pipe, and a
+			// write submitted from there could wait for the writer itself (its queue full).
+			s.retry.add(&retryItem{id: j.ID, fn: s.tooLargeAttempt(j.Attempt, now, done, err), then: then})
 			return
 		}
 		s.finishWritten(j.ID, fin, then, fj, err)

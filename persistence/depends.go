@@ -142,8 +142,32 @@ func cancelForParent(c, p *Job, now time.Time) {
 }
 
 // maxSettle bounds the children one write settles, so that a fan-out of any size never makes a
-// commit too large: the rest are settled by follow-up writes (settleMore).
+// commit too large: the rest are settled by follow-up writes (settleMore). A write also stops
+// taking children once its writes weigh half a commit (settleFull): a released child's whole
+// record, its args included, is rewritten in the commit.
 const maxSettle = 2000
+
+// settleWeight sums the weight (Badger.weigh) of a write's planned writes as they grow, so that
+// settle and planRevive stop taking children at half the commit's limits.
+type settleWeight struct {
+	nb, nc int64
+	mark   int // writes[:mark] are counted
+}
+
+// settleAdd counts writes[w.mark:] in w; it reports ErrTooLarge only for a write that can never fit.
+func (s *Badger) settleAdd(w *settleWeight, writes []pendingWrite) error {
+	nb, nc, err := s.weigh(writes[w.mark:])
+	if err != nil && nb == 0 {
+		return err // a key or record over badger's limits
+	}
+	w.nb, w.nc, w.mark = w.nb+nb, w.nc+nc, len(writes)
+	return nil
+}
+
+// settleFull tells whether writes weighing w leave no room for another child in this write.
+func (s *Badger) settleFull(w *settleWeight) bool {
+	return w.nb >= s.maxTxnBytes/2 || w.nc >= s.maxTxnCount/2
+}
 
 // settle applies the finish of p (planned in r, going from old's state to finished; old nil for
 // a follow-up) to up to maxSettle of its dependents: it appends their writes and records them in
@@ -166,12 +190,18 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 	if err != nil {
 		return nil, err
 	}
-	if more {
-		r.more = append(r.more, p.ID)
-	} else {
-		r.settled = append(r.settled, p.ID) // forgotten once this commit has landed
+	var w settleWeight
+	if err := s.settleAdd(&w, writes); err != nil {
+		return nil, err
 	}
-	for _, cid := range children {
+	for i, cid := range children {
+		if err := s.settleAdd(&w, writes); err != nil {
+			return nil, err
+		}
+		if i > 0 && s.settleFull(&w) {
+			more = true // the rest in the follow-up writes
+			break
+		}
 		writes = append(writes, pendingWrite{key: dependKey(p.ID, cid), value: dependDone, ttl: s.opt.Retention})
 		if p.State == StateSucceeded {
 			// A count held above one is a child still pending (every write that takes a job out of
@@ -227,6 +257,11 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 			r.deltas = append(r.deltas, delta{c.ID, c.Category, prev.State, c.State})
 			r.released = append(r.released, c.Clone())
 		}
+	}
+	if more {
+		r.more = append(r.more, p.ID)
+	} else {
+		r.settled = append(r.settled, p.ID) // forgotten once this commit has landed
 	}
 	return writes, nil
 }

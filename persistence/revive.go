@@ -14,9 +14,9 @@ import (
 //
 // A child cancelled because its parent p failed holds the error "parent <p> ended ..." last, and
 // its d/<p>\x00<child> key is marked done. ReviveDependents walks, from the retried parent down,
-// the children each job cancelled that way, a page (maxSettle) per write: each goes back to
-// pending, its d/ keys reopened for every parent that has not succeeded, its n/ key set to their
-// number. The walk runs while the parent is still dead or cancelled, before it is retried, so that
+// the children each job cancelled that way, a page (maxSettle, or half a commit's weight:
+// settleFull) per write: each goes back to pending, its d/ keys reopened for every parent that
+// has not succeeded, its n/ key set to their number. The walk runs while the parent is still dead or cancelled, before it is retried, so that
 // no finish can overtake it; should the process die before the retry, the start-up scan
 // (recoverSettles) finds the parent finished with open d/ keys and cancels the revived children
 // again: the retry was never made. A revived child whose other parent ended dead or cancelled
@@ -98,6 +98,7 @@ func (s *Badger) planRevive(t *wtxn, r *request) ([]pendingWrite, error) {
 	}
 	it.Close()
 	var writes []pendingWrite
+	var w settleWeight
 	for _, cid := range done {
 		prev, err := s.lookup(t, cid)
 		if errors.Is(err, ErrNotFound) {
@@ -118,7 +119,10 @@ func (s *Badger) planRevive(t *wtxn, r *request) ([]pendingWrite, error) {
 				continue
 			}
 		}
-		if len(r.revivedIDs) == maxSettle {
+		if err := s.settleAdd(&w, writes); err != nil {
+			return nil, err
+		}
+		if len(r.revivedIDs) == maxSettle || (len(r.revivedIDs) > 0 && s.settleFull(&w)) {
 			r.reviveMore = true
 			break
 		}
