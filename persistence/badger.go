@@ -65,6 +65,7 @@ type Badger struct {
 	db        *badger.DB
 	opt       BadgerOptions
 	reqs      chan *request
+	async     asyncQueue // UpdateAsync's requests that found reqs full (asyncqueue.go)
 	stop      chan struct{}
 	done      chan struct{}
 	maintDone chan struct{}
@@ -176,6 +177,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		db:            db,
 		opt:           opt,
 		reqs:          make(chan *request, 4096),
+		async:         asyncQueue{wake: make(chan struct{}, 1)},
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
 		maintDone:     make(chan struct{}),

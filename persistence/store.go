@@ -105,9 +105,11 @@ type Store interface {
 	// already submitted; the result is unknown to the caller: Update returns ctx's error and a nil
 	// job, and the update may be stored all the same.
 	Update(ctx context.Context, id string, fn Mutator, durable bool) (*Job, error)
-	// UpdateAsync is Update without waiting: done is called on one of the store's writing
-	// goroutines (badger: the writer, or its syncer for a batch that is synced), so it must be
-	// quick (send a message, close a channel) and may run concurrently with another done.
+	// UpdateAsync is Update without waiting, and it never blocks (actors call it from Receive):
+	// when the store's queue is full, the request waits in an overflow list behind it, in order.
+	// done is called on one of the store's writing goroutines (badger: the writer, a commit
+	// callback, or its syncer for a batch that is synced), so it must be quick (send a message,
+	// close a channel), must not call the store, and may run concurrently with another done.
 	UpdateAsync(id string, fn Mutator, durable bool, done func(*Job, error))
 	// Get returns the job with that id, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Job, error)

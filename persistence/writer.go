@@ -24,27 +24,32 @@ func (s *Badger) writer() {
 			follow = s.commit(follow)
 			continue
 		}
-		var first *request
-		select {
-		case first = <-s.reqs:
-		case <-s.stop:
-			// Answer what is still queued, then stop.
-			for {
-				select {
-				case r := <-s.reqs:
-					s.commit([]*request{r})
-				default:
-					return
+		batch = s.gather(batch[:0])
+		if len(batch) == 0 {
+			select {
+			case r := <-s.reqs:
+				batch = s.gather(append(batch, r))
+			case <-s.async.wake:
+				continue // gathered at the top
+			case <-s.stop:
+				// Answer what is still queued, then stop.
+				for {
+					batch = s.gather(batch[:0])
+					if len(batch) == 0 {
+						return
+					}
+					for _, r := range batch {
+						s.commit([]*request{r})
+					}
 				}
 			}
 		}
-		batch = gather(s.reqs, append(batch[:0], first))
 		if c := s.inFlight; len(batch) < overlapMin && c != nil && !c.isDone() {
 			// A small batch while badger still applies the last one: let that one land first
 			// (its answers bring the next requests), so that a writer that outruns badger does
 			// not make more, smaller commits (each has a cost of its own).
 			<-c.done
-			batch = gather(s.reqs, batch)
+			batch = s.gather(batch)
 		}
 		follow = s.commit(batch)
 	}
@@ -54,14 +59,16 @@ func (s *Badger) writer() {
 // the previous commit; a smaller one waits for it (writer).
 const overlapMin = 32
 
-// gather appends to batch the requests waiting, up to its capacity.
-func gather(reqs <-chan *request, batch []*request) []*request {
+// gather appends to batch the requests waiting, up to its capacity: those of the channel, then,
+// once it is empty, UpdateAsync's overflow (asyncqueue.go), which holds only requests sent
+// after every async request in the channel, so each caller's requests keep their order.
+func (s *Badger) gather(batch []*request) []*request {
 	for len(batch) < cap(batch) {
 		select {
-		case r := <-reqs:
+		case r := <-s.reqs:
 			batch = append(batch, r)
 		default:
-			return batch
+			return s.async.take(batch)
 		}
 	}
 	return batch

@@ -159,7 +159,7 @@ func (s *Badger) Update(ctx context.Context, id string, fn Mutator, durable bool
 func (s *Badger) UpdateAsync(id string, fn Mutator, durable bool, done func(*Job, error)) {
 	r := newUpdate(id, fn, durable)
 	r.async, r.done = done, answerAsync
-	if err := s.submit(context.Background(), r); err != nil {
+	if err := s.submitAsync(r); err != nil {
 		r.err = err
 		r.done(r)
 	}
