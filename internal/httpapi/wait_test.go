@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,14 +14,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// holdSyncs is an Observer whose StoreSynced holds the store's syncer until held is closed (or a
-// minute): the writes it syncs are committed, not acknowledged.
-type holdSyncs struct{ held chan struct{} }
+// holdSyncs is an Observer whose StoreSynced, once armed, holds the store's syncer until held is
+// closed (or a minute): the writes it syncs are committed, not acknowledged.
+type holdSyncs struct {
+	armed atomic.Bool
+	held  chan struct{}
+}
 
 func (h *holdSyncs) JobEnqueued(*jobsched.Job)                {}
 func (h *holdSyncs) JobStarted(*jobsched.Job, time.Duration)  {}
 func (h *holdSyncs) JobFinished(*jobsched.Job, time.Duration) {}
 func (h *holdSyncs) StoreSynced(time.Duration, int) {
+	if !h.armed.Load() {
+		return
+	}
 	select {
 	case <-h.held:
 	case <-time.After(time.Minute):
@@ -41,6 +48,7 @@ func TestAWaitingCallerWhoLeavesBeforeTheSyncHasItsJobCancelled(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}))
+	require.NoError(t, s.Register("w", func(context.Context, *jobsched.Job) (any, error) { return nil, nil }))
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() {
 		release()
@@ -52,6 +60,17 @@ func TestAWaitingCallerWhoLeavesBeforeTheSyncHasItsJobCancelled(t *testing.T) {
 	require.NoError(t, err)
 	srv := httptest.NewServer(a)
 	defer srv.Close()
+	defer release() // before srv.Close, which waits for the held request, also when the test fails
+
+	// The scheduler's start-up writes and its Fifo's first read of the store are done before
+	// the hold: a first job runs to its end.
+	warm, err := s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "w"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		j, err := s.Get(context.Background(), warm.ID)
+		return err == nil && j.State == jobsched.StateSucceeded
+	}, 10*time.Second, 5*time.Millisecond, "the first job ran")
+	h.armed.Store(true)
 
 	ctx, leave := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/jobs?wait=30s", strings.NewReader(`{"kind":"k"}`))
