@@ -28,6 +28,8 @@ func (o *Options) checkDAG() error {
 	switch {
 	case o.DAGSize == 0:
 		return nil // --dag-depth alone has its default of the command line: no DAG
+	case o.DAGShape != "" && o.DAGShape != dagRandom && o.DAGShape != dagFanIn && o.DAGShape != dagFanOut:
+		return fmt.Errorf("--dag-shape: want %s, %s or %s, got %q", dagRandom, dagFanIn, dagFanOut, o.DAGShape)
 	case o.DAGSize < 2 || o.DAGSize > maxDAGSize:
 		return fmt.Errorf("--dag-size: want 2..%d jobs per DAG, got %d", maxDAGSize, o.DAGSize)
 	case o.DAGDepth == 0:
@@ -41,6 +43,33 @@ func (o *Options) checkDAG() error {
 		return fmt.Errorf("--backlog and --dag exclude each other")
 	}
 	return nil
+}
+
+// The shapes of --dag-shape.
+const (
+	dagRandom = "random"
+	dagFanIn  = "fan-in"
+	dagFanOut = "fan-out"
+)
+
+// dagShaped sets the depends_on of specs, one DAG of the given shape (dagDepends for random).
+func dagShaped(specs []jobsched.JobSpec, seed uint64, first, depth int, shape string) {
+	n := len(specs)
+	switch {
+	case n < 2:
+	case shape == dagFanIn:
+		deps := make([]string, n-1)
+		for i := range deps {
+			deps[i] = fmt.Sprintf("#%d", i)
+		}
+		specs[n-1].DependsOn = deps
+	case shape == dagFanOut:
+		for i := 1; i < n; i++ {
+			specs[i].DependsOn = []string{"#0"}
+		}
+	default:
+		dagDepends(specs, seed, first, depth)
+	}
 }
 
 // dagLevel is the level (0..depth-1) of entry i of a DAG of n entries: levels in entry order,

@@ -91,3 +91,20 @@ func TestDAGOptionsAreChecked(t *testing.T) {
 	require.NoError(t, o.checkDAG())
 	require.Equal(t, 3, o.DAGDepth, "the default depth of 4, capped at the size")
 }
+
+func TestDAGShapes(t *testing.T) {
+	in := make([]jobsched.JobSpec, 5)
+	dagShaped(in, 1, 0, 4, dagFanIn)
+	require.Equal(t, []string{"#0", "#1", "#2", "#3"}, in[4].DependsOn)
+	for _, s := range in[:4] {
+		require.Empty(t, s.DependsOn)
+	}
+	out := make([]jobsched.JobSpec, 5)
+	dagShaped(out, 1, 0, 4, dagFanOut)
+	require.Empty(t, out[0].DependsOn)
+	for _, s := range out[1:] {
+		require.Equal(t, []string{"#0"}, s.DependsOn)
+	}
+	o := Options{DAGSize: 10, DAGDepth: 2, DAGShape: "star"}
+	require.ErrorContains(t, o.checkDAG(), "--dag-shape")
+}

@@ -67,6 +67,10 @@ type Options struct {
 	// finished.
 	DAGSize  int
 	DAGDepth int
+	// DAGShape is the shape of each DAG: "" or "random" (levels, above), "fan-in" (every job
+	// but the last is a root and the last depends on all of them: a batch's callback), or
+	// "fan-out" (one root and every other job depends on it).
+	DAGShape string
 
 	// Nodes > 0 spawns a cluster: Nodes daemons (Binary serve --store --node n1..nN --lease Lease)
 	// on one PostgreSQL database, Store (a postgres:// DSN), or a server the tester starts for the
@@ -466,7 +470,7 @@ func enqueueAll(ctx context.Context, t target, o Options, tenants map[string]int
 				n := min(o.Batch, o.Jobs-first)
 				specs := makeSpecs(o, first, n)
 				if o.DAGSize > 0 {
-					dagDepends(specs, o.Seed, first, o.DAGDepth)
+					dagShaped(specs, o.Seed, first, o.DAGDepth, o.DAGShape)
 				}
 				for i := range specs {
 					if shares != nil && !o.NoFairness {

@@ -152,6 +152,7 @@ scripts/bench.sh runs the whole benchmark table of docs/benchmarks.md with this 
 	f.BoolVar(&o.NoFairness, "no-fairness", false, "with --tenants: leave the fairness keys off (the baseline; tenants still reported)")
 	f.IntVar(&o.DAGSize, "dag-size", 0, "enqueue the jobs as random DAGs of N jobs, one batch each, and check that none started before its parents finished")
 	f.IntVar(&o.DAGDepth, "dag-depth", 4, "with --dag-size: levels of each DAG (2..--dag-size)")
+	f.StringVar(&o.DAGShape, "dag-shape", "random", "with --dag-size: random (levels), fan-in (every job of a DAG but the last is a parent of the last) or fan-out (the first is the parent of every other)")
 	f.IntVar(&spread, "spread", 1, "spread the jobs evenly over N categories c0001..cN (instead of --categories)")
 	f.Float64Var(&o.Rate, "rate", 0, "jobs per second offered (0: as fast as possible)")
 	f.IntVar(&o.Batch, "batch", 1, "jobs per enqueue call")
