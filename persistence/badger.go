@@ -119,9 +119,9 @@ type Badger struct {
 	// (filled at start-up before it runs). An id may stay after its last dependent is settled
 	// (a commit that failed); it is never missing while one is open.
 	parents map[string]struct{}
-	// pendingDeps: the d/ keys written in the open transaction, by parent and child (true:
-	// open), so that openChildren need not iterate the transaction's pending writes (depends.go).
-	pendingDeps map[string]map[string]bool
+	// pendingDeps: the d/ keys written in the open transaction, by parent and key (depWrite),
+	// so that openChildren need not iterate the transaction's pending writes (depends.go).
+	pendingDeps map[string]map[string]depWrite
 	waits       waitCounts // the n/ counts the writer wrote (waitcounts.go)
 	kids        openKids   // the open d/ keys, by parent (openkids.go)
 }
@@ -173,7 +173,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 	}
 	s := &Badger{
 		parents:       map[string]struct{}{},
-		pendingDeps:   map[string]map[string]bool{},
+		pendingDeps:   map[string]map[string]depWrite{},
 		db:            db,
 		opt:           opt,
 		reqs:          make(chan *request, 4096),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -85,32 +86,34 @@ func (s *Badger) announceReleased(answered []*request) {
 
 // insertParents settles the parents of j, about to be inserted as the job at index i of r
 // (earlier maps the ids inserted earlier in r to their jobs): it returns j as it must be stored
-// (a copy when it changes) and appends the d/ keys.
-func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job, writes []pendingWrite) (*Job, []pendingWrite, error) {
+// (a copy when it changes), appends its n/ write, and returns its dependencies (the caller adds
+// them to the insert's d/ lists, depLists, once it knows the weight of j's record).
+func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job, writes []pendingWrite) (*Job, []pendingWrite, []depListID, error) {
 	if len(j.Parents) == 0 {
-		return j, writes, nil
+		return j, writes, nil, nil
 	}
 	c := j.Clone()
 	waiting := 0
 	var failed *Job
+	edges := make([]depListID, 0, len(c.Parents))
 	for k, pid := range c.Parents {
 		p := earlier[pid]
 		if p == nil {
 			var err error
 			if p, err = s.lookup(txn, pid); errors.Is(err, ErrNotFound) {
-				return nil, nil, &ParentError{Job: i, Parent: k, ID: pid}
+				return nil, nil, nil, &ParentError{Job: i, Parent: k, ID: pid}
 			} else if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 		}
 		c.Parents[k] = p.ID // a duplicate in the batch names its holder
 		switch {
 		case !p.State.Finished():
 			waiting++
-			writes = append(writes, pendingWrite{key: dependKey(p.ID, c.ID), value: []byte{}})
+			edges = append(edges, depListID{p.ID, true})
 			s.parents[p.ID] = struct{}{} // before the commit: a failed one only leaves a spare id
 		default:
-			writes = append(writes, pendingWrite{key: dependKey(p.ID, c.ID), value: dependDone, ttl: s.opt.Retention})
+			edges = append(edges, depListID{p.ID, false})
 			if p.State != StateSucceeded && failed == nil && c.OnParentFailure != ParentFailureRun {
 				failed = p
 			}
@@ -124,7 +127,7 @@ func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job
 		c.State, c.Seq = StatePending, 0
 		writes = s.setWaiting(writes, c.ID, uint64(waiting), false)
 	}
-	return c, writes, nil
+	return c, writes, edges, nil
 }
 
 // CancelForParent ends c cancelled because its parent p failed, as every store records it: the
@@ -186,7 +189,7 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 		return writes, nil // no dependent was ever stored open for it
 	}
 	now := time.Now().UTC()
-	children, more, err := s.openChildren(txn, p.ID, maxSettle)
+	groups, more, err := s.openChildren(txn, p.ID, maxSettle)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +197,7 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 	if err := s.settleAdd(&w, writes); err != nil {
 		return nil, err
 	}
-	for i, cid := range children {
+	for i, g := range groups {
 		if err := s.settleAdd(&w, writes); err != nil {
 			return nil, err
 		}
@@ -202,66 +205,78 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 			more = true // the rest in the follow-up writes
 			break
 		}
-		writes = append(writes, pendingWrite{key: dependKey(p.ID, cid), value: dependDone, ttl: s.opt.Retention})
-		if p.State == StateSucceeded {
-			// A count held above one is a child still pending (every write that takes a job out of
-			// pending drops its count): only the count changes, and its record need not be read.
-			if w, ok := s.waits.get(txn, cid); ok && w.n > 1 {
-				writes = s.setWaiting(writes, cid, w.n-1, w.key)
-				continue
-			}
-		}
-		prev, err := s.lookup(txn, cid)
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted meanwhile
-		} else if err != nil {
-			return nil, err
-		}
-		if prev.State != StatePending {
-			continue // cancelled meanwhile, or released by an earlier finish
-		}
-		cancel := p.State != StateSucceeded && prev.OnParentFailure != ParentFailureRun
-		if !cancel {
-			w, err := s.readWaiting(txn, cid)
-			if err != nil {
+		// A list is settled whole: its key is marked done once for all its children.
+		writes = append(writes, groupWrite(p.ID, g, false, s.opt.Retention))
+		for _, cid := range g.kids {
+			if writes, err = s.settleChild(txn, r, p, cid, now, writes); err != nil {
 				return nil, err
 			}
-			if w.n > 1 {
-				// Still waiting: only the count changes, not the record.
-				writes = s.setWaiting(writes, cid, w.n-1, w.key)
-				continue
-			}
-			if w.key {
-				writes = append(writes, pendingWrite{key: waitingKey(cid), del: true})
-			}
-			s.waits.stage(cid, waitCount{})
-		}
-		c := prev.Clone()
-		if cancel {
-			cancelForParent(c, p, now)
-			r.more = append(r.more, c.ID)
-			writes = append(writes, pendingWrite{key: waitingKey(c.ID), del: true})
-			s.waits.stage(c.ID, waitCount{})
-		} else {
-			if c.RunAt.After(now) {
-				c.State = StateScheduled
-			} else {
-				c.State, c.Seq = StateQueued, s.takeSeq(c.Category)
-			}
-		}
-		if writes, err = s.jobWrites(writes, prev, c, nil); err != nil {
-			return nil, err
-		}
-		r.planned = append(r.planned, c)
-		if c.State != prev.State {
-			r.deltas = append(r.deltas, delta{c.ID, c.Category, prev.State, c.State})
-			r.released = append(r.released, c.Clone())
 		}
 	}
 	if more {
 		r.more = append(r.more, p.ID)
 	} else {
 		r.settled = append(r.settled, p.ID) // forgotten once this commit has landed
+	}
+	return writes, nil
+}
+
+// settleChild applies the finish of p to its child cid (settle): a success counts it done, and
+// releases it at its last parent; a failure cancels it unless it says ParentFailureRun.
+func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time.Time, writes []pendingWrite) ([]pendingWrite, error) {
+	if p.State == StateSucceeded {
+		// A count held above one is a child still pending (every write that takes a job out of
+		// pending drops its count): only the count changes, and its record need not be read.
+		if w, ok := s.waits.get(txn, cid); ok && w.n > 1 {
+			writes = s.setWaiting(writes, cid, w.n-1, w.key)
+			return writes, nil
+		}
+	}
+	prev, err := s.lookup(txn, cid)
+	if errors.Is(err, ErrNotFound) {
+		return writes, nil // deleted meanwhile
+	} else if err != nil {
+		return nil, err
+	}
+	if prev.State != StatePending {
+		return writes, nil // cancelled meanwhile, or released by an earlier finish
+	}
+	cancel := p.State != StateSucceeded && prev.OnParentFailure != ParentFailureRun
+	if !cancel {
+		w, err := s.readWaiting(txn, cid)
+		if err != nil {
+			return nil, err
+		}
+		if w.n > 1 {
+			// Still waiting: only the count changes, not the record.
+			writes = s.setWaiting(writes, cid, w.n-1, w.key)
+			return writes, nil
+		}
+		if w.key {
+			writes = append(writes, pendingWrite{key: waitingKey(cid), del: true})
+		}
+		s.waits.stage(cid, waitCount{})
+	}
+	c := prev.Clone()
+	if cancel {
+		cancelForParent(c, p, now)
+		r.more = append(r.more, c.ID)
+		writes = append(writes, pendingWrite{key: waitingKey(c.ID), del: true})
+		s.waits.stage(c.ID, waitCount{})
+	} else {
+		if c.RunAt.After(now) {
+			c.State = StateScheduled
+		} else {
+			c.State, c.Seq = StateQueued, s.takeSeq(c.Category)
+		}
+	}
+	if writes, err = s.jobWrites(writes, prev, c, nil); err != nil {
+		return nil, err
+	}
+	r.planned = append(r.planned, c)
+	if c.State != prev.State {
+		r.deltas = append(r.deltas, delta{c.ID, c.Category, prev.State, c.State})
+		r.released = append(r.released, c.Clone())
 	}
 	return writes, nil
 }
@@ -343,20 +358,23 @@ func (s *Badger) recoverSettles() error {
 		var parents []string
 		last := ""
 		for it.Rewind(); it.Valid(); it.Next() {
-			if it.Item().ValueSize() != 0 {
+			item := it.Item()
+			if item.ValueSize() == int64(len(dependDone)) {
+				continue // one dependency, done (a list's value is longer): skipped unread
+			}
+			p, g, open, err := parseDepend(item.Key()[len(prefixDepends):], func() ([]byte, error) { return item.ValueCopy(nil) }, int(item.ValueSize()))
+			if err != nil {
+				it.Close()
+				return err
+			}
+			if !open {
 				continue
 			}
-			k := it.Item().Key()[len(prefixDepends):]
-			i := bytes.IndexByte(k, 0)
-			if i < 0 {
-				it.Close()
-				return fmt.Errorf("corrupt dependency key %q", it.Item().Key())
-			}
-			if p := string(k[:i]); p != last {
+			if p != last {
 				parents, last = append(parents, p), p
 				s.parents[p] = struct{}{}
 			}
-			s.kids.add(last, string(k[i+1:]))
+			s.kids.add(p, g)
 		}
 		it.Close()
 		for _, id := range parents {
@@ -375,59 +393,66 @@ func (s *Badger) recoverSettles() error {
 	})
 }
 
-// openChildren returns up to limit children of parent whose d/ key is not marked done, and
-// whether there are more. It reads the committed keys through a read-only transaction (only the
-// writer commits, so it sees what txn saw) and adds the open transaction's own d/ writes from
-// s.pendingDeps: an iterator of txn itself would sort all its pending writes each time, which
-// made a group commit of thousands of finishes quadratic. Unless there are too many, the open
-// d/ keys are held in memory (s.kids, openkids.go) and no iterator is needed.
-func (s *Badger) openChildren(_ *wtxn, parent string, limit int) ([]string, bool, error) {
+// openChildren returns the open d/ keys of parent, whole, until they name limit children (at
+// least one key), and whether there are more. It reads the committed keys through a read-only
+// transaction (only the writer commits, so it sees what txn saw) and adds the open
+// transaction's own d/ writes from s.pendingDeps: an iterator of txn itself would sort all its
+// pending writes each time, which made a group commit of thousands of finishes quadratic. Unless
+// there are too many, the open d/ keys are held in memory (s.kids, openkids.go) and no iterator
+// is needed.
+func (s *Badger) openChildren(_ *wtxn, parent string, limit int) ([]depGroup, bool, error) {
 	pending := s.pendingDeps[parent]
 	if out, more, ok := s.kids.open(parent, pending, limit); ok {
 		return out, more, nil
 	}
-	prefix := dependPrefix(parent)
+	groups, err := s.dependGroups(parent, func(g depGroup, open bool) bool {
+		if w, ok := pending[g.key]; ok {
+			return w.open
+		}
+		return open
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	seen := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		seen[g.key] = true
+	}
+	for key, w := range pending { // written by this transaction only
+		if w.open && !seen[key] {
+			groups = append(groups, depGroup{key: key, kids: w.kids})
+		}
+	}
+	slices.SortFunc(groups, func(a, b depGroup) int { return strings.Compare(a.key, b.key) })
+	out, more := takeGroups(groups, limit)
+	return out, more, nil
+}
+
+// dependGroups returns the committed d/ keys of parent that keep says to, read through a
+// read-only transaction.
+func (s *Badger) dependGroups(parent string, keep func(g depGroup, open bool) bool) ([]depGroup, error) {
 	rtxn := s.db.NewTransaction(false)
 	defer rtxn.Discard()
-	it := rtxn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
-	var out []string
-	more := false
-	committed := map[string]bool{}
+	return readDependGroups(rtxn, parent, keep)
+}
+
+// readDependGroups returns the d/ keys of parent in txn that keep says to.
+func readDependGroups(txn *badger.Txn, parent string, keep func(g depGroup, open bool) bool) ([]depGroup, error) {
+	prefix := dependPrefix(parent)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+	defer it.Close()
+	var out []depGroup
 	for it.Rewind(); it.Valid(); it.Next() {
-		child := string(it.Item().Key()[len(prefix):])
-		if pending != nil {
-			committed[child] = true
+		item := it.Item()
+		_, g, open, err := parseDepend(item.Key()[len(prefixDepends):], func() ([]byte, error) { return item.ValueCopy(nil) }, int(item.ValueSize()))
+		if err != nil {
+			return nil, err
 		}
-		open := it.Item().ValueSize() == 0
-		if o, ok := pending[child]; ok {
-			open = o
-		}
-		if open {
-			if len(out) == limit {
-				more = true
-				break
-			}
-			out = append(out, child)
+		if keep(g, open) {
+			out = append(out, g)
 		}
 	}
-	it.Close()
-	if more || len(pending) == 0 {
-		return out, more, nil
-	}
-	var fresh []string // written by this transaction only
-	for c, open := range pending {
-		if open && !committed[c] {
-			fresh = append(fresh, c)
-		}
-	}
-	slices.Sort(fresh)
-	for _, c := range fresh {
-		if len(out) == limit {
-			return out, true, nil
-		}
-		out = append(out, c)
-	}
-	return out, false, nil
+	return out, nil
 }
 
 // notePendingDeps records the d/ keys among writes, just put in the open transaction, and the
@@ -442,29 +467,29 @@ func (s *Badger) notePendingDeps(writes []pendingWrite) {
 		if w.del || !bytes.HasPrefix(w.key, []byte(prefixDepends)) {
 			continue
 		}
-		k := w.key[len(prefixDepends):]
-		i := bytes.IndexByte(k, 0)
-		if i < 0 {
-			continue
+		parent, g, open, err := parseDepend(w.key[len(prefixDepends):], func() ([]byte, error) { return w.value, nil }, len(w.value))
+		if err != nil {
+			continue // never: the writer wrote it
 		}
-		parent := string(k[:i])
 		m := s.pendingDeps[parent]
 		if m == nil {
-			m = map[string]bool{}
+			m = map[string]depWrite{}
 			s.pendingDeps[parent] = m
 		}
-		m[string(k[i+1:])] = len(w.value) == 0
+		m[g.key] = depWrite{kids: g.kids, open: open}
 	}
 }
 
 // children returns the ids of every job depending on parent.
-func (s *Badger) children(txn *badger.Txn, parent string) []string {
-	prefix := dependPrefix(parent)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
-	defer it.Close()
-	var out []string
-	for it.Rewind(); it.Valid(); it.Next() {
-		out = append(out, string(it.Item().Key()[len(prefix):]))
+func (s *Badger) children(txn *badger.Txn, parent string) ([]string, error) {
+	groups, err := readDependGroups(txn, parent, func(depGroup, bool) bool { return true })
+	if err != nil {
+		return nil, err
 	}
-	return out
+	var out []string
+	for _, g := range groups {
+		out = append(out, g.kids...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil // a revived child has a key of its own besides its list
 }

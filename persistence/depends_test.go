@@ -101,7 +101,10 @@ func TestAParentFinishedInTheCommitThatInsertedItsChild(t *testing.T) {
 		t.Fatal("x's commit did not start")
 	}
 	inserted := make(chan error, 1)
-	go func() { _, err := s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("c", "p")}); inserted <- err }()
+	go func() {
+		_, err := s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("c", "p"), newJobFor("c2", "p")}) // a d/ list
+		inserted <- err
+	}()
 	require.Eventually(t, func() bool { return len(s.reqs) == 1 }, 10*time.Second, time.Millisecond)
 	finished := make(chan error, 1)
 	now := time.Now().UTC()
@@ -114,9 +117,11 @@ func TestAParentFinishedInTheCommitThatInsertedItsChild(t *testing.T) {
 	require.NoError(t, <-inserted)
 	require.NoError(t, <-finished)
 	require.LessOrEqual(t, s.Stats().Commits-commits, uint64(2), "x's commit, then p and c with p's finish in one")
-	c, err := s.Get(ctx, "c")
-	require.NoError(t, err)
-	require.Equal(t, StateQueued, c.State, "released by the finish in the same transaction")
+	for _, id := range []string{"c", "c2"} {
+		c, err := s.Get(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, StateQueued, c.State, "released by the finish in the same transaction")
+	}
 }
 
 // hasWaitingKey tells whether the store holds the n/ key of id.

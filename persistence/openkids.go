@@ -1,92 +1,107 @@
 package persistence
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
-// openKids holds in memory the committed open d/ keys (a dependency whose parent's finish is not
-// applied yet), by parent, so that settling a finish need not open a badger iterator per parent
-// (half of what settling cost). Owned by the writer goroutine. It is filled by the start-up scan
-// (recoverSettles, which reads every open d/ key) and then follows every commit that landed
-// (remember, with the transaction's d/ writes from pendingDeps), so it holds exactly the open
-// d/ keys of the store. Beyond maxOpenKids keys it gives up (off) and openChildren iterates the
-// store again, as it did before.
+// openKids holds in memory the committed open d/ keys (dependencies whose parent's finish is not
+// applied yet), by parent, each with the children it names (dependlists.go), so that settling a
+// finish need not open a badger iterator per parent (half of what settling cost). Owned by the
+// writer goroutine. It is filled by the start-up scan (recoverSettles, which reads every open
+// d/ key) and then follows every commit that landed (remember, with the transaction's d/ writes
+// from pendingDeps), so it holds exactly the open d/ keys of the store. Beyond maxOpenKids
+// children it gives up (off) and openChildren iterates the store again, as it did before.
 type openKids struct {
-	by  map[string]map[string]struct{} // parent → children with an open d/ key
-	n   int                            // keys held
+	by  map[string]map[string][]string // parent → open d/ key (its part after the parent) → children
+	n   int                            // children held
 	off bool                           // too many: not kept, read the store
 }
 
 // maxOpenKids bounds the open dependencies held in memory.
 const maxOpenKids = 1 << 21
 
-// add records an open d/ key of parent to child.
-func (o *openKids) add(parent, child string) {
+// add records an open d/ key of parent.
+func (o *openKids) add(parent string, g depGroup) {
 	if o.off {
 		return
 	}
-	if o.n >= maxOpenKids {
+	if o.n+len(g.kids) > maxOpenKids {
 		o.by, o.n, o.off = nil, 0, true
 		return
 	}
 	if o.by == nil {
-		o.by = map[string]map[string]struct{}{}
+		o.by = map[string]map[string][]string{}
 	}
 	m := o.by[parent]
 	if m == nil {
-		m = map[string]struct{}{}
+		m = map[string][]string{}
 		o.by[parent] = m
 	}
-	if _, ok := m[child]; !ok {
-		m[child] = struct{}{}
-		o.n++
-	}
+	o.n += len(g.kids) - len(m[g.key])
+	m[g.key] = g.kids
 }
 
-// done records that the d/ key of parent to child is no longer open.
-func (o *openKids) done(parent, child string) {
+// done records that the d/ key of parent is no longer open.
+func (o *openKids) done(parent, key string) {
 	m := o.by[parent]
-	if _, ok := m[child]; !ok {
+	kids, ok := m[key]
+	if !ok {
 		return
 	}
-	delete(m, child)
-	o.n--
+	delete(m, key)
+	o.n -= len(kids)
 	if len(m) == 0 {
 		delete(o.by, parent)
 	}
 }
 
 // land applies the d/ writes of the transaction just committed (pendingDeps).
-func (o *openKids) land(pending map[string]map[string]bool) {
+func (o *openKids) land(pending map[string]map[string]depWrite) {
 	for parent, m := range pending {
-		for child, open := range m {
-			if open {
-				o.add(parent, child)
+		for key, w := range m {
+			if w.open {
+				o.add(parent, depGroup{key: key, kids: w.kids})
 			} else {
-				o.done(parent, child)
+				o.done(parent, key)
 			}
 		}
 	}
 }
 
-// open returns, in key order, up to limit children of parent whose d/ key is open as the open
-// transaction sees it (pending: its own d/ writes), and whether there are more; ok is false when
-// the index is off.
-func (o *openKids) open(parent string, pending map[string]bool, limit int) (out []string, more, ok bool) {
+// open returns, in key order, the open d/ keys of parent as the open transaction sees them
+// (pending: its own d/ writes), whole, until they name limit children or more (at least one
+// key), and whether there are more; ok is false when the index is off.
+func (o *openKids) open(parent string, pending map[string]depWrite, limit int) (out []depGroup, more, ok bool) {
 	if o.off {
 		return nil, false, false
 	}
-	for c := range o.by[parent] {
-		if open, in := pending[c]; !in || open {
-			out = append(out, c)
+	for key, kids := range o.by[parent] {
+		if w, in := pending[key]; !in {
+			out = append(out, depGroup{key: key, kids: kids})
+		} else if w.open {
+			out = append(out, depGroup{key: key, kids: w.kids})
 		}
 	}
-	for c, open := range pending {
-		if _, in := o.by[parent][c]; open && !in {
-			out = append(out, c)
+	for key, w := range pending {
+		if _, in := o.by[parent][key]; w.open && !in {
+			out = append(out, depGroup{key: key, kids: w.kids})
 		}
 	}
-	slices.Sort(out)
-	if len(out) > limit {
-		return out[:limit], true, true
+	slices.SortFunc(out, func(a, b depGroup) int { return strings.Compare(a.key, b.key) })
+	out, more = takeGroups(out, limit)
+	return out, more, true
+}
+
+// takeGroups returns the first of groups that name limit children or more (at least one), and
+// whether some are left.
+func takeGroups(groups []depGroup, limit int) ([]depGroup, bool) {
+	n := 0
+	for i, g := range groups {
+		if i > 0 && n+len(g.kids) > limit {
+			return groups[:i], true
+		}
+		n += len(g.kids)
 	}
-	return out, false, true
+	return groups, false
 }

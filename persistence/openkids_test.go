@@ -1,7 +1,6 @@
 package persistence
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -11,25 +10,24 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// storedOpenKids scans the store's open d/ keys, by parent.
-func storedOpenKids(t *testing.T, s *Badger) map[string]map[string]struct{} {
+// storedOpenKids scans the store's open d/ keys, by parent and key, with their children.
+func storedOpenKids(t *testing.T, s *Badger) map[string]map[string][]string {
 	t.Helper()
-	out := map[string]map[string]struct{}{}
+	out := map[string]map[string][]string{}
 	require.NoError(t, s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixDepends)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			if it.Item().ValueSize() != 0 {
+			item := it.Item()
+			p, g, open, err := parseDepend(item.Key()[len(prefixDepends):], func() ([]byte, error) { return item.ValueCopy(nil) }, int(item.ValueSize()))
+			require.NoError(t, err)
+			if !open {
 				continue
 			}
-			k := it.Item().Key()[len(prefixDepends):]
-			i := bytes.IndexByte(k, 0)
-			require.GreaterOrEqual(t, i, 0)
-			p := string(k[:i])
 			if out[p] == nil {
-				out[p] = map[string]struct{}{}
+				out[p] = map[string][]string{}
 			}
-			out[p][string(k[i+1:])] = struct{}{}
+			out[p][g.key] = g.kids
 		}
 		return nil
 	}))
@@ -57,18 +55,21 @@ func TestOpenKidsMatchTheStore(t *testing.T) {
 		want := storedOpenKids(t, s)
 		got := s.kids.by
 		if got == nil {
-			got = map[string]map[string]struct{}{}
+			got = map[string]map[string][]string{}
 		}
 		require.False(t, s.kids.off)
 		require.Equal(t, want, got)
 		n := 0
 		for _, m := range want {
-			n += len(m)
+			for _, kids := range m {
+				n += len(kids)
+			}
 		}
 		require.Equal(t, n, s.kids.n)
 	}
 	check(s)
-	require.Len(t, s.kids.by["r0"], 20)
+	require.Len(t, s.kids.by["r0"], 1, "one list of the 20 children of one insert")
+	require.Len(t, s.kids.by["r0"]["c00\x00"], 20)
 
 	finish := func(s *Badger, id string) {
 		t.Helper()
@@ -91,7 +92,7 @@ func TestOpenKidsMatchTheStore(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
 	check(s)
-	require.Len(t, s.kids.by["r1"], 20)
+	require.Len(t, s.kids.by["r1"]["c00\x00"], 20)
 	finish(s, "r1")
 	c, err := s.Get(ctx, "c07")
 	require.NoError(t, err)
@@ -100,17 +101,22 @@ func TestOpenKidsMatchTheStore(t *testing.T) {
 
 func TestOpenKidsOpenMergesTheTransactionsWrites(t *testing.T) {
 	var o openKids
-	o.add("p", "b")
-	o.add("p", "d")
-	o.add("p", "a")
-	out, more, ok := o.open("p", map[string]bool{"d": false, "c": true}, 10)
+	one := func(c string) depGroup { return depGroup{key: c, kids: []string{c}} }
+	o.add("p", one("b"))
+	o.add("p", one("d"))
+	o.add("p", depGroup{key: "a\x00", kids: []string{"a", "a1", "a2"}})
+	require.Equal(t, 5, o.n)
+	out, more, ok := o.open("p", map[string]depWrite{"d": {kids: []string{"d"}}, "c": {kids: []string{"c"}, open: true}}, 10)
 	require.True(t, ok)
 	require.False(t, more)
-	require.Equal(t, []string{"a", "b", "c"}, out)
-	out, more, _ = o.open("p", nil, 2)
+	require.Equal(t, []depGroup{{key: "a\x00", kids: []string{"a", "a1", "a2"}}, one("b"), one("c")}, out)
+	out, more, _ = o.open("p", nil, 2) // whole lists, at least one
 	require.True(t, more)
-	require.Equal(t, []string{"a", "b"}, out)
-	o.land(map[string]map[string]bool{"p": {"a": false, "b": false, "d": false}})
+	require.Equal(t, []depGroup{{key: "a\x00", kids: []string{"a", "a1", "a2"}}}, out)
+	out, more, _ = o.open("p", nil, 4)
+	require.True(t, more)
+	require.Equal(t, []depGroup{{key: "a\x00", kids: []string{"a", "a1", "a2"}}, one("b")}, out)
+	o.land(map[string]map[string]depWrite{"p": {"a\x00": {}, "b": {}, "d": {}}})
 	require.Empty(t, o.by)
 	require.Zero(t, o.n)
 }

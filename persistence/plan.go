@@ -84,6 +84,7 @@ func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 			break
 		}
 	}
+	deps := depLists{maxBytes: int(s.maxTxnBytes / 8)} // their d/ keys (dependlists.go)
 	for i, j := range r.inserts {
 		if j.UniqueKey != "" {
 			holder := claimed[j.UniqueKey]
@@ -107,11 +108,14 @@ func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 		}
 		val := r.encoded[i]
 		if len(j.Parents) > 0 {
-			c, w, err := s.insertParents(txn, i, j, earlier, writes)
+			c, w, edges, err := s.insertParents(txn, i, j, earlier, writes)
 			if err != nil {
 				return nil, err
 			}
-			j, writes, val = c, w, nil
+			j, writes, val = c, w, encodeJob(c)
+			for _, e := range edges {
+				deps.add(e.parent, j.ID, e.open, len(val))
+			}
 		}
 		if earlier != nil {
 			earlier[j.ID] = j
@@ -128,7 +132,7 @@ func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 		r.deltas = append(r.deltas, delta{j.ID, j.Category, "", j.State})
 	}
 	r.insertRes = res
-	return writes, nil
+	return deps.writes(writes, s.opt.Retention), nil
 }
 
 // uniqueHolder returns the unfinished job holding key, or nil.

@@ -60,7 +60,7 @@ func (s *Badger) Get(ctx context.Context, id string) (*Job, error) {
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
 		if j, err = s.readJob(txn, id); err == nil {
-			j.Children = s.children(txn, id)
+			j.Children, err = s.children(txn, id)
 		}
 		return err
 	})

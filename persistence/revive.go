@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Reviving the dependents of a retried parent (Scheduler.RetryWith with Dependents).
@@ -88,15 +87,16 @@ func (s *Badger) planRevive(t *wtxn, r *request) ([]pendingWrite, error) {
 		return nil, err
 	}
 	x := r.revive
-	prefix := dependPrefix(x)
-	var done []string
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
-	for it.Rewind(); it.Valid(); it.Next() {
-		if it.Item().ValueSize() != 0 {
-			done = append(done, string(it.Item().Key()[len(prefix):]))
-		}
+	groups, err := readDependGroups(txn, x, func(_ depGroup, open bool) bool { return !open })
+	if err != nil {
+		return nil, err
 	}
-	it.Close()
+	var done []string
+	for _, g := range groups {
+		done = append(done, g.kids...)
+	}
+	slices.Sort(done)
+	done = slices.Compact(done)
 	var writes []pendingWrite
 	var w settleWeight
 	for _, cid := range done {
@@ -142,7 +142,13 @@ func (s *Badger) planRevive(t *wtxn, r *request) ([]pendingWrite, error) {
 				}
 			}
 			waiting++
-			writes = append(writes, pendingWrite{key: dependKey(q, cid), value: []byte{}})
+			open, err := s.dependsOpen(t, q, cid)
+			if err != nil {
+				return nil, err
+			}
+			if !open { // a key of its own: a list names other children (dependlists.go)
+				writes = append(writes, pendingWrite{key: dependKey(q, cid), value: []byte{}})
+			}
 			s.parents[q] = struct{}{} // before the commit: a failed one only leaves a spare id
 		}
 		c.State, c.FinishedAt, c.Seq, c.CancelRequested = StatePending, nil, 0, false
@@ -157,4 +163,18 @@ func (s *Badger) planRevive(t *wtxn, r *request) ([]pendingWrite, error) {
 		r.revivedIDs = append(r.revivedIDs, cid)
 	}
 	return writes, nil
+}
+
+// dependsOpen tells whether an open d/ key of parent names child.
+func (s *Badger) dependsOpen(t *wtxn, parent, child string) (bool, error) {
+	groups, _, err := s.openChildren(t, parent, math.MaxInt)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups {
+		if slices.Contains(g.kids, child) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
