@@ -19,13 +19,15 @@ import (
 // n/<child> counts them (a small key, so a fan-in of 10,000 parents does not rewrite the child's
 // record, which lists them all, 10,000 times). The key is there only while the count is above
 // one: a child of one parent (the common chain) writes no count, and the last finish deletes
-// none. Each dependency has a key d/<parent>\x00<child> (keys.go). When a parent finishes, its
+// none. The dependencies are d/ keys (keys.go, dependlists.go): the children of one parent in
+// one insert share one key, a list; a store written before the lists holds one key per
+// dependency, still read (revive writes those too). When a parent finishes, its
 // write also reads its d/ keys and applies the finish to each child still pending: a success
 // counts the parent done; a failure (dead, cancelled) cancels the child (and, in turn, its own
 // children) unless the child says ParentFailureRun. A child whose last parent finished becomes
 // queued, or scheduled if its run_at is still ahead.
-// The d/ key is then marked dependDone (kept for the API's children, with the retention TTL),
-// so a parent that finishes twice (retried after it died) does not count twice.
+// The d/ key is then marked done (kept for the API's children, with the retention TTL), a list
+// once for all its children, so a parent that finishes twice (retried after it died) does not count twice.
 
 // What a parent's failure does to a child (Job.OnParentFailure).
 const (

@@ -21,6 +21,8 @@ import (
 //	                                (a store written before this rule may hold a count of one)
 //	d/<parent id>\x00<child id>     a dependency; value empty while the parent is unfinished,
 //	                                dependDone once its finish was applied to the child (depends.go)
+//	d/<parent id>\x00<child id>\x00 the children of parent from one insert, the first in the key;
+//	                                value a flag (open, done) and their ids (dependlists.go)
 //
 // A job keeps its q/ key from its insert (or promotion) to its finish: a start rewrites the key's
 // value to mark it running instead of deleting it and adding a running index key, so a job's life
