@@ -58,11 +58,15 @@ func (s *Badger) load() error {
 		it3 := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixPending)})
 		defer it3.Close()
 		for it3.Rewind(); it3.Valid(); it3.Next() {
-			cat, err := it3.Item().ValueCopy(nil)
+			var cat string
+			err := it3.Item().Value(func(v []byte) (err error) {
+				cat, _, err = parsePendingValue(v)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("index %q: %w", it3.Item().Key(), err)
 			}
-			s.count(string(cat))[StatePending]++
+			s.count(cat)[StatePending]++
 		}
 		return nil
 	})

@@ -15,11 +15,11 @@ import (
 // Dependencies (depends_on) live in the store, so that releasing a child is part of the same
 // commit as its parent's finish: a crash at any moment releases no child early and strands none.
 //
-// A child names its parents (Job.Parents); while some are unfinished it is pending, and the key
-// n/<child> counts them (a small key, so a fan-in of 10,000 parents does not rewrite the child's
-// record, which lists them all, 10,000 times). The key is there only while the count is above
-// one: a child of one parent (the common chain) writes no count, and the last finish deletes
-// none. The dependencies are d/ keys (keys.go, dependlists.go): the children of one parent in
+// A child names its parents (Job.Parents); while some are unfinished it is pending, and the
+// value of its index key w/<child> counts them after its category (a small key, so a fan-in of
+// 10,000 parents does not rewrite the child's record, which lists them all, 10,000 times). The
+// count is there only while above one: a child of one parent (the common chain) writes none. A
+// store written before the count moved into w/ holds it as a key n/<child>, still read. The dependencies are d/ keys (keys.go, dependlists.go): the children of one parent in
 // one insert share one key, a list; a store written before the lists holds one key per
 // dependency, still read (revive writes those too). When a parent finishes, its
 // write also reads its d/ keys and applies the finish to each child still pending: a success
@@ -88,8 +88,9 @@ func (s *Badger) announceReleased(answered []*request) {
 
 // insertParents settles the parents of j, about to be inserted as the job at index i of r
 // (earlier maps the ids inserted earlier in r to their jobs): it returns j as it must be stored
-// (a copy when it changes), appends its n/ write, and returns its dependencies (the caller adds
-// them to the insert's d/ lists, depLists, once it knows the weight of j's record).
+// (a copy when it changes) and its dependencies (the caller adds them to the insert's d/ lists,
+// depLists, once it knows the weight of j's record, and a pending j's count, the open ones, to
+// its w/ key: countInsert).
 func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job, writes []pendingWrite) (*Job, []pendingWrite, []depListID, error) {
 	if len(j.Parents) == 0 {
 		return j, writes, nil, nil
@@ -127,7 +128,6 @@ func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job
 		cancelForParent(c, failed, now)
 	case waiting > 0:
 		c.State, c.Seq = StatePending, 0
-		writes = s.setWaiting(writes, c.ID, uint64(waiting), false)
 	}
 	return c, writes, edges, nil
 }
@@ -184,6 +184,17 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 		writes = append(writes, pendingWrite{key: waitingKey(p.ID), del: true}) // cancelled
 		s.waits.stage(p.ID, waitCount{})
 	}
+	if old != nil && old.State == StatePending && p.State == StatePending {
+		// Changed while it waits: jobWrites wrote its w/ key anew, without the count.
+		w, err := s.readWaiting(txn, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		s.countInPending(writes, p.ID, p.Category, w.n)
+		if w.key { // an older store's n/ key: the count is in w/ now
+			writes = append(writes, pendingWrite{key: waitingKey(p.ID), del: true})
+		}
+	}
 	if (old != nil && old.State.Finished()) || !p.State.Finished() {
 		return writes, nil
 	}
@@ -229,8 +240,8 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 	if p.State == StateSucceeded {
 		// A count held above one is a child still pending (every write that takes a job out of
 		// pending drops its count): only the count changes, and its record need not be read.
-		if w, ok := s.waits.get(txn, cid); ok && w.n > 1 {
-			writes = s.setWaiting(writes, cid, w.n-1, w.key)
+		if w, ok := s.waits.get(txn, cid); ok && w.n > 1 && w.cat != "" {
+			writes = s.setWaiting(writes, cid, w.cat, w.n-1, w.key)
 			return writes, nil
 		}
 	}
@@ -251,7 +262,7 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 		}
 		if w.n > 1 {
 			// Still waiting: only the count changes, not the record.
-			writes = s.setWaiting(writes, cid, w.n-1, w.key)
+			writes = s.setWaiting(writes, cid, prev.Category, w.n-1, w.key)
 			return writes, nil
 		}
 		if w.key {
@@ -284,7 +295,8 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 }
 
 // readWaiting reads a pending job's count of unfinished parents, from the counts the writer
-// holds (waitcounts.go) or else from the store: its n/ key, or one without the key.
+// holds (waitcounts.go) or else from the store: its w/ key's value, or the n/ key of a store
+// written before the count moved into w/, or one when neither holds a count.
 func (s *Badger) readWaiting(t *wtxn, id string) (waitCount, error) {
 	if w, ok := s.waits.get(t, id); ok && w.n > 0 {
 		return w, nil
@@ -293,14 +305,32 @@ func (s *Badger) readWaiting(t *wtxn, id string) (waitCount, error) {
 	if err != nil {
 		return waitCount{}, err
 	}
-	item, err := txn.Get(waitingKey(id))
+	w := waitCount{n: 1}
+	item, err := txn.Get(pendingKey(id))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+	case err != nil:
+		return waitCount{}, fmt.Errorf("read the parents count of %s: %w", id, err)
+	default:
+		err = item.Value(func(v []byte) (err error) {
+			w.cat, w.n, err = parsePendingValue(v)
+			return err
+		})
+		if err != nil {
+			return waitCount{}, fmt.Errorf("the parents count of %s: %w", id, err)
+		}
+		if w.n > 1 {
+			return w, nil
+		}
+	}
+	item, err = txn.Get(waitingKey(id)) // an older store's count
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return waitCount{n: 1}, nil
+		return w, nil
 	}
 	if err != nil {
 		return waitCount{}, fmt.Errorf("read the parents count of %s: %w", id, err)
 	}
-	w := waitCount{key: true}
+	w.key = true
 	err = item.Value(func(v []byte) error {
 		var k int
 		if w.n, k = binary.Uvarint(v); k <= 0 {
@@ -311,20 +341,44 @@ func (s *Badger) readWaiting(t *wtxn, id string) (waitCount, error) {
 	return w, err
 }
 
-// setWaiting appends the writes that set the parents count of the pending job id to n (at
-// least one), its n/ key stored before if key: the key holds a count above one, and a count of
-// one has none (keys.go).
-func (s *Badger) setWaiting(writes []pendingWrite, id string, n uint64, key bool) []pendingWrite {
-	switch {
-	case n > 1:
-		writes = append(writes, pendingWrite{key: waitingKey(id), value: binary.AppendUvarint(nil, n)})
-		key = true
-	case key:
+// setWaiting appends the write that sets the parents count of the pending job id (of category
+// cat) to n (at least one): its w/ key's value (keys.go), and deletes its n/ key if an older
+// binary stored one (key).
+func (s *Badger) setWaiting(writes []pendingWrite, id, cat string, n uint64, key bool) []pendingWrite {
+	writes = append(writes, pendingWrite{key: pendingKey(id), value: pendingValue(cat, n)})
+	if key {
 		writes = append(writes, pendingWrite{key: waitingKey(id), del: true})
-		key = false
 	}
-	s.waits.stage(id, waitCount{n: n, key: key})
+	s.waits.stage(id, waitCount{n: n, cat: cat})
 	return writes
+}
+
+// countInsert stages the parents count of j, just inserted (its writes are in writes), and
+// writes it in its w/ key: the dependencies of edges still open.
+func (s *Badger) countInsert(writes []pendingWrite, j *Job, edges []depListID) {
+	if j.State != StatePending {
+		return
+	}
+	n := uint64(0)
+	for _, e := range edges {
+		if e.open {
+			n++
+		}
+	}
+	s.countInPending(writes, j.ID, j.Category, n)
+}
+
+// countInPending gives the w/ write of the pending job id among writes (jobWrites wrote it) its
+// count of unfinished parents, n, and stages the count.
+func (s *Badger) countInPending(writes []pendingWrite, id, cat string, n uint64) {
+	s.waits.stage(id, waitCount{n: n, cat: cat})
+	k := pendingKey(id)
+	for i := len(writes) - 1; i >= 0; i-- {
+		if !writes[i].del && bytes.Equal(writes[i].key, k) {
+			writes[i].value = pendingValue(cat, n)
+			return
+		}
+	}
 }
 
 // planSettle plans a follow-up: the finish of the job r.settleID applied to more of its children.

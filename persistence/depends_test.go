@@ -146,34 +146,61 @@ func succeed(t *testing.T, s *Badger, id string) {
 	require.NoError(t, err)
 }
 
-// The n/ key counts a child's parents only while more than one is unfinished: a child of one
-// parent writes none, and a count going down to one deletes its key; the child is released by
-// its last parent's finish either way.
-func TestTheParentsCountIsStoredOnlyAboveOne(t *testing.T) {
+// storedCount returns the parents count the w/ key of id holds: 0 without the key, 1 when it
+// holds no count.
+func storedCount(t *testing.T, s *Badger, id string) uint64 {
+	t.Helper()
+	var n uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(pendingKey(id))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) (err error) {
+			_, n, err = parsePendingValue(v)
+			return err
+		})
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0
+	}
+	require.NoError(t, err)
+	return n
+}
+
+// A child's count of unfinished parents is in its w/ key's value, only while above one: a child
+// of one parent has none, and no n/ key is written; the child is released by its last parent's
+// finish either way.
+func TestTheParentsCountIsInThePendingKey(t *testing.T) {
 	ctx := context.Background()
 	s, err := OpenBadger(BadgerOptions{})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
 	_, err = s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("q"), newJobFor("r"), newJobFor("one", "p"), newJobFor("three", "p", "q", "r")})
 	require.NoError(t, err)
-	require.False(t, hasWaitingKey(t, s, "one"), "a child of one parent has no count")
-	require.True(t, hasWaitingKey(t, s, "three"))
+	require.Equal(t, uint64(1), storedCount(t, s, "one"), "a child of one parent has no count")
+	require.Equal(t, uint64(3), storedCount(t, s, "three"))
 
 	succeed(t, s, "p")
 	one, err := s.Get(ctx, "one")
 	require.NoError(t, err)
 	require.Equal(t, StateQueued, one.State)
-	require.True(t, hasWaitingKey(t, s, "three"), "two left")
+	require.Zero(t, storedCount(t, s, "one"), "released: no w/ key")
+	require.Equal(t, uint64(2), storedCount(t, s, "three"), "two left")
 	succeed(t, s, "q")
-	require.False(t, hasWaitingKey(t, s, "three"), "one left: no key")
+	require.Equal(t, uint64(1), storedCount(t, s, "three"), "one left: no count")
 	three, err := s.Get(ctx, "three")
 	require.NoError(t, err)
 	require.Equal(t, StatePending, three.State, "still waits for r")
+	require.Equal(t, 1, s.Counts()["c"][StatePending])
 	succeed(t, s, "r")
 	three, err = s.Get(ctx, "three")
 	require.NoError(t, err)
 	require.Equal(t, StateQueued, three.State)
 	require.Zero(t, s.Counts()["c"][StatePending])
+	for _, id := range []string{"one", "three"} {
+		require.False(t, hasWaitingKey(t, s, id), "no n/ key written")
+	}
 }
 
 // A data directory written before the count was stored only above one holds n/ keys of one (a
@@ -196,6 +223,8 @@ func TestACountOfOneStoredByAnOlderBinaryIsRead(t *testing.T) {
 	writes, err := s.jobWrites(nil, old, done, nil)
 	require.NoError(t, err)
 	writes = append(writes,
+		pendingWrite{key: pendingKey("c"), value: []byte("c")}, // the category alone
+		pendingWrite{key: pendingKey("d"), value: []byte("c")},
 		pendingWrite{key: waitingKey("c"), value: binary.AppendUvarint(nil, 1)},
 		pendingWrite{key: waitingKey("d"), value: binary.AppendUvarint(nil, 1)},
 		pendingWrite{key: dependKey("q", "d"), value: dependDone})
@@ -227,13 +256,13 @@ func TestAFinishLeavesACancelledChildsCountAlone(t *testing.T) {
 	defer func() { require.NoError(t, s.Close()) }()
 	_, err = s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("q"), newJobFor("r"), newJobFor("c", "p", "q", "r")})
 	require.NoError(t, err)
-	require.True(t, hasWaitingKey(t, s, "c"))
+	require.Equal(t, uint64(3), storedCount(t, s, "c"))
 	now := time.Now().UTC()
 	_, err = s.Update(ctx, "c", func(j *Job) error { j.State, j.FinishedAt = StateCancelled, &now; return nil }, true)
 	require.NoError(t, err)
-	require.False(t, hasWaitingKey(t, s, "c"), "the cancel deleted the count")
+	require.Zero(t, storedCount(t, s, "c"), "the cancel deleted the w/ key and its count")
 	succeed(t, s, "p")
-	require.False(t, hasWaitingKey(t, s, "c"), "the finish wrote no count for a cancelled child")
+	require.Zero(t, storedCount(t, s, "c"), "the finish wrote no count for a cancelled child")
 	succeed(t, s, "q")
 	succeed(t, s, "r")
 	c, err := s.Get(ctx, "c")
@@ -243,8 +272,7 @@ func TestAFinishLeavesACancelledChildsCountAlone(t *testing.T) {
 }
 
 // Stats.Keys counts the keys the committed requests set or deleted: a plain job writes its record
-// and q/ key; a child of one parent its record, w/ and d/ keys (no count); a child of two, its
-// count too. The parent's finish marks the d/ key done and releases the child: record, w/ deleted
+// and q/ key; a child its record, w/ (with its count, if two or more) and d/ keys. The parent's finish marks the d/ key done and releases the child: record, w/ deleted
 // and q/ set, besides its own record and q/ delete.
 func TestStatsCountTheKeysWritten(t *testing.T) {
 	ctx := context.Background()
@@ -263,13 +291,72 @@ func TestStatsCountTheKeysWritten(t *testing.T) {
 	k0 = keys()
 	_, err = s.Insert(ctx, []*Job{newJobFor("two", "p", "q")})
 	require.NoError(t, err)
-	require.Equal(t, uint64(5), keys()-k0, "a child of two: record, w/, n/, two d/")
+	require.Equal(t, uint64(4), keys()-k0, "a child of two: record, w/ with its count, two d/")
 	k0 = keys()
 	succeed(t, s, "q")
-	// q: record, q/ deleted; two: d/ done, n/ deleted (one left).
+	// q: record, q/ deleted; two: d/ done, w/ rewritten (one left).
 	require.Equal(t, uint64(4), keys()-k0)
 	k0 = keys()
 	succeed(t, s, "p")
 	// p: record, q/ deleted; one and two: d/ done, record, w/ deleted, q/ set.
 	require.Equal(t, uint64(10), keys()-k0)
+}
+
+// A store written before the count moved into the w/ key holds it as an n/ key (the w/ key's
+// value the category alone): the first finish moves it into w/ and deletes the n/ key, the
+// last releases the child.
+func TestACountAboveOneStoredByAnOlderBinaryIsRead(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	_, err = s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("q"), newJobFor("r"), newJobFor("e", "p", "q", "r")})
+	require.NoError(t, err)
+	txn := s.db.NewTransaction(true)
+	require.NoError(t, setAll(txn, []pendingWrite{
+		{key: pendingKey("e"), value: []byte("c")},
+		{key: waitingKey("e"), value: binary.AppendUvarint(nil, 3)},
+	}))
+	require.NoError(t, txn.Commit())
+	require.NoError(t, s.Close())
+
+	s, err = OpenBadger(BadgerOptions{Dir: dir})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	require.Equal(t, 1, s.Counts()["c"][StatePending])
+	succeed(t, s, "p")
+	require.False(t, hasWaitingKey(t, s, "e"), "moved into w/")
+	require.Equal(t, uint64(2), storedCount(t, s, "e"))
+	succeed(t, s, "q")
+	require.Equal(t, uint64(1), storedCount(t, s, "e"))
+	e, err := s.Get(ctx, "e")
+	require.NoError(t, err)
+	require.Equal(t, StatePending, e.State)
+	succeed(t, s, "r")
+	e, err = s.Get(ctx, "e")
+	require.NoError(t, err)
+	require.Equal(t, StateQueued, e.State)
+	require.Zero(t, s.Counts()["c"][StatePending])
+}
+
+// A pending job changed while it waits (here its fairness key) keeps its count of parents, which
+// its w/ key, written anew, holds.
+func TestAPendingJobChangedKeepsItsCount(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	_, err = s.Insert(ctx, []*Job{newJobFor("p"), newJobFor("q"), newJobFor("c", "p", "q")})
+	require.NoError(t, err)
+	_, err = s.Update(ctx, "c", func(j *Job) error { j.FairnessKey = "t2"; return nil }, true)
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), storedCount(t, s, "c"))
+	succeed(t, s, "p")
+	c, err := s.Get(ctx, "c")
+	require.NoError(t, err)
+	require.Equal(t, StatePending, c.State, "still waits for q")
+	succeed(t, s, "q")
+	c, err = s.Get(ctx, "c")
+	require.NoError(t, err)
+	require.Equal(t, StateQueued, c.State)
 }

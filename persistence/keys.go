@@ -15,10 +15,11 @@ import (
 //	                                value = 'q' or 'r' (queued, running) + id
 //	s/<run_at unix ns:8 BE><id>     scheduled and retrying jobs in time order; value = state/category
 //	u/<unique_key>                  the unfinished job holding a unique key; value = id
-//	w/<id>                          a pending job (waiting for its parents); value = category
-//	n/<id>                          a pending job's count of parents not finished (uvarint), only
-//	                                when above one: a pending job without it waits for one parent
-//	                                (a store written before this rule may hold a count of one)
+//	w/<id>                          a pending job (waiting for its parents); value = category, and
+//	                                when it waits for more than one parent \x00 and their count
+//	                                (uvarint): a pending job without a count waits for one parent
+//	n/<id>                          the count of a store written before it moved into w/ (uvarint;
+//	                                such a store may hold a count of one); still read, never written
 //	d/<parent id>\x00<child id>     a dependency; value empty while the parent is unfinished,
 //	                                dependDone once its finish was applied to the child (depends.go)
 //	d/<parent id>\x00<child id>\x00 the children of parent from one insert, the first in the key;
@@ -77,6 +78,29 @@ func uniqueKey(key string) []byte { return append([]byte(prefixUnique), key...) 
 func pendingKey(id string) []byte { return append([]byte(prefixPending), id...) }
 
 func waitingKey(id string) []byte { return append([]byte(prefixWaiting), id...) }
+
+// pendingValue is the value of a pending job's w/ key: its category, and its count of parents
+// not finished when above one.
+func pendingValue(cat string, n uint64) []byte {
+	b := append(make([]byte, 0, len(cat)+4), cat...)
+	if n > 1 {
+		b = binary.AppendUvarint(append(b, 0), n)
+	}
+	return b
+}
+
+// parsePendingValue splits the value of a w/ key; n is 1 when it holds no count.
+func parsePendingValue(v []byte) (cat string, n uint64, err error) {
+	i := bytes.IndexByte(v, 0)
+	if i < 0 {
+		return string(v), 1, nil
+	}
+	n, k := binary.Uvarint(v[i+1:])
+	if k <= 0 || i+1+k != len(v) || n < 2 {
+		return "", 0, fmt.Errorf("corrupt pending value %q", v)
+	}
+	return string(v[:i]), n, nil
+}
 
 // dependPrefix is the prefix of a parent's d/ keys.
 func dependPrefix(parent string) []byte {

@@ -107,12 +107,13 @@ func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 			}
 		}
 		val := r.encoded[i]
+		var edges []depListID
 		if len(j.Parents) > 0 {
-			c, w, edges, err := s.insertParents(txn, i, j, earlier, writes)
+			c, w, e, err := s.insertParents(txn, i, j, earlier, writes)
 			if err != nil {
 				return nil, err
 			}
-			j, writes, val = c, w, encodeJob(c)
+			j, writes, val, edges = c, w, encodeJob(c), e
 			for _, e := range edges {
 				deps.add(e.parent, j.ID, e.open, len(val))
 			}
@@ -123,6 +124,9 @@ func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 		var err error
 		if writes, err = s.jobWrites(writes, nil, j, val); err != nil {
 			return nil, err
+		}
+		if len(j.Parents) > 0 {
+			s.countInsert(writes, j, edges)
 		}
 		r.planned = append(r.planned, j)
 		res[i] = InsertResult{Job: j.Clone()}

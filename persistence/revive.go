@@ -152,11 +152,11 @@ func (s *Badger) planRevive(t *wtxn, r *request) ([]pendingWrite, error) {
 			s.parents[q] = struct{}{} // before the commit: a failed one only leaves a spare id
 		}
 		c.State, c.FinishedAt, c.Seq, c.CancelRequested = StatePending, nil, 0, false
-		// A cancel deleted the child's n/ key; a count of one has none, and the delete is a guard.
-		writes = s.setWaiting(writes, cid, waiting, true)
 		if writes, err = s.jobWrites(writes, prev, c, nil); err != nil {
 			return nil, err
 		}
+		// The count in the w/ key jobWrites wrote; a cancel deleted an older store's n/ key.
+		s.countInPending(writes, cid, c.Category, waiting)
 		r.planned = append(r.planned, c)
 		r.deltas = append(r.deltas, delta{c.ID, c.Category, prev.State, c.State})
 		r.released = append(r.released, c.Clone())

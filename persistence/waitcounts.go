@@ -5,11 +5,10 @@ package persistence
 // tree (a point read per dependency was a third of the cost of settling). Owned by the writer
 // goroutine.
 //
-// A count is stored as the key n/<id> only when it is above one: a pending job without the key
-// waits for one parent (keys.go), so a child of one parent writes no count at all, and a count
-// going from two to one deletes its key. Besides the count, the cache keeps whether the key is
-// there (a store written before this layout holds counts of one), so that a release deletes it
-// only then.
+// A count is stored in the value of the pending job's w/ key, after its category, only when it
+// is above one: a w/ key without a count waits for one parent (keys.go). Besides the count, the
+// cache keeps the category (to write the w/ key anew without reading the record) and whether
+// an older binary stored the count as an n/ key, so that the next write deletes that key.
 //
 // It follows the writer's transactions the way the record cache does (cache.go): the request
 // being planned stages its counts (staged, dropped when the next request is planned, so a
@@ -26,10 +25,12 @@ type waitCounts struct {
 	committed map[string]waitCount // landed; a job no longer pending is absent
 }
 
-// waitCount is a pending job's count of unfinished parents, and whether its n/ key is stored.
-// n is 0 for a job that is no longer pending (released or cancelled).
+// waitCount is a pending job's count of unfinished parents, its category (its w/ key's value
+// holds both), and whether an older binary stored its count as an n/ key. n is 0 for a job
+// that is no longer pending (released or cancelled).
 type waitCount struct {
 	n   uint64
+	cat string
 	key bool
 }
 
