@@ -122,7 +122,7 @@ type Badger struct {
 	// pendingDeps: the d/ keys written in the open transaction, by parent and key (depWrite),
 	// so that openChildren need not iterate the transaction's pending writes (depends.go).
 	pendingDeps map[string]map[string]depWrite
-	waits       waitCounts // the n/ counts the writer wrote (waitcounts.go)
+	waits       waitCounts // the parents counts the writer wrote (waitcounts.go)
 	kids        openKids   // the open d/ keys, by parent (openkids.go)
 }
 

@@ -84,7 +84,7 @@ func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 			break
 		}
 	}
-	deps := depLists{maxBytes: int(s.maxTxnBytes / 8)} // their d/ keys (dependlists.go)
+	deps := depLists{maxBytes: int(s.maxTxnBytes / 8)} // the d/ keys of the dependencies (dependlists.go)
 	for i, j := range r.inserts {
 		if j.UniqueKey != "" {
 			holder := claimed[j.UniqueKey]
