@@ -75,7 +75,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(j.Timeout), ErrTimeout)
 		defer stop()
 	}
-	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt, startedAt: now, parents: j.Parents})
+	jctx = &attemptCtx{Context: jctx, info: attemptInfo{s: s, id: j.ID, attempt: j.Attempt, startedAt: now, parents: j.Parents}}
 	jctx, span := s.traceAttempt(jctx, j) // nil when tracing is off (tracing.go)
 	if s.testHookStarted != nil {
 		s.testHookStarted(j.ID)
