@@ -63,7 +63,11 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			return ""
 		}
 	}
-	s.publish(j)
+	// The handler gets j itself: a record the store answered this start with (or the claim
+	// brought), which nobody else holds. What the attempt needs of it once the handler ran is
+	// read now.
+	id, attempt, timeout := j.ID, j.Attempt, time.Duration(j.Timeout)
+	s.publishStarted(j)
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.JobStarted(j, now.Sub(j.RunAt))
 	}
@@ -106,13 +110,13 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			case errors.Is(cause, ErrShutdown):
 				out.shutdown = true
 			case errors.Is(cause, ErrTimeout):
-				out.err = timeoutError(time.Duration(j.Timeout), errors.New(out.err))
+				out.err = timeoutError(timeout, errors.New(out.err))
 			case errors.Is(cause, actors.ErrWorkerStopped):
 				out.err = "worker stopped: " + out.err
 			}
 		}
 	}
-	s.running.Delete(j.ID)
+	s.running.Delete(id)
 	endAttemptSpan(span, out)
 	done := s.cfg.clock.Now()
 	then := func(fj *Job) {
@@ -120,17 +124,17 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			s.cfg.Observer.JobFinished(fj, done.Sub(now))
 		}
 	}
-	fin := s.finishAttempt(j.Attempt, now, done, out)
-	s.store.UpdateAsync(j.ID, fin, false, func(fj *Job, err error) {
+	fin := s.finishAttempt(attempt, now, done, out)
+	s.store.UpdateAsync(id, fin, false, func(fj *Job, err error) {
 		if errors.Is(err, persistence.ErrTooLarge) {
 			// The outcome does not fit in one commit: it is refused for good, and the job
 			// would stay running. Store a failed attempt that says so instead, from the
 			// retrier's goroutine: this callback may run on the store's writer or pipe, and a
 			// write submitted from there could wait for the writer itself (its queue full).
-			s.retry.add(&retryItem{id: j.ID, fn: s.tooLargeAttempt(j.Attempt, now, done, err), then: then})
+			s.retry.add(&retryItem{id: id, fn: s.tooLargeAttempt(attempt, now, done, err), then: then})
 			return
 		}
-		s.finishWritten(j.ID, fin, then, fj, err)
+		s.finishWritten(id, fin, then, fj, err)
 	})
 	if out.panicked {
 		return out.err
@@ -151,6 +155,16 @@ func (s *Scheduler) startWrite(ctx context.Context, id string, now time.Time) (*
 		if !s.pause(ctx, actors.Backoff(n)) || s.draining.Load() {
 			return nil, err
 		}
+	}
+}
+
+// publishStarted tells of a start as publish does. The handler gets j next and may change it:
+// a subscriber, who reads the event later on the hub's goroutine, gets its own copy, made only
+// when someone listens.
+func (s *Scheduler) publishStarted(j *Job) {
+	s.hub.minutes.add(j)
+	if s.hub.nsubs.Load() > 0 {
+		s.hub.job(j.Clone())
 	}
 }
 
@@ -288,7 +302,7 @@ func (s *Scheduler) invoke(ctx context.Context, j *Job) (out outcome) {
 	if h == nil {
 		return outcome{err: fmt.Sprintf("%v: %q", ErrNoHandler, j.Kind)}
 	}
-	res, err := h(ctx, j.Clone())
+	res, err := h(ctx, j)
 	if err != nil {
 		return outcome{err: err.Error()}
 	}
