@@ -47,13 +47,13 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	}
 	cancels := s.cancels.Load()
 	var now time.Time
-	j := queued
+	rec := queued
 	if claimed {
 		now, cancels = claim.startedAt, claim.cancels
 	} else {
 		now = s.startStamp()
 		var err error
-		if j, err = s.startWrite(ctx, queued.ID, now); err != nil {
+		if rec, err = s.startWrite(ctx, queued.ID, now); err != nil {
 			// Cancelled meanwhile, taken by another hand-off, or left queued for a rescan. A
 			// write that failed for a reason that may pass may have been made all the same:
 			// give it back.
@@ -63,32 +63,33 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			return ""
 		}
 	}
-	// The handler gets j itself: a record the store answered this start with (or the claim
-	// brought), which nobody else holds. What the attempt needs of it once the handler ran is
-	// read now.
-	id, attempt, timeout := j.ID, j.Attempt, time.Duration(j.Timeout)
-	s.publishStarted(j)
+	// The handler gets rec itself: a record the store answered this start with (or the claim
+	// brought), which nobody else holds, and which it may change. What the attempt needs of it
+	// once the handler ran is read now: nothing below the handler reads rec (a store call that
+	// wants the record after the handler must be given a copy taken before it).
+	id, attempt, timeout := rec.ID, rec.Attempt, time.Duration(rec.Timeout)
+	s.publishStarted(rec)
 	if s.cfg.Observer != nil {
-		s.cfg.Observer.JobStarted(j, now.Sub(j.RunAt))
+		s.cfg.Observer.JobStarted(rec, now.Sub(rec.RunAt))
 	}
 
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if j.Timeout > 0 {
+	if rec.Timeout > 0 {
 		var stop context.CancelFunc
-		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(j.Timeout), ErrTimeout)
+		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(rec.Timeout), ErrTimeout)
 		defer stop()
 	}
-	jctx = &attemptCtx{Context: jctx, info: attemptInfo{s: s, id: j.ID, attempt: j.Attempt, startedAt: now, parents: j.Parents}}
-	jctx, span := s.traceAttempt(jctx, j) // nil when tracing is off (tracing.go)
+	jctx = &attemptCtx{Context: jctx, info: attemptInfo{s: s, id: rec.ID, attempt: rec.Attempt, startedAt: now, parents: rec.Parents}}
+	jctx, span := s.traceAttempt(jctx, rec) // nil when tracing is off (tracing.go)
 	if s.testHookStarted != nil {
-		s.testHookStarted(j.ID)
+		s.testHookStarted(rec.ID)
 	}
-	s.running.Store(j.ID, cancel)
+	s.running.Store(rec.ID, cancel)
 	if s.cancels.Load() != cancels {
 		// A Cancel ran between the start write and the line above; it may have found no
 		// attempt to cancel. The store says whether it asked.
-		if cur, err := s.store.Get(context.Background(), j.ID); err == nil && cur.CancelRequested {
+		if cur, err := s.store.Get(context.Background(), rec.ID); err == nil && cur.CancelRequested {
 			cancel(ErrCancelled)
 		}
 	}
@@ -101,7 +102,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		// to its queue, its attempt given back.
 		out.shutdown = true
 	default:
-		out = s.invoke(jctx, j)
+		out = s.invoke(jctx, rec)
 		cause := context.Cause(jctx)
 		if out.err != "" || out.result == nil && jctx.Err() != nil {
 			switch {
