@@ -285,3 +285,78 @@ func TestBalancerPlot(t *testing.T) {
 	}
 	require.NoError(t, plot.Lines(out, "Workers per category during a flood (budget 24; email priority 3)", "seconds", "workers", series))
 }
+
+// TestWorkersDrainedWhileTheirAttemptsRunEndEveryHandOff: a flood grows a category's workers,
+// and a flood of another category makes the balancer drain them while their attempts run. An
+// attempt's end goes from the worker's goroutine to the WorkerRegistry, or, when its worker
+// drains, through the Worker: either way every hand-off ends once, so no concurrency-key slot
+// leaks (a job of each key still runs afterwards, one at a time) and no worker stays busy.
+func TestWorkersDrainedWhileTheirAttemptsRunEndEveryHandOff(t *testing.T) {
+	var mu sync.Mutex
+	running, peak := map[string]int{}, map[string]int{}
+	keyed := func(ctx context.Context, j *jobsched.Job) (any, error) {
+		mu.Lock()
+		running[j.ConcurrencyKey]++
+		peak[j.ConcurrencyKey] = max(peak[j.ConcurrencyKey], running[j.ConcurrencyKey])
+		mu.Unlock()
+		time.Sleep(3 * time.Millisecond)
+		mu.Lock()
+		running[j.ConcurrencyKey]--
+		mu.Unlock()
+		return nil, nil
+	}
+	s := start(t, jobsched.Config{Workers: 16, BalanceInterval: 10 * time.Millisecond,
+		Kinds:      []jobsched.Kind{{Name: "keyed", KeyConcurrency: 1}},
+		Categories: []jobsched.Category{{Name: "hot", MinWorkers: 1, MaxWorkers: 16}, {Name: "other", MinWorkers: 1, MaxWorkers: 16}}},
+		map[string]jobsched.Handler{"keyed": keyed, "work": sleepFor(3 * time.Millisecond)})
+	ctx := context.Background()
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"}
+	flood := func(cat string) []*jobsched.Job {
+		specs := make([]jobsched.JobSpec, 1200)
+		for i := range specs {
+			specs[i] = jobsched.JobSpec{Kind: "work", Category: cat}
+			if cat == "hot" && i%2 == 0 {
+				specs[i] = jobsched.JobSpec{Kind: "keyed", Category: cat, ConcurrencyKey: keys[i/2%len(keys)]}
+			}
+		}
+		jobs, err := s.EnqueueBatch(ctx, specs)
+		require.NoError(t, err)
+		return jobs
+	}
+	var resizes int
+	for round := 0; round < 3; round++ {
+		hot := flood("hot")
+		require.Eventually(t, func() bool { return allocated(s, "hot") >= 8 }, 10*time.Second, time.Millisecond)
+		other := flood("other") // the balancer takes workers from hot, busy ones among them
+		for _, j := range append(hot, other...) {
+			require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
+		}
+	}
+	require.Eventually(t, func() bool { return allocated(s, "hot") == 1 && allocated(s, "other") == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		busy := 0
+		for _, c := range s.Categories() {
+			busy += c.Busy
+			if c.Name == "hot" {
+				resizes = c.Resizes
+			}
+		}
+		return busy == 0
+	}, 10*time.Second, 10*time.Millisecond, "no worker stays counted busy")
+	require.GreaterOrEqual(t, resizes, 6)
+	// Every key's slot is free: one more job of each runs.
+	var last []jobsched.JobSpec
+	for _, k := range keys {
+		last = append(last, jobsched.JobSpec{Kind: "keyed", Category: "hot", ConcurrencyKey: k})
+	}
+	jobs, err := s.EnqueueBatch(ctx, last)
+	require.NoError(t, err)
+	for _, j := range jobs {
+		require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, k := range keys {
+		require.Equal(t, 1, peak[k], "one job of key %s at a time", k)
+	}
+}

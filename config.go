@@ -154,7 +154,8 @@ type Observer interface {
 	// the sync (and before the job can start), on the store's goroutine: after a failed sync, a
 	// job it told of may be lost though its enqueue returned an error.
 	JobEnqueued(j *Job)
-	// JobStarted: an attempt began, wait after the job was due (run_at).
+	// JobStarted: an attempt began, wait after the job was due (run_at). j is the record the
+	// handler gets next: read it during the call only (keep a Clone to use it later).
 	JobStarted(j *Job, wait time.Duration)
 	// JobFinished: an attempt ended after run; j is in its new state (succeeded, retrying,
 	// dead, cancelled, or queued when shutdown interrupted it).

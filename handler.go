@@ -98,6 +98,22 @@ func (s *Scheduler) checkKind(spec JobSpec, field string) error {
 
 type attemptKey struct{}
 
+// attemptCtx is a handler's context: its parent, with the attempt's info under attemptKey, in
+// one allocation where context.WithValue makes two (the context and the boxed info). A lookup
+// of the info (ReportProgress, ParentResults: rare) boxes it instead.
+type attemptCtx struct {
+	context.Context
+	info attemptInfo
+}
+
+// Value implements context.Context.
+func (c *attemptCtx) Value(key any) any {
+	if key == (attemptKey{}) {
+		return c.info
+	}
+	return c.Context.Value(key)
+}
+
 type attemptInfo struct {
 	s         *Scheduler
 	id        string

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jobsched/jobsched"
 	"github.com/stretchr/testify/require"
@@ -93,4 +95,47 @@ func TestUnknownKinds(t *testing.T) {
 		_, err = s.Enqueue(ctx, jobsched.JobSpec{Kind: "known"})
 		require.NoError(t, err)
 	})
+}
+
+// TestAHandlerMayChangeItsJob: a handler gets the record of its attempt to itself. What it
+// changes in it reaches neither the store nor the events a subscriber reads (on another
+// goroutine: -race sees any sharing), and the attempt ends as it should.
+func TestAHandlerMayChangeItsJob(t *testing.T) {
+	s := start(t, jobsched.Config{}, map[string]jobsched.Handler{
+		"mut": func(_ context.Context, j *jobsched.Job) (any, error) {
+			j.ID, j.Kind, j.Attempt, j.MaxAttempts, j.State = "other", "x", 99, 1, jobsched.StateDead
+			j.Args, j.Timeout, j.Parents = json.RawMessage(`{"changed":true}`), 1, []string{"p"}
+			return "ok", nil
+		}})
+	events, cancel := s.Subscribe(4096)
+	defer cancel()
+	ctx := context.Background()
+	var specs []jobsched.JobSpec
+	for i := 0; i < 50; i++ {
+		specs = append(specs, jobsched.JobSpec{Kind: "mut", Args: jobsched.Args(i), MaxAttempts: 3})
+	}
+	jobs, err := s.EnqueueBatch(ctx, specs)
+	require.NoError(t, err)
+	for i, j := range jobs {
+		got := waitJob(t, s, j.ID)
+		require.Equal(t, jobsched.StateSucceeded, got.State)
+		require.Equal(t, 1, got.Attempt)
+		require.Equal(t, 3, got.MaxAttempts)
+		require.Equal(t, "mut", got.Kind)
+		require.JSONEq(t, strconv.Itoa(i), string(got.Args))
+	}
+	started := 0
+	for started < len(jobs) {
+		select {
+		case ev := <-events:
+			if ev.Job != nil && ev.Job.State == jobsched.StateRunning {
+				started++
+				require.Equal(t, "mut", ev.Job.Kind)
+				require.Equal(t, 1, ev.Job.Attempt)
+				require.NotContains(t, string(ev.Job.Args), "changed")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("saw %d of %d starts", started, len(jobs))
+		}
+	}
 }

@@ -47,13 +47,13 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	}
 	cancels := s.cancels.Load()
 	var now time.Time
-	j := queued
+	rec := queued
 	if claimed {
 		now, cancels = claim.startedAt, claim.cancels
 	} else {
 		now = s.startStamp()
 		var err error
-		if j, err = s.startWrite(ctx, queued.ID, now); err != nil {
+		if rec, err = s.startWrite(ctx, queued.ID, now); err != nil {
 			// Cancelled meanwhile, taken by another hand-off, or left queued for a rescan. A
 			// write that failed for a reason that may pass may have been made all the same:
 			// give it back.
@@ -63,28 +63,33 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			return ""
 		}
 	}
-	s.publish(j)
+	// The handler gets rec itself: a record the store answered this start with (or the claim
+	// brought), which nobody else holds, and which it may change. What the attempt needs of it
+	// once the handler ran is read now: nothing below the handler reads rec (a store call that
+	// wants the record after the handler must be given a copy taken before it).
+	id, attempt, timeout := rec.ID, rec.Attempt, time.Duration(rec.Timeout)
+	s.publishStarted(rec)
 	if s.cfg.Observer != nil {
-		s.cfg.Observer.JobStarted(j, now.Sub(j.RunAt))
+		s.cfg.Observer.JobStarted(rec, now.Sub(rec.RunAt))
 	}
 
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if j.Timeout > 0 {
+	if rec.Timeout > 0 {
 		var stop context.CancelFunc
-		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(j.Timeout), ErrTimeout)
+		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(rec.Timeout), ErrTimeout)
 		defer stop()
 	}
-	jctx = context.WithValue(jctx, attemptKey{}, attemptInfo{s: s, id: j.ID, attempt: j.Attempt, startedAt: now, parents: j.Parents})
-	jctx, span := s.traceAttempt(jctx, j) // nil when tracing is off (tracing.go)
+	jctx = &attemptCtx{Context: jctx, info: attemptInfo{s: s, id: rec.ID, attempt: rec.Attempt, startedAt: now, parents: rec.Parents}}
+	jctx, span := s.traceAttempt(jctx, rec) // nil when tracing is off (tracing.go)
 	if s.testHookStarted != nil {
-		s.testHookStarted(j.ID)
+		s.testHookStarted(rec.ID)
 	}
-	s.running.Store(j.ID, cancel)
+	s.running.Store(rec.ID, cancel)
 	if s.cancels.Load() != cancels {
 		// A Cancel ran between the start write and the line above; it may have found no
 		// attempt to cancel. The store says whether it asked.
-		if cur, err := s.store.Get(context.Background(), j.ID); err == nil && cur.CancelRequested {
+		if cur, err := s.store.Get(context.Background(), rec.ID); err == nil && cur.CancelRequested {
 			cancel(ErrCancelled)
 		}
 	}
@@ -97,7 +102,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		// to its queue, its attempt given back.
 		out.shutdown = true
 	default:
-		out = s.invoke(jctx, j)
+		out = s.invoke(jctx, rec)
 		cause := context.Cause(jctx)
 		if out.err != "" || out.result == nil && jctx.Err() != nil {
 			switch {
@@ -106,13 +111,13 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			case errors.Is(cause, ErrShutdown):
 				out.shutdown = true
 			case errors.Is(cause, ErrTimeout):
-				out.err = timeoutError(time.Duration(j.Timeout), errors.New(out.err))
+				out.err = timeoutError(timeout, errors.New(out.err))
 			case errors.Is(cause, actors.ErrWorkerStopped):
 				out.err = "worker stopped: " + out.err
 			}
 		}
 	}
-	s.running.Delete(j.ID)
+	s.running.Delete(id)
 	endAttemptSpan(span, out)
 	done := s.cfg.clock.Now()
 	then := func(fj *Job) {
@@ -120,17 +125,17 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			s.cfg.Observer.JobFinished(fj, done.Sub(now))
 		}
 	}
-	fin := s.finishAttempt(j.Attempt, now, done, out)
-	s.store.UpdateAsync(j.ID, fin, false, func(fj *Job, err error) {
+	fin := s.finishAttempt(attempt, now, done, out)
+	s.store.UpdateAsync(id, fin, false, func(fj *Job, err error) {
 		if errors.Is(err, persistence.ErrTooLarge) {
 			// The outcome does not fit in one commit: it is refused for good, and the job
 			// would stay running. Store a failed attempt that says so instead, from the
 			// retrier's goroutine: this callback may run on the store's writer or pipe, and a
 			// write submitted from there could wait for the writer itself (its queue full).
-			s.retry.add(&retryItem{id: j.ID, fn: s.tooLargeAttempt(j.Attempt, now, done, err), then: then})
+			s.retry.add(&retryItem{id: id, fn: s.tooLargeAttempt(attempt, now, done, err), then: then})
 			return
 		}
-		s.finishWritten(j.ID, fin, then, fj, err)
+		s.finishWritten(id, fin, then, fj, err)
 	})
 	if out.panicked {
 		return out.err
@@ -151,6 +156,16 @@ func (s *Scheduler) startWrite(ctx context.Context, id string, now time.Time) (*
 		if !s.pause(ctx, actors.Backoff(n)) || s.draining.Load() {
 			return nil, err
 		}
+	}
+}
+
+// publishStarted tells of a start as publish does. The handler gets j next and may change it:
+// a subscriber, who reads the event later on the hub's goroutine, gets its own copy, made only
+// when someone listens.
+func (s *Scheduler) publishStarted(j *Job) {
+	s.hub.minutes.add(j)
+	if s.hub.nsubs.Load() > 0 {
+		s.hub.job(j.Clone())
 	}
 }
 
@@ -288,7 +303,7 @@ func (s *Scheduler) invoke(ctx context.Context, j *Job) (out outcome) {
 	if h == nil {
 		return outcome{err: fmt.Sprintf("%v: %q", ErrNoHandler, j.Kind)}
 	}
-	res, err := h(ctx, j.Clone())
+	res, err := h(ctx, j)
 	if err != nil {
 		return outcome{err: err.Error()}
 	}

@@ -11,7 +11,7 @@ import "sync"
 // while its handler may still run, and its concurrency-key slot is never freed early.
 type handoffs struct {
 	mu sync.Mutex
-	m  map[uint64]*handoff
+	m  map[uint64]handoff // by value: an entry costs no allocation of its own
 }
 
 // handoff is one entry: the job and the slot it holds, and whether an attempt took it.
@@ -25,9 +25,9 @@ func (h *handoffs) add(tok uint64, id, key string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
-		h.m = map[uint64]*handoff{}
+		h.m = map[uint64]handoff{}
 	}
-	h.m[tok] = &handoff{id: id, key: key}
+	h.m[tok] = handoff{id: id, key: key}
 }
 
 // take marks the hand-off taken by an attempt; false: it was revoked (or ended), and the
@@ -35,11 +35,12 @@ func (h *handoffs) add(tok uint64, id, key string) {
 func (h *handoffs) take(tok uint64) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e := h.m[tok]
-	if e == nil {
+	e, ok := h.m[tok]
+	if !ok {
 		return false
 	}
 	e.taken = true
+	h.m[tok] = e
 	return true
 }
 
@@ -47,7 +48,7 @@ func (h *handoffs) take(tok uint64) bool {
 func (h *handoffs) revoke(tok uint64) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if e := h.m[tok]; e != nil {
+	if e, ok := h.m[tok]; ok {
 		if e.taken {
 			return false
 		}
@@ -76,7 +77,7 @@ func (h *handoffs) takeOver(epoch uint64) map[uint64]handoff {
 			continue
 		}
 		if e.taken {
-			taken[tok] = *e
+			taken[tok] = e
 		} else {
 			delete(h.m, tok)
 		}

@@ -46,8 +46,9 @@ type Run struct {
 	Token uint64
 }
 
-// WorkerIdle: Worker → WorkerRegistry: the worker is free (after it started or finished a job).
-// Ended is the token of the attempt that just ended (0 after a start).
+// WorkerIdle: Worker (or its attempt goroutine) → WorkerRegistry: the worker is free (after it
+// started or finished a job). Ended is the token of the attempt that just ended (0 after a
+// start).
 type WorkerIdle struct {
 	PID   *actor.PID
 	Ended uint64
@@ -57,12 +58,14 @@ type WorkerIdle struct {
 type WorkerGone struct{ PID *actor.PID }
 
 // JobDone: a Worker's attempt goroutine → the Worker: the attempt ended and its outcome is being
-// stored. Token is the hand-off's. Panic holds the handler's panic text, if it panicked; the
-// Worker then crashes.
+// stored, and the Worker must act on it: the handler panicked (Panic holds its text; the Worker
+// then crashes) or the Worker drains. Token is the hand-off's. Any other end goes from the
+// goroutine to the WorkerRegistry as a WorkerIdle.
 type JobDone struct {
 	JobID string
 	Token uint64
 	Panic string
+	from  *attempts // the incarnation whose goroutine sent it
 }
 
 // Drain: WorkerRegistry → Worker: stop once the current job is done.

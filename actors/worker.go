@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jobsched/jobsched/persistence"
@@ -14,25 +15,39 @@ import (
 var ErrWorkerStopped = errors.New("worker stopped")
 
 // worker runs one job at a time. The attempt runs on the worker's own goroutine (the Runner),
-// never in Receive; JobDone brings its end back. The goroutine lives as long as the worker
-// incarnation and keeps its grown stack: a goroutine and two contexts per attempt cost ~6% of
-// the CPU per job (BenchmarkThroughput). A handler's panic comes back in JobDone and crashes the
-// Worker, so the Workers supervisor restarts it and the tree shows the restart.
+// never in Receive. The goroutine lives as long as the worker incarnation and keeps its grown
+// stack: a goroutine and two contexts per attempt cost ~6% of the CPU per job
+// (BenchmarkThroughput). An attempt that ends normally is reported by the goroutine itself to
+// the WorkerRegistry (WorkerIdle, with its token): one actor message per job fewer than a
+// JobDone to the Worker that the Worker passes on. The Worker hears of an end only when it
+// must act on it (JobDone): a handler's panic, which crashes the Worker so the Workers
+// supervisor restarts it and the tree shows the restart, or an end while it drains.
 type worker struct {
 	env      *Env
 	cat      string
-	current  string
-	token    uint64
 	draining bool
 	// runs feeds the attempt goroutine, one job at a time (a Run is taken only when no attempt
 	// runs, so the send never waits); closed when the incarnation stops or restarts. cancel ends,
 	// with ErrWorkerStopped, the incarnation's context, the parent of every attempt's context.
 	runs   chan run
 	cancel context.CancelCauseFunc
+	// at is what the incarnation shares with its attempt goroutine.
+	at *attempts
 	// The PIDs this worker sends to, made once: a PID caches the process it names.
 	fifo, registry *actor.PID
 	// handoffs is the category's table of hand-offs (handoff.go).
 	handoffs *handoffs
+}
+
+// attempts is the state a Worker incarnation shares with its attempt goroutine, which tells
+// who hears of an attempt's end: the registry (the worker is free again), the Worker (it
+// drains), or nobody (the incarnation stopped; the Fifo's audit ends the hand-off, as it did
+// when the end went to a Worker that had restarted meanwhile).
+type attempts struct {
+	mu       sync.Mutex
+	token    uint64 // the hand-off whose attempt runs (0: none)
+	draining bool
+	stopped  bool
 }
 
 // run is one hand-off given to the attempt goroutine.
@@ -56,31 +71,28 @@ func (w *worker) Receive(ctx actor.Context) {
 		w.start(ctx.Self())
 		ctx.Send(w.registry, &WorkerIdle{PID: ctx.Self()})
 	case *Run:
-		if w.current != "" || w.draining || w.runs == nil {
+		if w.draining || w.runs == nil || !w.at.begin(msg.Token) {
 			ctx.Send(w.fifo, &Requeue{Job: msg.Job, Token: msg.Token})
 			return
 		}
 		select {
 		case w.runs <- run{job: msg.Job, token: msg.Token}:
-			w.current, w.token = msg.Job.ID, msg.Token
-		default: // unreachable: the goroutine took the previous job before its JobDone came
+		default: // unreachable: the goroutine took the previous job before it reported its end
+			w.at.end()
 			ctx.Send(w.fifo, &Requeue{Job: msg.Job, Token: msg.Token})
 		}
 	case *JobDone:
-		if w.current == "" || msg.Token != w.token {
-			return // the end of an attempt an earlier incarnation started
+		if msg.from == nil || msg.from != w.at {
+			return // the end of an attempt an earlier incarnation started, or no attempt's
 		}
-		w.current = ""
-		ended := w.token
-		w.token = 0
 		if msg.Panic != "" {
-			ctx.Send(w.fifo, &AttemptEnded{Token: ended})
+			ctx.Send(w.fifo, &AttemptEnded{Token: msg.Token})
 			panic(fmt.Sprintf("job %s: handler panic: %s", msg.JobID, msg.Panic))
 		}
-		w.afterJob(ctx, ended)
+		w.afterJob(ctx, msg.Token)
 	case *Drain:
 		w.draining = true
-		if w.current == "" {
+		if !w.at.drain() {
 			w.afterJob(ctx, 0)
 		}
 	case *actor.Restarting, *actor.Stopping:
@@ -93,8 +105,9 @@ func (w *worker) Receive(ctx actor.Context) {
 func (w *worker) start(self *actor.PID) {
 	jctx, cancel := context.WithCancelCause(context.Background())
 	runs := make(chan run, 1)
-	w.runs, w.cancel = runs, cancel
-	h := w.handoffs
+	at := &attempts{}
+	w.runs, w.cancel, w.at = runs, cancel, at
+	h, registry := w.handoffs, w.registry
 	w.env.Go(func() {
 		for r := range runs {
 			// A hand-off the Fifo's audit revoked meanwhile (it took the job back) is not run.
@@ -103,9 +116,50 @@ func (w *worker) start(self *actor.PID) {
 				p = w.env.Runner.Run(jctx, r.job)
 				h.drop(r.token)
 			}
-			w.env.send(self, &JobDone{JobID: r.job.ID, Token: r.token, Panic: p})
+			draining, stopped := at.end()
+			switch {
+			case p != "" || draining:
+				w.env.send(self, &JobDone{JobID: r.job.ID, Token: r.token, Panic: p, from: at})
+			case !stopped:
+				w.env.send(registry, &WorkerIdle{PID: self, Ended: r.token})
+			}
 		}
 	})
+}
+
+// begin marks the attempt of hand-off tok running; false: one runs already.
+func (a *attempts) begin(tok uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.token != 0 {
+		return false
+	}
+	a.token = tok
+	return true
+}
+
+// end marks the attempt ended and reports whether the worker drains or its incarnation stopped.
+func (a *attempts) end() (draining, stopped bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.token = 0
+	return a.draining, a.stopped
+}
+
+// drain marks the worker draining and reports whether an attempt runs (its end then comes to
+// the Worker in a JobDone).
+func (a *attempts) drain() (running bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.draining = true
+	return a.token != 0
+}
+
+// stop marks the incarnation stopped: the end of an attempt still running is reported to nobody.
+func (a *attempts) stop() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopped = true
 }
 
 // stop cancels the running attempt, if any, and ends the attempt goroutine once it returns.
@@ -113,6 +167,7 @@ func (w *worker) stop() {
 	if w.runs == nil {
 		return
 	}
+	w.at.stop()
 	w.cancel(ErrWorkerStopped)
 	close(w.runs)
 	w.runs, w.cancel = nil, nil

@@ -80,6 +80,12 @@ func (r *registry) idle(ctx actor.Context, pid *actor.PID, ended uint64) {
 		}()
 	}
 	w := r.workers[pid.Id]
+	if w == nil && ended != 0 {
+		// The end of an attempt of a worker gone meanwhile (its goroutine reported the end as
+		// the worker drained and stopped) or of an earlier registry's: only the end counts. A
+		// live worker announces itself with Ended 0 when it starts.
+		return
+	}
 	if w == nil {
 		w = &workerState{pid: pid}
 		r.workers[pid.Id] = w

@@ -24,10 +24,11 @@ type SleepArgs struct {
 func readSleep(args json.RawMessage) (SleepArgs, error) {
 	a, ok := parseSleepFast(args)
 	if !ok {
-		a = SleepArgs{}
-		if err := decodeArgs(args, &a); err != nil {
-			return a, err
+		var slow SleepArgs // its own variable: decodeArgs takes its address, a stays on the stack
+		if err := decodeArgs(args, &slow); err != nil {
+			return slow, err
 		}
+		a = slow
 	}
 	switch {
 	case a.MS < 0 || a.MS > float64(MaxSleep.Milliseconds()):
@@ -78,8 +79,15 @@ func Sleep(ctx context.Context, j *jobsched.Job) (any, error) {
 	case roll < a.PanicRate+a.FailRate:
 		return nil, fmt.Errorf("sleep: planned failure (fail_rate %g)", a.FailRate)
 	}
+	if a.MS == 0 {
+		return sleptZero, nil
+	}
 	return sleptResult(a.MS), nil
 }
+
+// sleptZero is the result of a sleep of 0 ms, boxed once: returning it allocates nothing. A
+// result is never written to (the store copies it), so every job may share it.
+var sleptZero any = sleptResult(0)
 
 // fnv64a is hash/fnv's 64-bit FNV-1a of s.
 func fnv64a(s string) uint64 {

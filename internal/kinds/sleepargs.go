@@ -39,21 +39,19 @@ func parseSleepFast(b []byte) (SleepArgs, bool) {
 		if n == i {
 			return a, false
 		}
-		num := string(b[i:n])
-		var err error
+		num := b[i:n]
+		ok := false
 		switch string(key) {
 		case "ms":
-			a.MS, err = strconv.ParseFloat(num, 64)
+			a.MS, ok = parseFloat(num)
 		case "fail_rate":
-			a.FailRate, err = strconv.ParseFloat(num, 64)
+			a.FailRate, ok = parseFloat(num)
 		case "panic_rate":
-			a.PanicRate, err = strconv.ParseFloat(num, 64)
+			a.PanicRate, ok = parseFloat(num)
 		case "seed":
-			a.Seed, err = strconv.ParseUint(num, 10, 64)
-		default:
-			return a, false
+			a.Seed, ok = parseUint(num)
 		}
-		if err != nil {
+		if !ok {
 			return a, false
 		}
 		i = skipSpace(b, n)
@@ -69,6 +67,55 @@ func parseSleepFast(b []byte) (SleepArgs, bool) {
 			return a, false
 		}
 	}
+}
+
+// parseFloat reads a JSON number (numberEnd's span) as strconv.ParseFloat does. A short
+// decimal without sign or exponent (at most 15 digits: the tester's 0, 0.25, 100) is read
+// without allocating: float64(digits) / 10^fraction is exact or correctly rounded (both are
+// exact in a float64, and one IEEE division rounds once), which is ParseFloat's own fast path.
+func parseFloat(num []byte) (float64, bool) {
+	var mant uint64
+	frac, n := -1, 0
+	for _, c := range num {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			n++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			n = 16 // a sign or an exponent: the general reader
+		}
+	}
+	if n > 15 {
+		f, err := strconv.ParseFloat(string(num), 64)
+		return f, err == nil
+	}
+	return float64(mant) / pow10[max(frac, 0)], true
+}
+
+// pow10 holds the exact powers of ten parseFloat divides by.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseUint reads a JSON number (numberEnd's span) as strconv.ParseUint does: digits only (a
+// sign, a fraction or an exponent is refused, as the JSON decoder refuses them for a uint64),
+// without allocating when it has at most 19 digits (no overflow is possible).
+func parseUint(num []byte) (uint64, bool) {
+	if len(num) > 19 {
+		u, err := strconv.ParseUint(string(num), 10, 64)
+		return u, err == nil
+	}
+	var u uint64
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	return u, len(num) > 0
 }
 
 // skipSpace returns the index of the first byte at or after i that is not JSON white space.
