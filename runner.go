@@ -121,7 +121,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		}
 	}
 	fin := s.finishAttempt(j.Attempt, now, done, out)
-	s.store.UpdateAsync(j.ID, fin, false, func(fj *Job, err error) {
+	written := func(fj *Job, err error) {
 		if errors.Is(err, persistence.ErrTooLarge) {
 			// The outcome does not fit in one commit: it is refused for good, and the job
 			// would stay running. Store a failed attempt that says so instead, from the
@@ -131,7 +131,13 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			return
 		}
 		s.finishWritten(j.ID, fin, then, fj, err)
-	})
+	}
+	if sw, ok := s.store.(persistence.SuccessWriter); ok && out.result != nil && out.err == "" {
+		// The store writes the success itself (PostgreSQL: in SQL), fin when it cannot.
+		sw.SucceedAsync(persistence.Success{Job: j, At: done, Result: out.result}, fin, written)
+	} else {
+		s.store.UpdateAsync(j.ID, fin, false, written)
+	}
 	if out.panicked {
 		return out.err
 	}

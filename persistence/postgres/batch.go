@@ -29,7 +29,7 @@ const batchSQL = `UPDATE jobsched_jobs AS j SET category = u.category, state = u
 	run_at = u.run_at, unique_key = u.unique_key,
 	node = CASE WHEN u.state <> 'running' THEN NULL WHEN j.state <> 'running' THEN $10 ELSE j.node END,
 	node_epoch = CASE WHEN u.state <> 'running' THEN NULL WHEN j.state <> 'running' THEN $11::bigint ELSE j.node_epoch END,
-	attempt = u.attempt, finished_at = u.finished_at, record = u.record::json
+	attempt = u.attempt, finished_at = u.finished_at, record = u.record::json, patch = NULL
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[], $6::text[], $7::int4[],
 		$8::timestamptz[], $9::text[]) AS u(id, category, state, new_seq, run_at, unique_key, attempt, finished_at, record)
 	WHERE j.id = u.id RETURNING j.id, j.seq`
@@ -203,6 +203,9 @@ type batchOut struct {
 // runRound applies reqs (distinct jobs) in one transaction, or each on its own when the
 // transaction fails as a whole, and calls their done.
 func (s *Store) runRound(reqs []*asyncReq) {
+	if reqs = s.runSuccesses(reqs); len(reqs) == 0 {
+		return
+	}
 	if len(reqs) == 1 {
 		r := reqs[0]
 		j, err := s.updateNow(r)
@@ -260,7 +263,7 @@ func (s *Store) updateBatch(ctx context.Context, reqs []*asyncReq) ([]batchOut, 
 	var leaseOK bool
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	b.Queue("SELECT id, seq, node, node_epoch, record FROM jobsched_jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids).
+	b.Queue("SELECT id, seq, node, node_epoch, "+recSQL+" FROM jobsched_jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids).
 		Query(func(rs pgx.Rows) error {
 			for rs.Next() {
 				var id string
