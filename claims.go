@@ -29,9 +29,6 @@ type claimTable struct {
 	// if the store holds it, so none is left running under this node's lease with no Fifo
 	// knowing it.
 	doubt map[string]time.Time
-	// doubtStamps are the start times a failed claim with ClaimOptions.Stamp may have stored
-	// (its store started the jobs itself, so their ids are unknown): settleDoubts finds them.
-	doubtStamps []time.Time
 	// gens counts the GiveBackAll of each category: a claim that returns after one (its
 	// category stopped, or its Fifo restarted, while the claim ran) gives its jobs back at once
 	// instead of holding them for a Fifo that may be gone.
@@ -60,7 +57,6 @@ func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persisten
 		at time.Time
 	}
 	var tried []start // the starts this claim may have stored
-	var stamps []time.Time
 	t.mu.Lock()
 	gen := t.gens[cat]
 	t.mu.Unlock()
@@ -68,13 +64,10 @@ func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persisten
 	if c, ok := t.s.category(cat); ok {
 		opt.RateLimit, opt.RateBurst = c.RateLimit, c.RateBurst
 	}
-	if _, ok := t.store.(persistence.StampFinder); ok {
-		// The store may start the jobs itself (in SQL), each with a stamp of ours.
-		opt.Stamp = func() time.Time {
-			stamp := t.s.startStamp()
-			stamps = append(stamps, stamp)
-			return stamp
-		}
+	opt.Stamp = func(id string) time.Time { // the start of a store that starts the jobs itself (in SQL)
+		stamp := t.s.startStamp()
+		tried = append(tried, start{id, stamp})
+		return stamp
 	}
 	jobs, err := t.store.Claim(ctx, cat, n, opt, func(j *Job) error {
 		stamp := t.s.startStamp()
@@ -87,7 +80,6 @@ func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persisten
 			for _, st := range tried {
 				t.doubt[st.id] = st.at
 			}
-			t.doubtStamps = append(t.doubtStamps, stamps...)
 			t.mu.Unlock()
 		}
 		return nil, err
@@ -113,18 +105,6 @@ func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persisten
 // give-back skips a job that is not running under that very start); those it cannot settle now
 // are tried again at the next claim.
 func (t *claimTable) settleDoubts(ctx context.Context) {
-	t.mu.Lock()
-	stamps := t.doubtStamps
-	t.mu.Unlock()
-	if f, ok := t.store.(persistence.StampFinder); ok && len(stamps) > 0 {
-		found, err := f.Started(ctx, stamps)
-		t.mu.Lock()
-		if err == nil {
-			t.doubtStamps = t.doubtStamps[len(stamps):] // those added meanwhile stay
-			maps.Copy(t.doubt, found)
-		}
-		t.mu.Unlock()
-	}
 	t.mu.Lock()
 	doubt := maps.Clone(t.doubt)
 	t.mu.Unlock()

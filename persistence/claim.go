@@ -33,19 +33,11 @@ type ClaimOptions struct {
 	RateBurst int
 	// Stamp, when set, lets the store start the claimed jobs itself instead of calling start
 	// on each (persistence/postgres does it in SQL, without reading the records into Go and
-	// writing them back): each claimed job gets one start time from Stamp (which the store may
-	// call up to limit times, more than it claims) and is started as a plain start does it:
-	// running, attempt + 1, started_at the stamp, cancel_requested false. Set it only when
-	// start is that plain start with Stamp's times. A store that uses Stamp implements
-	// StampFinder, so that the starts of a claim whose outcome is unknown can be found.
-	Stamp func() time.Time
-}
-
-// StampFinder finds this node's running jobs by their start time: the starts a claim with
-// ClaimOptions.Stamp may have stored when it returned an error (its commit may have landed).
-type StampFinder interface {
-	// Started returns, by id, this node's running jobs whose attempt started at one of stamps.
-	Started(ctx context.Context, stamps []time.Time) (map[string]time.Time, error)
+	// writing them back): it calls Stamp with the id of each job it claims, once the job is
+	// locked and before its start may be stored, and starts it as a plain start does:
+	// running, attempt + 1, started_at the time Stamp returned, cancel_requested false. Set it
+	// only when start is that plain start with Stamp's times.
+	Stamp func(id string) time.Time
 }
 
 // RateWait is the error of a claim that found its category's shared rate limit spent: no job

@@ -13,18 +13,20 @@ import (
 // arrays): each job ($1 ids) still running as its attempt ($2 attempts, $3 start times as
 // encoding/json writes them) and held by this node ($6) and its epoch ($7), whose lease still
 // holds, ends succeeded at $4 ($5: the same time as JSON text) with the result $8. The rows are
-// locked in id order (two batches never deadlock). The fields it changes go to the row's
+// found by their ids (j.id = ANY: without it the planner may read every running job of the
+// node and test each against every id) and locked in id order (two batches never deadlock). The fields it changes go to the row's
 // patch; a row whose patch was the claim's (no write of a whole record since its start) keeps
 // that patch's fields in it, and comes back without its record (clean: the caller's copy of the
-// job, with the success applied, is the job as stored); another comes back with it. Each job
-// finished sends its notification.
+// job, with the success applied, is the job as stored); another comes back with it. The jobs
+// finished are notified 100 to a notification ("<node>|<id>,<id>,...", within NOTIFY's 8,000
+// bytes): one each cost the server and the listeners a message per job.
 const succeedSQL = `WITH u AS (
 	SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::timestamptz[], $5::text[], $8::text[])
 		AS u(id, attempt, started, at, at_text, result)),
 locked AS (
 	SELECT j.id, j.patch IS NOT NULL AS clean, u.at, u.at_text, u.result
 	FROM jobsched_jobs j JOIN u ON u.id = j.id
-	WHERE j.state = 'running' AND j.node = $6 AND j.node_epoch = $7 AND j.attempt = u.attempt
+	WHERE j.id = ANY($1::text[]) AND j.state = 'running' AND j.node = $6 AND j.node_epoch = $7 AND j.attempt = u.attempt
 		AND coalesce(j.patch->>'started_at', j.record->>'started_at') = u.started
 		AND EXISTS (SELECT 1 FROM jobsched_nodes WHERE name = $6 AND epoch = $7)
 	ORDER BY j.id FOR UPDATE OF j),
@@ -34,8 +36,11 @@ done AS (
 				'started_at', j.patch->'started_at', 'cancel_requested', false, 'finished_at', l.at_text, 'result', l.result::json)
 			ELSE json_build_object('state', 'succeeded', 'finished_at', l.at_text, 'result', l.result::json) END
 	FROM locked l WHERE j.id = l.id
-	RETURNING j.id, j.category, l.clean, CASE WHEN NOT l.clean THEN j.record::text || chr(30) || j.patch::text END AS rec)
-SELECT d.id, d.category, d.clean, d.rec, pg_notify($9, $6 || '|' || d.id) FROM done d`
+	RETURNING j.id, j.category, l.clean, CASE WHEN NOT l.clean THEN j.record::text || chr(30) || j.patch::text END AS rec),
+notes AS (
+	SELECT pg_notify($9, $6 || '|' || string_agg(n.id, ',')) FROM (SELECT id, (row_number() OVER () - 1) / 100 AS g FROM done) n
+	GROUP BY n.g)
+SELECT d.id, d.category, d.clean, d.rec, (SELECT count(*) FROM notes) FROM done d`
 
 // SucceedAsync implements persistence.SuccessWriter: the success waits, like UpdateAsync's
 // requests, for an async worker, which writes the successes waiting in one statement
