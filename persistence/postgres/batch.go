@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jobsched/jobsched/persistence"
@@ -137,10 +138,10 @@ func (s *Store) asyncWorker() {
 	for {
 		select {
 		case r := <-s.asyncReqs:
-			s.runBatch(s.fill(append(batch[:0], r)))
+			s.runBatch(s.gather(s.fill(append(batch[:0], r))))
 		case <-s.overflow.wake:
 			if batch = s.fill(batch[:0]); len(batch) > 0 {
-				s.runBatch(batch)
+				s.runBatch(s.gather(batch))
 			}
 		case <-s.stop:
 			for {
@@ -152,6 +153,33 @@ func (s *Store) asyncWorker() {
 			}
 		}
 	}
+}
+
+// batchFull is the batch an async worker writes at once; a smaller one waits for more, up to
+// Options.BatchWindow.
+const batchFull = 200
+
+// gather adds to batch the requests that come within Options.BatchWindow, until it holds
+// batchFull, or Close begins.
+func (s *Store) gather(batch []*asyncReq) []*asyncReq {
+	if s.opt.BatchWindow <= 0 || len(batch) >= batchFull {
+		return batch
+	}
+	t := time.NewTimer(s.opt.BatchWindow)
+	defer t.Stop()
+	for len(batch) < batchFull {
+		select {
+		case r := <-s.asyncReqs:
+			batch = s.fill(append(batch, r))
+		case <-s.overflow.wake:
+			batch = s.fill(batch)
+		case <-t.C:
+			return batch
+		case <-s.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // fill adds the requests waiting, without waiting, up to maxBatch: those on the channel, then,

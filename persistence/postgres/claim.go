@@ -40,7 +40,9 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, opt persi
 	s.claimed.Add(uint64(len(out)))
 	for i, j := range out {
 		s.track(j)
-		out[i] = j.Clone()
+		if opt.Stamp == nil || len(keyLimits) > 0 || opt.RateLimit > 0 {
+			out[i] = j.Clone() // claimStamped's jobs are fresh from decode, and kept nowhere else
+		}
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -18,13 +19,14 @@ const claimPickSQL = `SELECT id FROM jobsched_jobs WHERE category = $1 AND state
 // is running, held by this node ($3) and its epoch ($4), its attempt counted, and the fields
 // the start changes go to the row's patch (migrations/0008_patch.sql), its record left as it
 // is; $1[i] starts at $2[i] (as encoding/json writes a time). It returns each job's place in
-// $1 and the job as recSQL reads it.
+// $1, its attempt and its record (a queued job has no patch: the caller applies the start to
+// it, as the patch says).
 const claimStartSQL = `UPDATE jobsched_jobs j SET state = 'running', seq = NULL, node = $3, node_epoch = $4,
 	attempt = j.attempt + 1,
 	patch = json_build_object('state', 'running', 'attempt', j.attempt + 1, 'started_at', u.started, 'cancel_requested', false)
 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, started, n)
 WHERE j.id = u.id
-RETURNING u.n, j.record::text || chr(30) || j.patch::text`
+RETURNING u.n, j.attempt, j.record`
 
 // claimStamped is a Claim without key or rate limits whose starts are written in SQL, in two
 // pipelined round trips: BEGIN, this node's lease, the jobs locked (claimPickSQL); then, with
@@ -71,8 +73,10 @@ func (s *Store) claimStamped(ctx context.Context, category string, limit int, st
 		return nil, nil // the deferred ROLLBACK ends the transaction
 	}
 	stamps := make([]string, len(ids))
+	times := make([]time.Time, len(ids))
 	for i, id := range ids {
-		stamps[i] = stamp(id).Format(time.RFC3339Nano)
+		times[i] = stamp(id)
+		stamps[i] = times[i].Format(time.RFC3339Nano)
 	}
 	type claimed struct {
 		n   int64
@@ -82,12 +86,18 @@ func (s *Store) claimStamped(ctx context.Context, category string, limit int, st
 	b = &pgx.Batch{}
 	b.Queue(claimStartSQL, ids, stamps, s.node, s.epoch.Load()).Query(func(rows pgx.Rows) error {
 		var n int64
+		var attempt int
 		var rec []byte
-		_, err := pgx.ForEachRow(rows, []any{&n, &rec}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&n, &attempt, &rec}, func() error {
 			j, err := decode(nil, rec)
 			if err != nil {
 				return err
 			}
+			if n < 1 || int(n) > len(times) {
+				return fmt.Errorf("claim: place %d of %d", n, len(times))
+			}
+			at := times[n-1]
+			j.State, j.Attempt, j.StartedAt, j.CancelRequested = persistence.StateRunning, attempt, &at, false
 			got = append(got, claimed{n, j})
 			return nil
 		})

@@ -15,6 +15,11 @@ import (
 // finishedSQL is the SQL list of the finished states (the partial unique index's predicate).
 const finishedSQL = `('succeeded', 'dead', 'cancelled')`
 
+// unstartedSQL is the SQL list of the states before running (jobsched_jobs_unstarted's
+// predicate): the unfinished jobs are those and the running ones, each counted from its own
+// partial index.
+const unstartedSQL = `('pending', 'scheduled', 'queued', 'retrying')`
+
 // querier is what the store's statements run on: a transaction of ours or the caller's.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)

@@ -6,8 +6,16 @@
 -- clears it.
 ALTER TABLE jobsched_jobs ADD COLUMN patch json;
 
--- Lists filtered by state, newest first: succeeded jobs, the bulk of the table, are listed from
--- the primary key backwards (a filter on the rows it reads); the index holds every other state,
--- so that a finish to succeeded no longer adds an entry to it.
+-- The indexes a start (queued to running) and a success (running to succeeded) write to: the
+-- primary key, the category's list and, for a start, the running jobs by node, for a success
+-- the finished ones. The others leave those two states out:
+-- - Lists filtered by state, newest first: succeeded jobs, the bulk of the table, are listed
+--   from the primary key backwards (a filter on the rows it reads), running ones (at most the
+--   workers of every node) from jobsched_jobs_running, then sorted.
 DROP INDEX jobsched_jobs_state_id;
-CREATE INDEX jobsched_jobs_state_id ON jobsched_jobs (state, id) WHERE state <> 'succeeded';
+CREATE INDEX jobsched_jobs_state_id ON jobsched_jobs (state, id) WHERE state NOT IN ('succeeded', 'running');
+-- - The counts per category and state of the jobs waiting to start (the running ones are
+--   counted from jobsched_jobs_running).
+DROP INDEX jobsched_jobs_unfinished;
+CREATE INDEX jobsched_jobs_unstarted ON jobsched_jobs (category, state)
+    WHERE state IN ('pending', 'scheduled', 'queued', 'retrying');
