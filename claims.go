@@ -64,6 +64,11 @@ func (t *claimTable) Claim(ctx context.Context, cat string, n int) ([]*persisten
 	if c, ok := t.s.category(cat); ok {
 		opt.RateLimit, opt.RateBurst = c.RateLimit, c.RateBurst
 	}
+	opt.Stamp = func(id string) time.Time { // the start of a store that starts the jobs itself (in SQL)
+		stamp := t.s.startStamp()
+		tried = append(tried, start{id, stamp})
+		return stamp
+	}
 	jobs, err := t.store.Claim(ctx, cat, n, opt, func(j *Job) error {
 		stamp := t.s.startStamp()
 		tried = append(tried, start{j.ID, stamp})

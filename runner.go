@@ -68,6 +68,10 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 	// once the handler ran is read now: nothing below the handler reads rec (a store call that
 	// wants the record after the handler must be given a copy taken before it).
 	id, attempt, timeout := rec.ID, rec.Attempt, time.Duration(rec.Timeout)
+	var started *Job // the record as the attempt started, for a store that writes successes itself
+	if _, ok := s.store.(persistence.SuccessWriter); ok {
+		started = rec.Clone()
+	}
 	s.publishStarted(rec)
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.JobStarted(rec, now.Sub(rec.RunAt))
@@ -126,7 +130,7 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		}
 	}
 	fin := s.finishAttempt(attempt, now, done, out)
-	s.store.UpdateAsync(id, fin, false, func(fj *Job, err error) {
+	written := func(fj *Job, err error) {
 		if errors.Is(err, persistence.ErrTooLarge) {
 			// The outcome does not fit in one commit: it is refused for good, and the job
 			// would stay running. Store a failed attempt that says so instead, from the
@@ -136,7 +140,14 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 			return
 		}
 		s.finishWritten(id, fin, then, fj, err)
-	})
+	}
+	if sw, ok := s.store.(persistence.SuccessWriter); ok && started != nil && out.result != nil && out.err == "" {
+		// The store writes the success itself (PostgreSQL: in SQL), fin when it cannot. It is
+		// given the record as the attempt started, copied before the handler could change it.
+		sw.SucceedAsync(persistence.Success{Job: started, At: done, Result: out.result}, fin, written)
+	} else {
+		s.store.UpdateAsync(id, fin, false, written)
+	}
 	if out.panicked {
 		return out.err
 	}

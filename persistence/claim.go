@@ -31,6 +31,13 @@ type ClaimOptions struct {
 	// returns a *RateWait.
 	RateLimit float64
 	RateBurst int
+	// Stamp, when set, lets the store start the claimed jobs itself instead of calling start
+	// on each (persistence/postgres does it in SQL, without reading the records into Go and
+	// writing them back): it calls Stamp with the id of each job it claims, once the job is
+	// locked and before its start may be stored, and starts it as a plain start does:
+	// running, attempt + 1, started_at the time Stamp returned, cancel_requested false. Set it
+	// only when start is that plain start with Stamp's times.
+	Stamp func(id string) time.Time
 }
 
 // RateWait is the error of a claim that found its category's shared rate limit spent: no job

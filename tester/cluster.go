@@ -139,19 +139,25 @@ func (c *cluster) unfinished(ctx context.Context) (int, error) {
 func (c *cluster) scan(ctx context.Context, fn func(*jobsched.Job) bool) error {
 	after := "\uffff"
 	for {
-		rows, err := c.db.Query(ctx, `SELECT id, record FROM jobsched_jobs WHERE id < $1 ORDER BY id DESC LIMIT 5000`, after)
+		// A job is its record with its patch over it, when it has one (the fields a claim or a
+		// success wrote in SQL: persistence/postgres, migrations/0008_patch.sql).
+		rows, err := c.db.Query(ctx, `SELECT id, record, patch FROM jobsched_jobs WHERE id < $1 ORDER BY id DESC LIMIT 5000`, after)
 		if err != nil {
 			return err
 		}
 		var page []*jobsched.Job
 		for rows.Next() {
-			var rec []byte
-			if err := rows.Scan(&after, &rec); err != nil {
+			var rec, patch []byte
+			if err := rows.Scan(&after, &rec, &patch); err != nil {
 				rows.Close()
 				return err
 			}
 			j := new(jobsched.Job)
-			if err := json.Unmarshal(rec, j); err != nil {
+			err := json.Unmarshal(rec, j)
+			if err == nil && patch != nil {
+				err = json.Unmarshal(patch, j)
+			}
+			if err != nil {
 				rows.Close()
 				return fmt.Errorf("job %s: %w", after, err)
 			}

@@ -13,6 +13,7 @@ type asyncReq struct {
 	fn      persistence.Mutator
 	durable bool
 	done    func(*persistence.Job, error)
+	succ    *persistence.Success // SucceedAsync's: written in SQL when it can be (succeed.go)
 }
 
 // asyncOverflow holds the async updates submitted while the store's channel was full, in order,

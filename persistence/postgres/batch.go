@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jobsched/jobsched/persistence"
@@ -29,7 +30,7 @@ const batchSQL = `UPDATE jobsched_jobs AS j SET category = u.category, state = u
 	run_at = u.run_at, unique_key = u.unique_key,
 	node = CASE WHEN u.state <> 'running' THEN NULL WHEN j.state <> 'running' THEN $10 ELSE j.node END,
 	node_epoch = CASE WHEN u.state <> 'running' THEN NULL WHEN j.state <> 'running' THEN $11::bigint ELSE j.node_epoch END,
-	attempt = u.attempt, finished_at = u.finished_at, record = u.record::json
+	attempt = u.attempt, finished_at = u.finished_at, record = u.record::json, patch = NULL
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[], $6::text[], $7::int4[],
 		$8::timestamptz[], $9::text[]) AS u(id, category, state, new_seq, run_at, unique_key, attempt, finished_at, record)
 	WHERE j.id = u.id RETURNING j.id, j.seq`
@@ -137,10 +138,10 @@ func (s *Store) asyncWorker() {
 	for {
 		select {
 		case r := <-s.asyncReqs:
-			s.runBatch(s.fill(append(batch[:0], r)))
+			s.runBatch(s.gather(s.fill(append(batch[:0], r))))
 		case <-s.overflow.wake:
 			if batch = s.fill(batch[:0]); len(batch) > 0 {
-				s.runBatch(batch)
+				s.runBatch(s.gather(batch))
 			}
 		case <-s.stop:
 			for {
@@ -152,6 +153,33 @@ func (s *Store) asyncWorker() {
 			}
 		}
 	}
+}
+
+// batchFull is the batch an async worker writes at once; a smaller one waits for more, up to
+// Options.BatchWindow.
+const batchFull = 200
+
+// gather adds to batch the requests that come within Options.BatchWindow, until it holds
+// batchFull, or Close begins.
+func (s *Store) gather(batch []*asyncReq) []*asyncReq {
+	if s.opt.BatchWindow <= 0 || len(batch) >= batchFull {
+		return batch
+	}
+	t := time.NewTimer(s.opt.BatchWindow)
+	defer t.Stop()
+	for len(batch) < batchFull {
+		select {
+		case r := <-s.asyncReqs:
+			batch = s.fill(append(batch, r))
+		case <-s.overflow.wake:
+			batch = s.fill(batch)
+		case <-t.C:
+			return batch
+		case <-s.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // fill adds the requests waiting, without waiting, up to maxBatch: those on the channel, then,
@@ -203,6 +231,9 @@ type batchOut struct {
 // runRound applies reqs (distinct jobs) in one transaction, or each on its own when the
 // transaction fails as a whole, and calls their done.
 func (s *Store) runRound(reqs []*asyncReq) {
+	if reqs = s.runSuccesses(reqs); len(reqs) == 0 {
+		return
+	}
 	if len(reqs) == 1 {
 		r := reqs[0]
 		j, err := s.updateNow(r)
@@ -260,7 +291,7 @@ func (s *Store) updateBatch(ctx context.Context, reqs []*asyncReq) ([]batchOut, 
 	var leaseOK bool
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	b.Queue("SELECT id, seq, node, node_epoch, record FROM jobsched_jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids).
+	b.Queue("SELECT id, seq, node, node_epoch, "+recSQL+" FROM jobsched_jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids).
 		Query(func(rs pgx.Rows) error {
 			for rs.Next() {
 				var id string

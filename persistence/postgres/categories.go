@@ -87,7 +87,8 @@ func (s *Store) DeleteCategory(ctx context.Context, category, key string, val []
 			return err
 		}
 		// A statement after the lock: its snapshot holds every insert that took the lock before.
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM jobsched_jobs WHERE category = $1 AND state NOT IN `+finishedSQL,
+		if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM jobsched_jobs WHERE category = $1 AND state IN `+unstartedSQL+`)
+			+ (SELECT count(*) FROM jobsched_jobs WHERE category = $1 AND state = 'running')`,
 			category).Scan(&n); err != nil {
 			return err
 		}

@@ -23,9 +23,12 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, opt persi
 	keyLimits := opt.KeyLimits
 	var out []*persistence.Job
 	var err error
-	if len(keyLimits) == 0 && opt.RateLimit <= 0 {
+	switch {
+	case len(keyLimits) == 0 && opt.RateLimit <= 0 && opt.Stamp != nil:
+		out, err = s.claimStamped(ctx, category, limit, opt.Stamp)
+	case len(keyLimits) == 0 && opt.RateLimit <= 0:
 		out, err = s.claimPipelined(ctx, category, limit, start)
-	} else {
+	default:
 		err = s.claimTx(ctx, category, limit, opt, start, &out)
 	}
 	if err != nil {
@@ -37,7 +40,9 @@ func (s *Store) Claim(ctx context.Context, category string, limit int, opt persi
 	s.claimed.Add(uint64(len(out)))
 	for i, j := range out {
 		s.track(j)
-		out[i] = j.Clone()
+		if opt.Stamp == nil || len(keyLimits) > 0 || opt.RateLimit > 0 {
+			out[i] = j.Clone() // claimStamped's jobs are fresh from decode, and kept nowhere else
+		}
 	}
 	return out, nil
 }
@@ -65,7 +70,7 @@ func (s *Store) claimTx(ctx context.Context, category string, limit int, opt per
 		}
 		var jobs []*persistence.Job
 		if len(keyLimits) == 0 {
-			rows, err := tx.Query(ctx, `SELECT seq, record FROM jobsched_jobs WHERE category = $1 AND state = 'queued'
+			rows, err := tx.Query(ctx, `SELECT seq, `+recSQL+` FROM jobsched_jobs WHERE category = $1 AND state = 'queued'
 				ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED`, category, limit)
 			if err != nil {
 				return err
@@ -109,13 +114,13 @@ func (s *Store) claimTx(ctx context.Context, category string, limit int, opt per
 
 // keyedSQL reads a category's next queued jobs, locked, leaving out those whose kind and
 // concurrency key already have their limit of running jobs in the category ($3 kinds, $4 limits).
-const keyedSQL = `WITH lim AS (SELECT * FROM unnest($3::text[], $4::int[]) AS l(kind, n)),
+var keyedSQL = `WITH lim AS (SELECT * FROM unnest($3::text[], $4::int[]) AS l(kind, n)),
 sat AS (
 	SELECT r.record->>'kind' AS kind, r.record->>'concurrency_key' AS ckey
 	FROM jobsched_jobs r JOIN lim ON lim.kind = r.record->>'kind'
 	WHERE r.category = $1 AND r.state = 'running' AND coalesce(r.record->>'concurrency_key', '') <> ''
 	GROUP BY 1, 2, lim.n HAVING count(*) >= lim.n)
-SELECT q.seq, q.record FROM jobsched_jobs q
+SELECT q.seq, ` + recOf("q") + ` FROM jobsched_jobs q
 WHERE q.category = $1 AND q.state = 'queued'
 	AND NOT EXISTS (SELECT 1 FROM sat WHERE sat.kind = q.record->>'kind' AND sat.ckey = q.record->>'concurrency_key')
 ORDER BY q.seq LIMIT $2 FOR UPDATE OF q SKIP LOCKED`

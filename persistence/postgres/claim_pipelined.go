@@ -37,7 +37,7 @@ func (s *Store) claimPipelined(ctx context.Context, category string, limit int, 
 	b.Queue("SET LOCAL synchronous_commit = off")
 	b.Queue("SELECT count(*) = 1 FROM jobsched_nodes WHERE name = $1 AND epoch = $2", s.node, s.epoch.Load()).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&leaseOK) })
-	b.Queue(`SELECT seq, record FROM jobsched_jobs WHERE category = $1 AND state = 'queued'
+	b.Queue(`SELECT seq, `+recSQL+` FROM jobsched_jobs WHERE category = $1 AND state = 'queued'
 		ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED`, category, limit).Query(func(rows pgx.Rows) error {
 		var err error
 		jobs, err = pgx.CollectRows(rows, scanJob)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,11 @@ import (
 
 // finishedSQL is the SQL list of the finished states (the partial unique index's predicate).
 const finishedSQL = `('succeeded', 'dead', 'cancelled')`
+
+// unstartedSQL is the SQL list of the states before running (jobsched_jobs_unstarted's
+// predicate): the unfinished jobs are those and the running ones, each counted from its own
+// partial index.
+const unstartedSQL = `('pending', 'scheduled', 'queued', 'retrying')`
 
 // querier is what the store's statements run on: a transaction of ours or the caller's.
 type querier interface {
@@ -59,10 +65,31 @@ func ceilMicro(t time.Time) time.Time {
 	return r
 }
 
+// recSQL is the SQL that reads a job's record and its patch (see migrations/0008_patch.sql)
+// for decode: the record's text, then, when the row has a patch, a 0x1e byte and the patch.
+// A job row aliased (as in "jobsched_jobs j") is read with recOf.
+const recSQL = `record::text || coalesce(chr(30) || patch::text, '')`
+
+// recOf is recSQL for the job row named alias.
+func recOf(alias string) string {
+	return alias + `.record::text || coalesce(chr(30) || ` + alias + `.patch::text, '')`
+}
+
+// decode reads a job from recSQL's text: its record, then its patch over it (the fields a
+// claim or a success changed in SQL).
 func decode(seq *int64, rec []byte) (*persistence.Job, error) {
 	var j persistence.Job
+	var patch []byte
+	if i := bytes.LastIndexByte(rec, 0x1e); i >= 0 {
+		rec, patch = rec[:i], rec[i+1:]
+	}
 	if err := json.Unmarshal(rec, &j); err != nil {
 		return nil, fmt.Errorf("decode job: %w", err)
+	}
+	if patch != nil {
+		if err := json.Unmarshal(patch, &j); err != nil {
+			return nil, fmt.Errorf("decode job %s: its patch: %w", j.ID, err)
+		}
 	}
 	if seq != nil {
 		j.Seq = uint64(*seq)

@@ -59,7 +59,9 @@ func (s *Store) refreshCounts(ctx context.Context) error {
 	defer s.counts.writing.Unlock()
 	rows, err := s.pool.Query(ctx, `
 		SELECT category, state, count(*) FROM jobsched_jobs
-			WHERE state NOT IN `+finishedSQL+` GROUP BY category, state
+			WHERE state IN `+unstartedSQL+` GROUP BY category, state
+		UNION ALL
+		SELECT category, state, count(*) FROM jobsched_jobs WHERE state = 'running' GROUP BY category, state
 		UNION ALL
 		SELECT category, state, count(*) FROM jobsched_jobs
 			WHERE finished_at >= $1 AND state IN `+finishedSQL+` GROUP BY category, state`, s.counts.opened)

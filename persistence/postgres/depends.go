@@ -86,7 +86,7 @@ func resolveParents(ctx context.Context, q querier, jobs []*persistence.Job) ([]
 	}
 	parents := map[string]*persistence.Job{}
 	if len(stored) > 0 {
-		rows, err := q.Query(ctx, "SELECT seq, record FROM jobsched_jobs WHERE id = ANY($1) ORDER BY id FOR SHARE", stored)
+		rows, err := q.Query(ctx, "SELECT seq, "+recSQL+" FROM jobsched_jobs WHERE id = ANY($1) ORDER BY id FOR SHARE", stored)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read the parents: %w", err)
 		}
@@ -162,7 +162,7 @@ func insertDepends(ctx context.Context, q querier, deps []dependRow, stored map[
 }
 
 // getSQL reads a job with the ids of its dependents (the API's children).
-const getSQL = `SELECT seq, record, ARRAY(SELECT child FROM jobsched_depends WHERE parent = $1 ORDER BY child)
+const getSQL = `SELECT seq, ` + recSQL + `, ARRAY(SELECT child FROM jobsched_depends WHERE parent = $1 ORDER BY child)
 	FROM jobsched_jobs WHERE id = $1`
 
 // getWithChildren is Get's read.

@@ -24,7 +24,7 @@ func (s *Store) GetMany(ctx context.Context, ids []string) ([]*persistence.Job, 
 	if len(ids) > MaxGetMany {
 		return nil, fmt.Errorf("get many: ids: %d, over the limit of %d", len(ids), MaxGetMany)
 	}
-	rows, err := s.pool.Query(ctx, "SELECT seq, record FROM jobsched_jobs WHERE id = ANY($1)", ids)
+	rows, err := s.pool.Query(ctx, "SELECT seq, "+recSQL+" FROM jobsched_jobs WHERE id = ANY($1)", ids)
 	if err != nil {
 		return nil, fmt.Errorf("get many: %w", err)
 	}

@@ -181,7 +181,7 @@ func (s *Store) insert(ctx context.Context, q querier, jobs []*persistence.Job, 
 	}
 	holders := map[string]*persistence.Job{}
 	if len(heldKeys) > 0 {
-		rows, err := q.Query(ctx, `SELECT seq, record FROM jobsched_jobs
+		rows, err := q.Query(ctx, `SELECT seq, `+recSQL+` FROM jobsched_jobs
 			WHERE unique_key = ANY($1) AND state NOT IN `+finishedSQL, heldKeys)
 		if err != nil {
 			return nil, err

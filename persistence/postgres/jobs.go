@@ -26,7 +26,7 @@ func (s *Store) List(ctx context.Context, opt persistence.ListOptions) ([]*persi
 		limit = persistence.DefaultListLimit
 	}
 	limit = min(limit, persistence.MaxListLimit)
-	sql := "SELECT seq, record FROM jobsched_jobs WHERE true"
+	sql := "SELECT seq, " + recSQL + " FROM jobsched_jobs WHERE true"
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
 	if opt.Category != "" {

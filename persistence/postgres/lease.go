@@ -157,7 +157,7 @@ func (s *Store) Maintain(ctx context.Context) (int, error) {
 		// Running jobs held by no live lease: of a dead node, of a node's earlier incarnation, or
 		// of a node with no row at all. (A job locked by a write in flight is skipped, and caught
 		// by a later round.)
-		rows, err = tx.Query(ctx, `SELECT seq, node, record FROM jobsched_jobs j WHERE state = 'running'
+		rows, err = tx.Query(ctx, `SELECT seq, node, `+recOf("j")+` FROM jobsched_jobs j WHERE state = 'running'
 			AND NOT EXISTS (SELECT 1 FROM jobsched_nodes n WHERE n.name = j.node AND n.epoch = j.node_epoch
 				AND n.expires_at >= clock_timestamp() AND NOT n.name = ANY(coalesce($1::text[], '{}')))
 			FOR UPDATE OF j SKIP LOCKED`, dead)

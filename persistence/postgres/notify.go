@@ -13,7 +13,8 @@ import (
 const (
 	chanQueued = "jobsched_queued" // subject: a category that got ready jobs
 	chanCancel = "jobsched_cancel" // subject: the id of a running job whose cancel was asked
-	// subject: the id of a job that finished; the sender is the node that wrote it
+	// subject: the id of a job that finished, or the ids of several, comma-separated (ids are
+	// UUIDs); the sender is the node that wrote it
 	chanFinished = "jobsched_finished"
 	chanSettings = "jobsched_settings" // subject: the key of a setting that changed
 )
@@ -92,7 +93,9 @@ func (s *Store) listen(ctx context.Context) error {
 			}
 		case chanFinished:
 			if f := s.onFinished.Load(); f != nil && node != s.node {
-				(*f)(subject)
+				for id := range strings.SplitSeq(subject, ",") {
+					(*f)(id)
+				}
 			}
 		case chanSettings:
 			if f := s.onSettings.Load(); f != nil && node != s.node {

@@ -50,7 +50,7 @@ func claimOnce(ctx context.Context, q querier, jobs []*persistence.Job, sendIdx 
 			taken = append(taken, k)
 		}
 	}
-	rows, err = q.Query(ctx, `SELECT o.key, o.job_id, j.seq, j.record FROM jobsched_once o
+	rows, err = q.Query(ctx, `SELECT o.key, o.job_id, j.seq, `+recOf("j")+` FROM jobsched_once o
 		LEFT JOIN jobsched_jobs j ON j.id = o.job_id WHERE o.key = ANY($1)`, taken)
 	if err != nil {
 		return nil, err

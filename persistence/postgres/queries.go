@@ -14,7 +14,7 @@ func (s *Store) Queued(ctx context.Context, category string, afterSeq uint64, li
 	if s.closed.Load() {
 		return nil, persistence.ErrClosed
 	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, record FROM jobsched_jobs
+	rows, err := s.pool.Query(ctx, `SELECT seq, `+recSQL+` FROM jobsched_jobs
 		WHERE category = $1 AND state = 'queued' AND seq > $2 ORDER BY seq LIMIT $3`, category, int64(afterSeq), limit)
 	if err != nil {
 		return nil, fmt.Errorf("queued: %w", err)

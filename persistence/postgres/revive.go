@@ -22,7 +22,7 @@ func (s *Store) RetryWithDependents(ctx context.Context, id string, fn persisten
 	err := s.write(ctx, false, func(tx pgx.Tx, st *txState) error {
 		var seq *int64
 		var rec []byte
-		err := tx.QueryRow(ctx, "SELECT seq, record FROM jobsched_jobs WHERE id = $1 FOR UPDATE", id).Scan(&seq, &rec)
+		err := tx.QueryRow(ctx, "SELECT seq, "+recSQL+" FROM jobsched_jobs WHERE id = $1 FOR UPDATE", id).Scan(&seq, &rec)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: %s", persistence.ErrNotFound, id)
 		}

@@ -31,6 +31,7 @@ const (
 	DefaultMaxConns     = 16
 	DefaultAsyncWorkers = 2
 	DefaultCountsEvery  = time.Second
+	DefaultBatchWindow  = 5 * time.Millisecond
 )
 
 // Options configures Open.
@@ -54,6 +55,11 @@ type Options struct {
 	// with 2 (1: no less, and a slower work rate).
 	MaxConns     int32
 	AsyncWorkers int
+	// BatchWindow is how long an async worker that took fewer than batchFull requests waits
+	// for more before it writes them (default 5ms; < 0: it does not wait), as River's
+	// completer gathers its finishes: fewer, larger transactions, each one commit flushed to
+	// disk, for finishes stored up to this much later (the handlers do not wait for them).
+	BatchWindow time.Duration
 	// CountsEvery is how often Counts and Backlog are read again from the database (default
 	// 1s); between reads, this node's own writes are applied to them at once.
 	CountsEvery time.Duration
@@ -125,6 +131,9 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 	}
 	if opt.MaxConns == 0 {
 		opt.MaxConns = DefaultMaxConns
+	}
+	if opt.BatchWindow == 0 {
+		opt.BatchWindow = DefaultBatchWindow
 	}
 	if opt.AsyncWorkers == 0 {
 		opt.AsyncWorkers = DefaultAsyncWorkers

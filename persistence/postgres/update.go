@@ -130,7 +130,7 @@ func (s *Store) readForUpdate(ctx context.Context, conn *pgxpool.Conn, id string
 	if !durable {
 		b.Queue("SET LOCAL synchronous_commit = off")
 	}
-	b.Queue("SELECT seq, node, node_epoch, record FROM jobsched_jobs WHERE id = $1 FOR UPDATE", id).QueryRow(func(row pgx.Row) error {
+	b.Queue("SELECT seq, node, node_epoch, "+recSQL+" FROM jobsched_jobs WHERE id = $1 FOR UPDATE", id).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&seq, &r.node, &r.nodeEpoch, &rec)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -161,7 +161,7 @@ const updateSQL = `UPDATE jobsched_jobs SET category = $2, state = $3,
 	run_at = $5, unique_key = $6,
 	node = CASE WHEN $3 <> 'running' THEN NULL WHEN state <> 'running' THEN $7 ELSE node END,
 	node_epoch = CASE WHEN $3 <> 'running' THEN NULL WHEN state <> 'running' THEN $11 ELSE node_epoch END,
-	attempt = $8, finished_at = $9, record = $10
+	attempt = $8, finished_at = $9, record = $10, patch = NULL
 	WHERE id = $1 RETURNING seq`
 
 // doUpdate is Update and UpdateAsync's body; admitted is true for an async request accepted
