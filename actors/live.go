@@ -46,6 +46,13 @@ func (l *Live) Get(name string) (Category, *CategoryStats, bool) {
 	return Category{}, nil, false
 }
 
+// StatsOf returns a category's stats (nil: no such category).
+func (l *Live) StatsOf(name string) *CategoryStats {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.stats[name]
+}
+
 // Put adds a category at the end, or changes one in place.
 func (l *Live) Put(c Category, st *CategoryStats) {
 	l.mu.Lock()

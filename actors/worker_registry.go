@@ -116,6 +116,7 @@ func (r *registry) dispatch(ctx actor.Context, msg *Dispatch) {
 		}
 		w.busy = true
 		r.stats.Busy.Add(1)
+		r.stats.Dispatched.Add(1)
 		// A worker that stopped meanwhile drops the Run: the Fifo's audit takes the job back.
 		ctx.Send(pid, &Run{Job: msg.Job, Token: msg.Token})
 		return
