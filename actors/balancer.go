@@ -245,12 +245,19 @@ func (b *balancer) rebalance(ctx actor.Context, tick bool) {
 			Recent:  b.recent(c.Name, b.env.Live.StatsOf(c.Name), tick)}
 	}
 	alloc := Allocate(b.env.Budget, loads)
+	last := make([]int, len(cats))
+	known := make([]bool, len(cats))
+	mins := make([]int, len(cats))
 	for i, c := range cats {
-		last, known := b.last[c.Name]
-		if known && !worthResizing(last, alloc[i], c.MinWorkers) {
+		last[i], known[i] = b.last[c.Name]
+		mins[i] = c.MinWorkers
+	}
+	apply := toApply(b.env.Budget, last, known, alloc, mins)
+	for i, c := range cats {
+		if !apply[i] {
 			continue
 		}
-		b.env.event(Event{Type: "resize", Category: c.Name, From: last, To: alloc[i]})
+		b.env.event(Event{Type: "resize", Category: c.Name, From: last[i], To: alloc[i]})
 		if _, st, ok := b.env.Live.Get(c.Name); ok && st != nil {
 			st.Resizes.Add(1)
 		}
@@ -259,16 +266,43 @@ func (b *balancer) rebalance(ctx actor.Context, tick bool) {
 	}
 }
 
-// worthResizing avoids thrashing: a change of one worker is not applied, except to wake an idle
-// category or to let one fall back to its minimum.
+// toApply says which categories are told their new allocation: those whose registry was never
+// told one (known false) and those where worthResizing; a shrink by one worker is left out
+// unless the budget needs it for a growth applied elsewhere, so what the registries are told
+// never sums above the budget when the allocation does not.
+func toApply(budget int, last []int, known []bool, alloc, mins []int) []bool {
+	apply := make([]bool, len(alloc))
+	told := 0
+	for i := range alloc {
+		apply[i] = !known[i] || worthResizing(last[i], alloc[i], mins[i])
+		if apply[i] {
+			told += alloc[i]
+		} else {
+			told += last[i]
+		}
+	}
+	for i := range alloc {
+		if told <= budget {
+			break
+		}
+		if !apply[i] && alloc[i] < last[i] {
+			apply[i] = true
+			told -= last[i] - alloc[i]
+		}
+	}
+	return apply
+}
+
+// worthResizing avoids thrashing: a shrink of one worker is not applied, except to let a
+// category fall back to its minimum. A growth always is: the balancer grows a category that
+// has work for more workers, at once when it reports work and no free worker (Backlogged).
 func worthResizing(cur, next, minWorkers int) bool {
 	switch {
 	case cur == next:
 		return false
-	case next == minWorkers || cur == minWorkers:
+	case next > cur, next == minWorkers:
 		return true
 	default:
-		d := next - cur
-		return d >= 2 || d <= -2
+		return cur-next >= 2
 	}
 }

@@ -130,9 +130,46 @@ func TestAllocateProperties(t *testing.T) {
 
 func TestWorthResizing(t *testing.T) {
 	require.False(t, worthResizing(5, 5, 1))
-	require.False(t, worthResizing(5, 6, 1), "one worker more is not worth a resize")
-	require.False(t, worthResizing(5, 4, 1))
+	require.True(t, worthResizing(5, 6, 1), "one worker more is applied: the category has work for it")
+	require.False(t, worthResizing(5, 4, 1), "one worker less is not worth a resize")
+	require.True(t, worthResizing(5, 3, 1))
 	require.True(t, worthResizing(5, 7, 1))
 	require.True(t, worthResizing(2, 1, 1), "back to the minimum")
 	require.True(t, worthResizing(1, 2, 1), "waking an idle category")
+}
+
+func TestToldNeverExceedsTheBudget(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 6).Draw(t, "categories")
+		budget := rapid.IntRange(n, 40).Draw(t, "budget")
+		// Two allocations in a row, each within the budget: the registries were told the first
+		// where worth it, then the second.
+		draw := func(label string) []int {
+			a := make([]int, n)
+			left := budget
+			for i := range a {
+				a[i] = rapid.IntRange(0, left).Draw(t, label)
+				left -= a[i]
+			}
+			return a
+		}
+		mins := make([]int, n)
+		known := make([]bool, n)
+		for i := range known {
+			known[i] = true
+		}
+		told := draw("first")
+		next := draw("second")
+		apply := toApply(budget, told, known, next, mins)
+		sum := 0
+		for i := range next {
+			if apply[i] {
+				told[i] = next[i]
+			} else if told[i] != next[i] {
+				require.Equal(t, 1, told[i]-next[i], "only a shrink by one is left out")
+			}
+			sum += told[i]
+		}
+		require.LessOrEqual(t, sum, budget)
+	})
 }
