@@ -53,6 +53,14 @@ func (l *Live) StatsOf(name string) *CategoryStats {
 	return l.stats[name]
 }
 
+// Has reports whether the category is there.
+func (l *Live) Has(name string) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, ok := l.stats[name]
+	return ok
+}
+
 // Put adds a category at the end, or changes one in place.
 func (l *Live) Put(c Category, st *CategoryStats) {
 	l.mu.Lock()
