@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobsched/jobsched"
 	"github.com/jobsched/jobsched/internal/plot"
+	"github.com/jobsched/jobsched/jobschedtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -69,6 +70,68 @@ func TestFloodRaisesWorkersThenTheyFallBackWhileAQuietCategoryKeepsItsMinimum(t 
 			require.GreaterOrEqual(t, c.Resizes, 2, "resizes are counted (and sent as events)")
 		}
 	}
+}
+
+func TestACategoryKeepsIdleWorkersAheadOfItsWorkAndFallsBackWhenIdle(t *testing.T) {
+	s := start(t, jobsched.Config{Workers: 8, BalanceInterval: 100 * time.Millisecond,
+		Categories: []jobsched.Category{{Name: "default", MinWorkers: 1, MaxWorkers: 8}}},
+		map[string]jobsched.Handler{"noop": noop})
+	events, stop := s.Subscribe(10_000)
+	defer stop()
+	ctx := context.Background()
+	// Jobs one after another: never more than one queued or running, so a worker per job
+	// would keep the category at its minimum.
+	for range 20 {
+		j, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "noop"})
+		require.NoError(t, err)
+		require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, j.ID).State)
+	}
+	// The work it had lately keeps workers waiting for more (up to the 8 of the budget), and
+	// after an interval without work it falls back to its minimum.
+	grew := false
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Resize == nil || ev.Resize.Category != "default" {
+				continue
+			}
+			if ev.Resize.To > 1 {
+				grew = true
+			} else if grew && ev.Resize.To == 1 {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no headroom and fall back (grew: %v)", grew)
+		}
+	}
+}
+
+func TestACategoryWithNoFreeWorkerGetsMoreAtOnceFromSpareBudget(t *testing.T) {
+	// The clock does not move: no balance tick comes, and no timer fires, so the workers come
+	// from the Fifo's Backlogged alone, at once.
+	clock := jobschedtest.NewClock(time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC))
+	release := make(chan struct{})
+	var running atomic.Int64
+	s := start(t, jobsched.Config{Workers: 4, Clock: clock,
+		Categories: []jobsched.Category{{Name: "default", MinWorkers: 1, MaxWorkers: 4}}},
+		map[string]jobsched.Handler{"hold": func(ctx context.Context, j *jobsched.Job) (any, error) {
+			running.Add(1)
+			select {
+			case <-release:
+				return nil, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}})
+	defer close(release)
+	for range 4 {
+		_, err := s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "hold"})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return running.Load() == 4 }, 10*time.Second, time.Millisecond,
+		"4 jobs run at once on the budget's 4 workers (%d running)", running.Load())
+	require.Equal(t, 4, allocated(s, "default"))
 }
 
 func TestResizeEventsAreObservable(t *testing.T) {

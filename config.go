@@ -108,7 +108,8 @@ type Category struct {
 	// Priority is the category's weight in the balancer (default 1).
 	Priority int
 	// MinWorkers is kept even when idle (default 1; NoWorkers for none: the category then
-	// gets workers from the balancer only while it has jobs); MaxWorkers is never exceeded
+	// gets workers from the balancer only while it has jobs, or had some in the last
+	// balance interval); MaxWorkers is never exceeded
 	// (default: the budget).
 	MinWorkers int
 	MaxWorkers int

@@ -202,9 +202,7 @@ func (s *Scheduler) handOff(res []persistence.InsertResult) {
 			s.system.Root.Send(s.env.WaiterPID(), &actors.Schedule{ID: r.Job.ID, RunAt: r.Job.RunAt})
 		} // pending: the store releases it when its parents finish (depends.go)
 	}
-	if len(ready) > 0 {
-		s.system.Root.Send(s.env.DispatcherPID(), &actors.Enqueued{Jobs: ready}) // one message per batch
-	}
+	actors.Route(s.env, ready) // one message per category, straight to its Fifo
 }
 
 // reserve takes room for n jobs in a category's queue limit, or returns ErrQueueFull.

@@ -14,31 +14,61 @@ type Load struct {
 	MinWorkers int
 	MaxWorkers int
 	Backlog    int // jobs queued or running
+	// Recent is the work the category had lately: the jobs handed to its workers in about the
+	// last balance interval. It bounds the idle workers the category keeps ahead of its
+	// backlog (its headroom).
+	Recent int
 }
 
-// Allocate divides a worker budget among categories. Each gets its minimum; the rest of the
-// budget goes to categories in proportion to Backlog × Priority, each capped by its maximum and
-// by its backlog (a worker without a job is no use), with the integer remainders handed out by
-// largest fraction. Idle categories keep their minimum. The sum never exceeds the budget, unless
-// the minimums alone do (the configuration forbids that).
+// Allocate divides a worker budget among categories, in two passes.
+//
+// Backlog first: each category gets its minimum; the rest of the budget goes to categories in
+// proportion to Backlog × Priority, each capped by its maximum and by its backlog, with the
+// integer remainders handed out by largest fraction. This pass alone decides whenever the
+// backlogs can use the whole budget, so fairness between busy categories is unchanged.
+//
+// Headroom second: what the backlogs leave is shared the same way, in proportion to
+// (Backlog + Recent) × Priority, among the categories that had work lately, each capped by its
+// maximum and by Backlog + Recent. So a category that gets jobs in bursts has idle workers
+// waiting for the next one instead of a worker per job already queued; spare budget is never
+// left idle while such a category is under its bound; and a category that had no work in the
+// last interval (Backlog and Recent 0) falls back to its minimum.
+//
+// The sum never exceeds the budget, unless the minimums alone do (the configuration forbids
+// that).
 func Allocate(budget int, loads []Load) []int {
 	out := make([]int, len(loads))
 	caps := make([]int, len(loads))
+	weights := make([]float64, len(loads))
 	left := budget
 	for i, l := range loads {
 		out[i] = l.MinWorkers
 		left -= l.MinWorkers
 		caps[i] = min(l.MaxWorkers, max(l.MinWorkers, l.Backlog))
+		weights[i] = float64(max(l.Backlog, 0)) * float64(max(l.Priority, 1))
 	}
-	// Water-filling: share what is left by weight among the categories under their cap; a
-	// category that reaches its cap leaves the share to the others.
+	left = fill(out, caps, weights, left)
+	for i, l := range loads {
+		work := max(l.Backlog, 0) + max(l.Recent, 0)
+		caps[i] = min(l.MaxWorkers, max(l.MinWorkers, work))
+		weights[i] = float64(work) * float64(max(l.Priority, 1))
+	}
+	fill(out, caps, weights, left)
+	return out
+}
+
+// fill shares left workers among the categories under their cap with a weight above zero, in
+// proportion to the weights (water-filling: a category that reaches its cap leaves its share to
+// the others; integer remainders go to the largest fractions, ties to the heavier, then the
+// first). It returns what no category could take.
+func fill(out, caps []int, weights []float64, left int) int {
 	for left > 0 {
 		var open []int
 		total := 0.0
-		for i, l := range loads {
-			if out[i] < caps[i] && l.Backlog > 0 {
+		for i := range out {
+			if out[i] < caps[i] && weights[i] > 0 {
 				open = append(open, i)
-				total += float64(l.Backlog) * float64(max(l.Priority, 1))
+				total += weights[i]
 			}
 		}
 		if len(open) == 0 {
@@ -53,8 +83,7 @@ func Allocate(budget int, loads []Load) []int {
 		given := 0
 		capped := false
 		for _, i := range open {
-			w := float64(loads[i].Backlog) * float64(max(loads[i].Priority, 1))
-			exact := float64(left) * w / total
+			exact := float64(left) * weights[i] / total
 			n := int(exact)
 			if out[i]+n >= caps[i] {
 				n = caps[i] - out[i]
@@ -63,13 +92,12 @@ func Allocate(budget int, loads []Load) []int {
 			}
 			out[i] += n
 			given += n
-			shares = append(shares, share{i, exact - float64(n), w})
+			shares = append(shares, share{i, exact - float64(n), weights[i]})
 		}
 		left -= given
 		if capped {
 			continue // re-share among those still open
 		}
-		// Largest remainder: one more worker to the largest fractions (ties: heavier, then first).
 		sort.SliceStable(shares, func(a, b int) bool {
 			if shares[a].frac != shares[b].frac {
 				return shares[a].frac > shares[b].frac
@@ -85,29 +113,53 @@ func Allocate(budget int, loads []Load) []int {
 				left--
 			}
 		}
-		if given == 0 && left > 0 {
-			// Every share rounded to zero and the remainders are handed out: loop again only
-			// if someone can still take more.
-			continue
-		}
 	}
-	return out
+	return left
 }
 
-// balancer re-divides the worker budget every BalanceInterval, and at once (at most every
-// 50 ms) when a category gets work while none of its workers is free.
+// balancer re-divides the worker budget every BalanceInterval. A category that gets work while
+// none of its workers is free (Backlogged) is served at once when the budget has workers to
+// spare and the category is under its maximum; otherwise at most every 50 ms.
 type balancer struct {
 	env   *Env
 	last  map[string]int // what each registry was last told; absent: unknown (tell it)
+	work  map[string]*recentWork
 	timer Timer
 	soon  bool
 	at    time.Time
 }
 
+// recentWork follows a category's CategoryStats.Dispatched from tick to tick.
+type recentWork struct {
+	mark     int64 // Dispatched at the last tick
+	interval int   // jobs dispatched between the two last ticks
+}
+
+// recent is the category's Load.Recent: the jobs dispatched in the last whole interval or
+// since the last tick, whichever is more. At a tick the interval just ended becomes the last
+// whole one, so a category without work for a whole interval comes down to 0.
+func (b *balancer) recent(cat string, st *CategoryStats, tick bool) int {
+	if st == nil {
+		return 0
+	}
+	w := b.work[cat]
+	now := st.Dispatched.Load()
+	if w == nil {
+		w = &recentWork{mark: now}
+		b.work[cat] = w
+	}
+	since := int(max(now-w.mark, 0))
+	if tick {
+		w.mark, w.interval = now, since
+		return since
+	}
+	return max(w.interval, since)
+}
+
 // NewBalancer returns the WorkerBalancer's producer.
 func NewBalancer(env *Env) actor.Producer {
 	return func() actor.Actor {
-		b := &balancer{env: env, last: map[string]int{}}
+		b := &balancer{env: env, last: map[string]int{}, work: map[string]*recentWork{}}
 		for _, c := range env.Live.List() {
 			b.last[c.Name] = c.MinWorkers // a registry starts with its minimum
 		}
@@ -120,12 +172,16 @@ type balanceSoon struct{}
 func (b *balancer) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		b.rebalance(ctx)
+		b.rebalance(ctx, false)
 		b.arm(ctx)
 	case *tick:
-		b.rebalance(ctx)
+		b.rebalance(ctx, true)
 		b.arm(ctx)
 	case *Backlogged:
+		if b.canGrow(msg.Category) {
+			b.rebalance(ctx, false) // spare workers: no reason to wait
+			return
+		}
 		if b.soon {
 			return
 		}
@@ -135,15 +191,16 @@ func (b *balancer) Receive(ctx actor.Context) {
 			b.env.Clock.AfterFunc(wait, func() { b.env.send(self, &balanceSoon{}) })
 			return
 		}
-		b.rebalance(ctx)
+		b.rebalance(ctx, false)
 	case *balanceSoon:
 		b.soon = false
-		b.rebalance(ctx)
+		b.rebalance(ctx, false)
 	case *CategoriesChanged:
 		for _, n := range msg.Names {
 			delete(b.last, n)
+			delete(b.work, n)
 		}
-		b.rebalance(ctx)
+		b.rebalance(ctx, false)
 	case *actor.Stopping, *actor.Restarting:
 		if b.timer != nil {
 			b.timer.Stop()
@@ -151,12 +208,32 @@ func (b *balancer) Receive(ctx actor.Context) {
 	}
 }
 
+// canGrow reports whether the budget has workers no registry was given and the category is
+// under its maximum.
+func (b *balancer) canGrow(cat string) bool {
+	c, _, ok := b.env.Live.Get(cat)
+	if !ok {
+		return false
+	}
+	last, known := b.last[cat]
+	if known && last >= c.MaxWorkers {
+		return false
+	}
+	given := 0
+	for _, n := range b.last {
+		given += n
+	}
+	return given < b.env.Budget
+}
+
 func (b *balancer) arm(ctx actor.Context) {
 	self := ctx.Self()
 	b.timer = b.env.Clock.AfterFunc(b.env.BalanceInterval, func() { b.env.send(self, &tick{}) })
 }
 
-func (b *balancer) rebalance(ctx actor.Context) {
+// rebalance divides the budget again; tick: called by the interval's timer (the recent work
+// of each category is measured from tick to tick).
+func (b *balancer) rebalance(ctx actor.Context, tick bool) {
 	b.at = b.env.Clock.Now()
 	counts := b.env.Store.Counts()
 	cats := b.env.Live.List()
@@ -164,15 +241,23 @@ func (b *balancer) rebalance(ctx actor.Context) {
 	for i, c := range cats {
 		cc := counts[c.Name]
 		loads[i] = Load{Priority: c.Priority, MinWorkers: c.MinWorkers, MaxWorkers: c.MaxWorkers,
-			Backlog: cc[persistence.StateQueued] + cc[persistence.StateRunning]}
+			Backlog: cc[persistence.StateQueued] + cc[persistence.StateRunning],
+			Recent:  b.recent(c.Name, b.env.Live.StatsOf(c.Name), tick)}
 	}
 	alloc := Allocate(b.env.Budget, loads)
+	last := make([]int, len(cats))
+	known := make([]bool, len(cats))
+	mins := make([]int, len(cats))
 	for i, c := range cats {
-		last, known := b.last[c.Name]
-		if known && !worthResizing(last, alloc[i], c.MinWorkers) {
+		last[i], known[i] = b.last[c.Name]
+		mins[i] = c.MinWorkers
+	}
+	apply := toApply(b.env.Budget, last, known, alloc, mins)
+	for i, c := range cats {
+		if !apply[i] {
 			continue
 		}
-		b.env.event(Event{Type: "resize", Category: c.Name, From: last, To: alloc[i]})
+		b.env.event(Event{Type: "resize", Category: c.Name, From: last[i], To: alloc[i]})
 		if _, st, ok := b.env.Live.Get(c.Name); ok && st != nil {
 			st.Resizes.Add(1)
 		}
@@ -181,16 +266,43 @@ func (b *balancer) rebalance(ctx actor.Context) {
 	}
 }
 
-// worthResizing avoids thrashing: a change of one worker is not applied, except to wake an idle
-// category or to let one fall back to its minimum.
+// toApply says which categories are told their new allocation: those whose registry was never
+// told one (known false) and those where worthResizing; a shrink by one worker is left out
+// unless the budget needs it for a growth applied elsewhere, so what the registries are told
+// never sums above the budget when the allocation does not.
+func toApply(budget int, last []int, known []bool, alloc, mins []int) []bool {
+	apply := make([]bool, len(alloc))
+	told := 0
+	for i := range alloc {
+		apply[i] = !known[i] || worthResizing(last[i], alloc[i], mins[i])
+		if apply[i] {
+			told += alloc[i]
+		} else {
+			told += last[i]
+		}
+	}
+	for i := range alloc {
+		if told <= budget {
+			break
+		}
+		if !apply[i] && alloc[i] < last[i] {
+			apply[i] = true
+			told -= last[i] - alloc[i]
+		}
+	}
+	return apply
+}
+
+// worthResizing avoids thrashing: a shrink of one worker is not applied, except to let a
+// category fall back to its minimum. A growth always is: the balancer grows a category that
+// has work for more workers, at once when it reports work and no free worker (Backlogged).
 func worthResizing(cur, next, minWorkers int) bool {
 	switch {
 	case cur == next:
 		return false
-	case next == minWorkers || cur == minWorkers:
+	case next > cur, next == minWorkers:
 		return true
 	default:
-		d := next - cur
-		return d >= 2 || d <= -2
+		return cur-next >= 2
 	}
 }

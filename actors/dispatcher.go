@@ -7,7 +7,9 @@ import (
 	"github.com/jobsched/jobsched/persistence"
 )
 
-// dispatcher is the entry point of ready jobs: it routes each to its category's Fifo.
+// dispatcher is the entry point of ready jobs that the Waiter, a settle or a retry promote: it
+// routes each to its category's Fifo (Route). The jobs of an insert skip it: the scheduler
+// routes them itself, one actor hop less between the commit and a worker.
 type dispatcher struct {
 	env *Env
 }
@@ -20,36 +22,45 @@ func NewDispatcher(env *Env) actor.Producer {
 }
 
 func (d *dispatcher) Receive(ctx actor.Context) {
-	msg, ok := ctx.Message().(*Enqueued)
-	if !ok {
+	if msg, ok := ctx.Message().(*Enqueued); ok {
+		Route(d.env, msg.Jobs)
+	}
+}
+
+// Route sends ready jobs to their categories' Fifos: one Enqueued per category, each in the
+// order of jobs, from the calling goroutine. Messages sent from one goroutine arrive in the
+// order sent, so a caller that routes the jobs of each insert as it commits keeps the inserts
+// in commit order.
+func Route(env *Env, jobs []*persistence.Job) {
+	if len(jobs) == 0 {
 		return
 	}
-	if len(msg.Jobs) > 0 && allIn(msg.Jobs, msg.Jobs[0].Category) {
-		d.route(ctx, msg.Jobs[0].Category, msg)
+	if allIn(jobs, jobs[0].Category) {
+		route(env, jobs[0].Category, &Enqueued{Jobs: jobs})
 		return
 	}
 	byCat := map[string][]*persistence.Job{}
 	var order []string
-	for _, j := range msg.Jobs {
+	for _, j := range jobs {
 		if _, seen := byCat[j.Category]; !seen {
 			order = append(order, j.Category)
 		}
 		byCat[j.Category] = append(byCat[j.Category], j)
 	}
 	for _, cat := range order {
-		d.route(ctx, cat, &Enqueued{Jobs: byCat[cat]})
+		route(env, cat, &Enqueued{Jobs: byCat[cat]})
 	}
 }
 
-func (d *dispatcher) route(ctx actor.Context, cat string, msg *Enqueued) {
-	if _, _, ok := d.env.Live.Get(cat); !ok {
+func route(env *Env, cat string, msg *Enqueued) {
+	if !env.Live.Has(cat) {
 		// The scheduler validates categories before storing, so the category was removed
 		// meanwhile (or this is a bug); the jobs stay stored and run once the category is
 		// there again.
-		d.env.Log.Error("dispatcher: jobs of an unknown category", slog.String("category", cat), slog.Int("jobs", len(msg.Jobs)))
+		env.Log.Error("dispatcher: jobs of an unknown category", slog.String("category", cat), slog.Int("jobs", len(msg.Jobs)))
 		return
 	}
-	ctx.Send(d.env.FifoPID(cat), msg)
+	env.send(env.FifoPID(cat), msg)
 }
 
 func allIn(jobs []*persistence.Job, cat string) bool {

@@ -57,6 +57,9 @@ type CategoryStats struct {
 	Resizes   atomic.Int64 // resizes applied by the balancer
 	Rescued   atomic.Int64 // queued jobs a Fifo found in the store that no message had brought
 	Parked    atomic.Int64 // jobs a Fifo keeps waiting for a concurrency-key slot
+	// Dispatched counts the jobs the registry handed to a worker: the balancer's measure of the
+	// category's recent work (Load.Recent).
+	Dispatched atomic.Int64
 
 	// lowWater: no queued job of the category has a sequence number at or below it (the Fifo's
 	// rescans start there). It outlives a Fifo, so a restarted one starts from it too.

@@ -46,6 +46,21 @@ func (l *Live) Get(name string) (Category, *CategoryStats, bool) {
 	return Category{}, nil, false
 }
 
+// StatsOf returns a category's stats (nil: no such category).
+func (l *Live) StatsOf(name string) *CategoryStats {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.stats[name]
+}
+
+// Has reports whether the category is there.
+func (l *Live) Has(name string) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, ok := l.stats[name]
+	return ok
+}
+
 // Put adds a category at the end, or changes one in place.
 func (l *Live) Put(c Category, st *CategoryStats) {
 	l.mu.Lock()

@@ -23,6 +23,9 @@ type workerState struct {
 	pid      *actor.PID
 	busy     bool
 	draining bool
+	// free: in the free list. An idle worker is not looked for in it: with the balancer's
+	// headroom the list holds most of the budget.
+	free bool
 }
 
 // NewWorkerRegistry returns the producer of a category's WorkerRegistry; initial is the number
@@ -51,7 +54,7 @@ func (r *registry) Receive(ctx actor.Context) {
 				r.stats.Busy.Add(-1)
 			}
 			delete(r.workers, msg.PID.Id)
-			r.dropFree(msg.PID)
+			r.dropFree(w)
 		}
 	case *Resize:
 		r.resize(ctx, msg.Workers)
@@ -61,7 +64,7 @@ func (r *registry) Receive(ctx actor.Context) {
 				r.stats.Busy.Add(-1)
 			}
 			delete(r.workers, msg.Who.Id)
-			r.dropFree(msg.Who)
+			r.dropFree(w)
 			if !w.draining {
 				r.resize(ctx, r.target)
 			}
@@ -106,8 +109,10 @@ func (r *registry) idle(ctx actor.Context, pid *actor.PID, ended uint64) {
 		ctx.Send(pid, &Drain{}) // restarted while draining: tell the new incarnation
 		return
 	}
-	r.dropFree(pid)
-	r.free = append(r.free, pid)
+	if !w.free {
+		w.free = true
+		r.free = append(r.free, pid)
+	}
 	ctx.Send(r.fifo, &Demand{N: 1, Ended: ended})
 	ended = 0
 }
@@ -117,11 +122,16 @@ func (r *registry) dispatch(ctx actor.Context, msg *Dispatch) {
 		pid := r.free[len(r.free)-1]
 		r.free = r.free[:len(r.free)-1]
 		w := r.workers[pid.Id]
-		if w == nil || w.busy || w.draining {
+		if w == nil {
+			continue
+		}
+		w.free = false
+		if w.busy || w.draining {
 			continue
 		}
 		w.busy = true
 		r.stats.Busy.Add(1)
+		r.stats.Dispatched.Add(1)
 		// A worker that stopped meanwhile drops the Run: the Fifo's audit takes the job back.
 		ctx.Send(pid, &Run{Job: msg.Job, Token: msg.Token})
 		return
@@ -169,13 +179,18 @@ func (r *registry) resize(ctx actor.Context, n int) {
 
 func (r *registry) drain(ctx actor.Context, w *workerState) {
 	w.draining = true
-	r.dropFree(w.pid)
+	r.dropFree(w)
 	ctx.Send(w.pid, &Drain{})
 }
 
-func (r *registry) dropFree(pid *actor.PID) {
+// dropFree takes a worker out of the free list.
+func (r *registry) dropFree(w *workerState) {
+	if !w.free {
+		return
+	}
+	w.free = false
 	for i, p := range r.free {
-		if p.Equal(pid) {
+		if p.Equal(w.pid) {
 			r.free = append(r.free[:i], r.free[i+1:]...)
 			return
 		}

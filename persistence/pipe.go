@@ -27,6 +27,7 @@ type pipe struct {
 
 	syncing chan []*request // applied durable batches, to the syncer
 	pending sync.WaitGroup  // batches sent and not yet answered
+	landing sync.WaitGroup  // batches sent and not yet landed (applied)
 	held    atomic.Int64    // requests sent and not yet answered (tests)
 	done    chan struct{}   // closed when the syncer stopped
 }
@@ -82,6 +83,7 @@ func (p *pipe) send(b landing) {
 		return
 	}
 	p.pending.Add(1)
+	p.landing.Add(1)
 	p.held.Add(int64(len(b.answered)))
 	p.mu.Lock()
 	p.queue = append(p.queue, &b)
@@ -111,6 +113,7 @@ func (p *pipe) advance() {
 		p.queue = p.queue[1:]
 		p.mu.Unlock()
 		p.land(b)
+		p.landing.Done()
 		p.mu.Lock()
 	}
 	p.advancing = false
@@ -188,6 +191,9 @@ func (p *pipe) answerN(b []*request, n int) {
 
 // drain waits until every batch sent is answered.
 func (p *pipe) drain() { p.pending.Wait() }
+
+// landed waits until every batch sent is applied (visible to readers), not synced.
+func (p *pipe) landed() { p.landing.Wait() }
 
 // close waits until every batch sent is answered, and stops the syncer.
 func (p *pipe) close() {
