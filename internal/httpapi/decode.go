@@ -142,6 +142,9 @@ func batchBodyError(err error) error {
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if f, err := strconv.Unquote(name); err == nil {
+			if f == "" {
+				f = `""` // still name it: an empty key is a field too
+			}
 			return &jobsched.InvalidError{Field: f, Reason: `unknown field (the body is {"jobs":[...]})`}
 		}
 	}

@@ -20,6 +20,7 @@ func TestBatchBodyOfTheWrongShapeIsNamedInUserTerms(t *testing.T) {
 		{`{"jobs":{"kind":"k"}}`, "jobs", "must be an array of job objects, got a JSON object"},
 		{`{"jobs":5}`, "jobs", "must be an array of job objects, got a JSON number"},
 		{`{"jobs":[],"job":1}`, "job", `unknown field (the body is {"jobs":[...]})`},
+		{`{"jobs":[],"":1}`, `""`, "unknown field"},
 		{`{"jobs":[{"kind":"k","max_attempts":"3"}]}`, "jobs[0].max_attempts", "want an integer, got a JSON string"},
 		{`{"jobs":[{"kind":"k","depends_on":"x"}]}`, "jobs[0].depends_on", "want an array of strings, got a JSON string"},
 	} {
