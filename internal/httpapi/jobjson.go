@@ -90,6 +90,29 @@ func writeFast(w http.ResponseWriter, status int, v any, appendTo func([]byte) (
 	_, _ = w.Write(b) // the client may have gone; nothing to do about it
 }
 
+// writeJobIDs answers jobs with their ids alone, {"jobs":[{"id":"..."},...]} (?fields=id).
+func writeJobIDs(w http.ResponseWriter, status int, jobs []*jobsched.Job) {
+	bp := listBufs.Get().(*[]byte)
+	defer listBufs.Put(bp)
+	b := append((*bp)[:0], `{"jobs":[`...)
+	for i, j := range jobs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(append(b, `{"id":`...), j.ID)
+		b = append(b, '}')
+	}
+	b = append(b, "]}\n"...)
+	*bp = b[:0]
+	if cap(b) > maxKeptBuf {
+		*bp = nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b) // the client may have gone; nothing to do about it
+}
+
 // appendJobList appends list's JSON and a newline (json.Encoder's); false: list holds what
 // encoding/json refuses, or what this code does not know.
 func appendJobList(b []byte, list JobList) ([]byte, bool) {
