@@ -214,9 +214,16 @@ func (c *Client) List(ctx context.Context, opt jobsched.ListOptions) (*httpapi.J
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var out httpapi.JobList
-	if _, err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+	var raw json.RawMessage
+	if _, err := c.do(ctx, http.MethodGet, path, nil, &raw); err != nil {
 		return nil, err
+	}
+	if out, ok := decodeJobList(raw); ok {
+		return out, nil
+	}
+	var out httpapi.JobList
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("decode answer: %w", err)
 	}
 	return &out, nil
 }

@@ -221,3 +221,9 @@ func (s *Scanner) Value() ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// Mark is the position of the scanner, for Since.
+func (s *Scanner) Mark() int { return s.i }
+
+// Since returns the bytes read from mark to the position of the scanner.
+func (s *Scanner) Since(mark int) []byte { return s.b[mark:s.i] }
