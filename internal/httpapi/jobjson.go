@@ -265,7 +265,17 @@ func appendRaw(b []byte, raw json.RawMessage) ([]byte, bool) {
 	return buf.Bytes(), true
 }
 
+// appendTime appends t as t.MarshalJSON writes it: in place when t is plainly within
+// RFC 3339 (a 4-digit year, an offset of whole minutes under a day), else through MarshalJSON
+// (which refuses what RFC 3339 cannot write).
 func appendTime(b []byte, t time.Time) ([]byte, bool) {
+	if y := t.Year(); y >= 0 && y <= 9999 {
+		if _, off := t.Zone(); off%60 == 0 && off > -24*3600 && off < 24*3600 {
+			b = append(b, '"')
+			b = t.AppendFormat(b, time.RFC3339Nano)
+			return append(b, '"'), true
+		}
+	}
 	q, err := t.MarshalJSON()
 	if err != nil {
 		return b, false

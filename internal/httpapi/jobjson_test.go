@@ -101,3 +101,23 @@ func FuzzJobJSON(f *testing.F) {
 		sameBytes(t, JobList{Jobs: []*jobsched.Job{j}, NextCursor: cursor})
 	})
 }
+
+// FuzzAppendTime: appendTime writes t.MarshalJSON's bytes, or refuses when it does.
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(0), int64(0), 0)
+	f.Add(time.Now().Unix(), int64(123456789), 3600)
+	f.Add(int64(-62135596800), int64(1), -86399)
+	f.Add(int64(253402300800), int64(0), 86400)
+	f.Add(int64(1e9), int64(0), 30)
+	f.Fuzz(func(t *testing.T, sec, nsec int64, off int) {
+		for _, loc := range []*time.Location{time.UTC, time.Local, time.FixedZone("z", off)} {
+			tm := time.Unix(sec, nsec).In(loc)
+			want, werr := tm.MarshalJSON()
+			got, ok := appendTime(nil, tm)
+			require.Equal(t, werr == nil, ok, "%v", tm)
+			if ok {
+				require.Equal(t, string(want), string(got))
+			}
+		}
+	})
+}
