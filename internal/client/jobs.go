@@ -32,10 +32,11 @@ func decodeJobList(raw []byte) (*httpapi.JobList, bool) {
 			return nil, false
 		}
 		out.Jobs = make([]*jobsched.Job, 0, s.Count(`{"id":`))
+		var in interned
 		if !s.Next(']') {
 			for {
 				j := &jobsched.Job{}
-				if !scanJob(&s, j) {
+				if !scanJob(&s, j, &in) {
 					return nil, false
 				}
 				out.Jobs = append(out.Jobs, j)
@@ -77,8 +78,25 @@ var jobKeys = func() map[string]uint32 {
 	return m
 }()
 
+// interned keeps the last kind, category and state of a page: the jobs of a page mostly share
+// them, and one string then serves them all.
+type interned struct{ kind, category, state string }
+
+// reuse reads a string, and returns last instead when it spells the same.
+func reuse(s *jsonscan.Scanner, last *string) (string, bool) {
+	mark := s.Mark()
+	if v, ok := s.PlainString(); ok {
+		if string(v) != *last {
+			*last = string(v)
+		}
+		return *last, true
+	}
+	s.Reset(mark)
+	return s.String()
+}
+
 // scanJob reads one job object into j.
-func scanJob(s *jsonscan.Scanner, j *jobsched.Job) bool {
+func scanJob(s *jsonscan.Scanner, j *jobsched.Job, in *interned) bool {
 	if !s.Next('{') {
 		return false
 	}
@@ -101,7 +119,7 @@ func scanJob(s *jsonscan.Scanner, j *jobsched.Job) bool {
 		if s.Peek() == 'n' {
 			return false // null leaves a field as it is: encoding/json's business
 		}
-		if !scanJobField(s, j, k) {
+		if !scanJobField(s, j, k, in) {
 			return false
 		}
 		switch {
@@ -115,18 +133,18 @@ func scanJob(s *jsonscan.Scanner, j *jobsched.Job) bool {
 }
 
 // scanJobField reads the value of key into j.
-func scanJobField(s *jsonscan.Scanner, j *jobsched.Job, key []byte) bool {
+func scanJobField(s *jsonscan.Scanner, j *jobsched.Job, key []byte, in *interned) bool {
 	var ok bool
 	switch string(key) {
 	case "id":
 		j.ID, ok = s.String()
 	case "kind":
-		j.Kind, ok = s.String()
+		j.Kind, ok = reuse(s, &in.kind)
 	case "category":
-		j.Category, ok = s.String()
+		j.Category, ok = reuse(s, &in.category)
 	case "state":
 		var v string
-		v, ok = s.String()
+		v, ok = reuse(s, &in.state)
 		j.State = jobsched.State(v)
 	case "unique_key":
 		j.UniqueKey, ok = s.String()

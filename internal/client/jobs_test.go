@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -84,5 +85,33 @@ func FuzzDecodeJobList(f *testing.F) {
 	f.Add(`{"jobs":null}`)
 	f.Fuzz(func(t *testing.T, raw string) {
 		sameAsEncodingJSON(t, []byte(raw))
+	})
+}
+
+// BenchmarkDecodeJobList decodes a page of 1,000 finished jobs as the tester's check reads them:
+// the fast path, and encoding/json for comparison.
+func BenchmarkDecodeJobList(b *testing.B) {
+	now := time.Now().UTC()
+	list := httpapi.JobList{NextCursor: "c"}
+	for i := range 1000 {
+		start, fin := now.Add(time.Millisecond), now.Add(2*time.Millisecond)
+		list.Jobs = append(list.Jobs, &jobsched.Job{ID: fmt.Sprintf("0193a2b4-5c6d-7e8f-9a0b-%012d", i), Kind: "sleep", Category: "default",
+			Args:  json.RawMessage(fmt.Sprintf(`{"fail_rate":0,"ms":0,"panic_rate":0,"seed":%d}`, i)),
+			State: jobsched.StateSucceeded, Attempt: 1, MaxAttempts: 3, CreatedAt: now, RunAt: now, StartedAt: &start, FinishedAt: &fin})
+	}
+	raw, err := json.Marshal(list)
+	require.NoError(b, err)
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := decodeJobList(raw); !ok {
+				b.Fatal("not taken")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var out httpapi.JobList
+			require.NoError(b, json.Unmarshal(raw, &out))
+		}
 	})
 }

@@ -225,5 +225,8 @@ func (s *Scanner) Value() ([]byte, bool) {
 // Mark is the position of the scanner, for Since.
 func (s *Scanner) Mark() int { return s.i }
 
+// Reset moves the scanner back to mark.
+func (s *Scanner) Reset(mark int) { s.i = mark }
+
 // Since returns the bytes read from mark to the position of the scanner.
 func (s *Scanner) Since(mark int) []byte { return s.b[mark:s.i] }
