@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/apitest"
 	"github.com/jobsched/jobsched/internal/httpapi"
 	"github.com/stretchr/testify/require"
 )
@@ -17,15 +18,7 @@ import (
 // real HTTP; wrap, if not nil, stands between the server and the API.
 func daemon(t *testing.T, wrap func(http.Handler) http.Handler) (*Client, *jobsched.Scheduler) {
 	t.Helper()
-	s, err := jobsched.New(jobsched.Config{Workers: 1})
-	require.NoError(t, err)
-	require.NoError(t, s.Register("k", func(context.Context, *jobsched.Job) (any, error) { return nil, nil }))
-	require.NoError(t, s.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, s.Close(ctx))
-	})
+	s := apitest.Scheduler(t, jobsched.Config{Workers: 1}, "k")
 	require.NoError(t, s.Pause(jobsched.DefaultCategory))
 	a, err := httpapi.New(s, httpapi.Options{EventInterval: time.Hour})
 	require.NoError(t, err)

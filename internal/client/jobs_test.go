@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/apitest"
 	"github.com/jobsched/jobsched/internal/httpapi"
 	"github.com/stretchr/testify/require"
 )
@@ -33,17 +34,6 @@ func page(t *testing.T, list httpapi.JobList) []byte {
 	return append(raw, '\n')
 }
 
-func fullJob() *jobsched.Job {
-	at := time.Date(2026, 11, 24, 21, 0, 0, 123456789, time.FixedZone("x", 3600))
-	fin := at.Add(time.Second)
-	return &jobsched.Job{ID: "0193-a", Kind: "sleep", Category: "default", Args: json.RawMessage(`{"a": [1, "b c"]}`),
-		State: jobsched.StateRetrying, Attempt: 2, MaxAttempts: 5, Timeout: jobsched.Duration(1500 * time.Microsecond),
-		UniqueKey: "u<1>", ConcurrencyKey: "c&d", FairnessKey: "tenant é", Errors: []jobsched.AttemptError{{Attempt: 1, At: at, Error: "boom <x>", Panic: true}},
-		Result: json.RawMessage(`"ok"`), Progress: &jobsched.Progress{Percent: 50, Message: "half", At: at},
-		CreatedAt: at, RunAt: at.Add(time.Minute), StartedAt: &at, FinishedAt: &fin, CancelRequested: true,
-		Parents: []string{"p1", "p2"}, OnParentFailure: "run", Children: []string{"c\u2028"}, TraceParent: "00-abc-def-01"}
-}
-
 // The pages the daemon writes take the fast path, and decode as encoding/json decodes them.
 func TestDecodeJobListIsEncodingJSONs(t *testing.T) {
 	now := time.Now().UTC()
@@ -52,14 +42,14 @@ func TestDecodeJobListIsEncodingJSONs(t *testing.T) {
 		State: jobsched.StateSucceeded, Attempt: 1, MaxAttempts: 3, CreatedAt: now, RunAt: now, StartedAt: &now, FinishedAt: &fin}
 	local := time.Now()
 	for _, list := range []httpapi.JobList{
-		{Jobs: []*jobsched.Job{done, fullJob(), {}}, NextCursor: "cur<&>"},
+		{Jobs: []*jobsched.Job{done, apitest.FullJob(), {}}, NextCursor: "cur<&>"},
 		{Jobs: []*jobsched.Job{{ID: "x", CreatedAt: local, RunAt: local}}},
 		{Jobs: []*jobsched.Job{}},
 		{},
 	} {
 		require.True(t, sameAsEncodingJSON(t, page(t, list)), "the fast path takes %s", page(t, list))
 	}
-	odd := fullJob()
+	odd := apitest.FullJob()
 	odd.Kind = "a\x00b\"\\\x7f\xff"
 	odd.Args = json.RawMessage("[\"\xff\", \"\u2028\"]")
 	sameAsEncodingJSON(t, page(t, httpapi.JobList{Jobs: []*jobsched.Job{odd}}))
@@ -76,7 +66,7 @@ func TestDecodeJobListIsEncodingJSONs(t *testing.T) {
 
 // FuzzDecodeJobList: whatever page the fast path takes, encoding/json takes and decodes the same.
 func FuzzDecodeJobList(f *testing.F) {
-	for _, j := range []*jobsched.Job{fullJob(), {}} {
+	for _, j := range []*jobsched.Job{apitest.FullJob(), {}} {
 		raw, err := json.Marshal(httpapi.JobList{Jobs: []*jobsched.Job{j, j}, NextCursor: "c"})
 		require.NoError(f, err)
 		f.Add(string(raw))

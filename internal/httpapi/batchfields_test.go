@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/apitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -18,15 +19,7 @@ import (
 // stay queued).
 func batchAPI(t *testing.T) (*API, *jobsched.Scheduler) {
 	t.Helper()
-	s, err := jobsched.New(jobsched.Config{Workers: 1})
-	require.NoError(t, err)
-	require.NoError(t, s.Register("k", func(context.Context, *jobsched.Job) (any, error) { return nil, nil }))
-	require.NoError(t, s.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, s.Close(ctx))
-	})
+	s := apitest.Scheduler(t, jobsched.Config{Workers: 1}, "k")
 	require.NoError(t, s.Pause(jobsched.DefaultCategory))
 	a, err := New(s, Options{EventInterval: time.Hour})
 	require.NoError(t, err)

@@ -35,19 +35,21 @@ var jobFields = []string{
 
 // jobShapeKnown says whether jobsched.Job has exactly jobFields; if a field is added or
 // changed, the lists go through encoding/json until appendJob learns it (a test fails then).
-var jobShapeKnown = func() bool {
-	t := reflect.TypeFor[jobsched.Job]()
-	if t.NumField() != len(jobFields) {
+var jobShapeKnown = hasFields(reflect.TypeFor[jobsched.Job](), jobFields)
+
+// hasFields says whether the struct t has exactly fields, as "Name type tag", in order.
+func hasFields(t reflect.Type, fields []string) bool {
+	if t.NumField() != len(fields) {
 		return false
 	}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if f.Name+" "+f.Type.String()+" "+f.Tag.Get("json") != jobFields[i] {
+		if f.Name+" "+f.Type.String()+" "+f.Tag.Get("json") != fields[i] {
 			return false
 		}
 	}
 	return true
-}()
+}
 
 // listBufs keeps the answers' buffers up to maxKeptBuf (a batch of 1,000 small jobs is ~300 KiB).
 var listBufs = sync.Pool{New: func() any { return new([]byte) }}

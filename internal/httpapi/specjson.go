@@ -26,19 +26,7 @@ var specFields = []string{
 }
 
 // specShapeKnown says whether jobsched.JobSpec has exactly specFields.
-var specShapeKnown = func() bool {
-	t := reflect.TypeFor[jobsched.JobSpec]()
-	if t.NumField() != len(specFields) {
-		return false
-	}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Name+" "+f.Type.String()+" "+f.Tag.Get("json") != specFields[i] {
-			return false
-		}
-	}
-	return true
-}()
+var specShapeKnown = hasFields(reflect.TypeFor[jobsched.JobSpec](), specFields)
 
 // BatchBody is the body of POST /v1/jobs/batch for specs: the bytes of
 // json.Marshal(BatchRequest-like {"jobs":specs}), or its error.
