@@ -176,7 +176,7 @@ func scanJobField(s *jsonscan.Scanner, j *jobsched.Job, key []byte, in *interned
 		j.Children, ok = s.Strings()
 	case "args", "result":
 		var v []byte
-		if v, ok = s.Value(); ok && json.Valid(v) {
+		if v, ok = s.ValidValue(); ok {
 			v = append(json.RawMessage(nil), v...)
 			if key[0] == 'a' {
 				j.Args = v

@@ -122,8 +122,8 @@ func scanSpec(s *jsonscan.Scanner, spec *jobsched.JobSpec, in *interned) bool {
 			spec.Category = reuse(&in.category, v)
 		case "args":
 			bit = fArgs
-			v, ok := s.Value()
-			if !ok || !json.Valid(v) {
+			v, ok := s.ValidValue()
+			if !ok {
 				return false
 			}
 			spec.Args = append(json.RawMessage(nil), v...)

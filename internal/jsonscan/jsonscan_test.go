@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -74,5 +75,34 @@ func TestValue(t *testing.T) {
 		s := New([]byte(in))
 		_, ok := s.Value()
 		require.False(t, ok, in)
+	}
+}
+
+// FuzzValidValue: ValidValue takes a whole input (white space around it aside) exactly when
+// json.Valid does.
+func FuzzValidValue(f *testing.F) {
+	for _, seed := range []string{`{"a":[1,-2.5e+3,true,false,null,"x\u00e9\n"]}`, `0`, `-0.0e0`, `01`, `1.`, `.5`, `"\x01"`,
+		`"\ud800"`, "\"\xff\"", `{"a" 1}`, `[1,]`, `{,}`, `{"a":1,}`, `"\q"`, `"\u12"`, `tru`, `nul`, ` [ ] `, `{}{}`, `1 2`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		s := New([]byte(in))
+		s.SkipWS()
+		v, ok := s.ValidValue()
+		got := ok && s.End()
+		require.Equal(t, json.Valid([]byte(in)), got, "%q", in)
+		if got {
+			require.Equal(t, strings.TrimSpace(in), string(v))
+		}
+	})
+}
+
+// ValidValue refuses what is nested deeper than encoding/json allows, as json.Valid does.
+func TestValidValueDepth(t *testing.T) {
+	for _, n := range []int{maxDepth, maxDepth + 1} {
+		in := []byte(strings.Repeat("[", n) + strings.Repeat("]", n))
+		s := New(in)
+		_, ok := s.ValidValue()
+		require.Equal(t, json.Valid(in), ok, n)
 	}
 }
