@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/jsonscan"
 )
 
 // The job lists of the API (the answer of a batch enqueue, a page of GET /v1/jobs) written by
@@ -255,9 +256,19 @@ func appendString(b []byte, s string) []byte {
 // appendRaw appends a json.RawMessage as encoding/json does: checked and compacted, with
 // <, >, & and U+2028/U+2029 escaped.
 func appendRaw(b []byte, raw json.RawMessage) ([]byte, bool) {
+	compact := true
 	for _, c := range raw {
-		if c == '<' || c == '>' || c == '&' || c == 0xe2 {
+		switch c {
+		case '<', '>', '&', 0xe2:
 			return appendMarshal(b, raw)
+		case ' ', '\t', '\n', '\r':
+			compact = false
+		}
+	}
+	if compact { // the usual args: valid and compact already, they are written as they are
+		s := jsonscan.New(raw)
+		if _, ok := s.ValidValue(); ok && s.End() {
+			return append(b, raw...), true
 		}
 	}
 	buf := bytes.NewBuffer(b)
