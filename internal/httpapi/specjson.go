@@ -28,8 +28,8 @@ var specFields = []string{
 // specShapeKnown says whether jobsched.JobSpec has exactly specFields.
 var specShapeKnown = hasFields(reflect.TypeFor[jobsched.JobSpec](), specFields)
 
-// BatchBody is the body of POST /v1/jobs/batch for specs: the bytes of
-// json.Marshal(BatchRequest-like {"jobs":specs}), or its error.
+// BatchBody writes the body of POST /v1/jobs/batch for specs, {"jobs":[...]}: the bytes
+// json.Marshal writes for it, or its error (args that are not JSON).
 func BatchBody(specs []jobsched.JobSpec) ([]byte, error) {
 	if specShapeKnown {
 		b := make([]byte, 0, 16+len(specs)*128)
