@@ -3,54 +3,31 @@ package jobsched_test
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/synchold"
 	"github.com/stretchr/testify/require"
 )
-
-// holdSyncs is an Observer whose StoreSynced, once armed, holds the store's syncer until
-// release (or a minute): every write it syncs is committed and not acknowledged meanwhile.
-type holdSyncs struct {
-	armed atomic.Bool
-	held  chan struct{}
-}
-
-func (h *holdSyncs) JobEnqueued(*jobsched.Job)                {}
-func (h *holdSyncs) JobStarted(*jobsched.Job, time.Duration)  {}
-func (h *holdSyncs) JobFinished(*jobsched.Job, time.Duration) {}
-func (h *holdSyncs) StoreSynced(time.Duration, int) {
-	if h.armed.Load() {
-		waitOrMinute(h.held)
-	}
-}
-func waitOrMinute(ch chan struct{}) {
-	select {
-	case <-ch:
-	case <-time.After(time.Minute):
-	}
-}
 
 // A job starts once its insert is committed, without waiting for the sync that acknowledges
 // its Enqueue; the Enqueue still returns only after that sync.
 func TestAJobStartsBeforeItsEnqueueIsSynced(t *testing.T) {
-	h := &holdSyncs{held: make(chan struct{})}
+	h := synchold.New()
 	started := make(chan struct{})
 	var once sync.Once
 	s := start(t, jobsched.Config{Dir: t.TempDir(), Observer: h}, map[string]jobsched.Handler{
 		"k": func(context.Context, *jobsched.Job) (any, error) { once.Do(func() { close(started) }); return nil, nil },
 		"w": func(context.Context, *jobsched.Job) (any, error) { return nil, nil },
 	})
-	release := sync.OnceFunc(func() { close(h.held) })
-	t.Cleanup(release) // before the Close of start's cleanup
+	t.Cleanup(h.Release) // before the Close of start's cleanup
 	// The scheduler's own start-up writes and its Fifo's first read of the store are done
 	// before the hold: a first job runs to its end.
 	warm, err := s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "w"})
 	require.NoError(t, err)
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, warm.ID).State)
-	h.armed.Store(true)
+	h.Arm()
 
 	type result struct {
 		j   *jobsched.Job
@@ -73,7 +50,7 @@ func TestAJobStartsBeforeItsEnqueueIsSynced(t *testing.T) {
 		t.Fatalf("Enqueue returned (%v) while its sync was held", r.err)
 	default:
 	}
-	release()
+	h.Release()
 	r := <-done
 	require.NoError(t, r.err)
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, r.j.ID).State)

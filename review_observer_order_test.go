@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/synchold"
 	"github.com/stretchr/testify/require"
 )
 
 // orderObserver records the Observer's calls for one job kind, in order; its StoreSynced holds
-// the syncer once armed, as holdSyncs does.
+// the syncer once armed (synchold.Observer).
 type orderObserver struct {
-	holdSyncs
+	*synchold.Observer
 	mu     sync.Mutex
 	events []string
 }
@@ -40,21 +41,20 @@ func (o *orderObserver) got() []string {
 // Review: with the hand-off at the commit, the Observer hears JobEnqueued only after the sync
 // (announce), so a job that ran meanwhile is reported started and finished before enqueued.
 func TestReviewTheObserverHearsAJobEnqueuedBeforeItStarts(t *testing.T) {
-	o := &orderObserver{holdSyncs: holdSyncs{held: make(chan struct{})}}
+	o := &orderObserver{Observer: synchold.New()}
 	s := start(t, jobsched.Config{Dir: t.TempDir(), Observer: o}, map[string]jobsched.Handler{
 		"k": func(context.Context, *jobsched.Job) (any, error) { return nil, nil },
 		"w": func(context.Context, *jobsched.Job) (any, error) { return nil, nil },
 	})
-	release := sync.OnceFunc(func() { close(o.held) })
-	t.Cleanup(release)
+	t.Cleanup(o.Release)
 	warm, err := s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "w"})
 	require.NoError(t, err)
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, warm.ID).State)
-	o.armed.Store(true)
+	o.Arm()
 	done := make(chan error, 1)
 	go func() { _, err := s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "k"}); done <- err }()
 	require.Eventually(t, func() bool { return len(o.got()) >= 1 }, 10*time.Second, time.Millisecond)
-	release()
+	o.Release()
 	require.NoError(t, <-done)
 	require.Eventually(t, func() bool { return len(o.got()) == 3 }, 10*time.Second, time.Millisecond)
 	require.Equal(t, []string{"enqueued", "started", "finished"}, o.got())

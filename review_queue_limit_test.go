@@ -2,11 +2,11 @@ package jobsched_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/synchold"
 	"github.com/stretchr/testify/require"
 )
 
@@ -14,18 +14,17 @@ import (
 // reservation is released only after Insert returns (after the sync): in between, the jobs are
 // counted twice, and an enqueue that fits the limit is refused with ErrQueueFull.
 func TestReviewAnInsertLandedButNotSyncedIsNotCountedTwiceAgainstTheQueueLimit(t *testing.T) {
-	h := &holdSyncs{held: make(chan struct{})}
+	h := synchold.New()
 	s := start(t, jobsched.Config{Dir: t.TempDir(), Observer: h,
 		Categories: []jobsched.Category{{Name: jobsched.DefaultCategory, QueueLimit: 10}}},
 		map[string]jobsched.Handler{
 			"w": func(context.Context, *jobsched.Job) (any, error) { return nil, nil },
 		})
-	release := sync.OnceFunc(func() { close(h.held) })
-	t.Cleanup(release)
+	t.Cleanup(h.Release)
 	warm, err := s.Enqueue(context.Background(), jobsched.JobSpec{Kind: "w"})
 	require.NoError(t, err)
 	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, warm.ID).State)
-	h.armed.Store(true)
+	h.Arm()
 
 	later := time.Now().Add(time.Hour) // scheduled: they stay in the backlog
 	specs := make([]jobsched.JobSpec, 6)
@@ -54,7 +53,7 @@ func TestReviewAnInsertLandedButNotSyncedIsNotCountedTwiceAgainstTheQueueLimit(t
 	case <-time.After(500 * time.Millisecond):
 		// Blocked on the held sync: it was admitted.
 	}
-	release()
+	h.Release()
 	require.NoError(t, <-first)
 	select {
 	case err := <-second:

@@ -3,8 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jobsched/jobsched"
@@ -19,7 +23,7 @@ func decodeBatch(body []byte, maxBatch int) ([]jobsched.JobSpec, error) {
 	}
 	var req BatchRequest
 	if err := strictUnmarshal(body, &req); err != nil {
-		return nil, &jobsched.InvalidError{Field: "body", Reason: cleanJSONError(err)}
+		return nil, batchBodyError(err)
 	}
 	if len(req.Jobs) > maxBatch {
 		return nil, fmt.Errorf("%d jobs, over the batch limit of %d: %w", len(req.Jobs), maxBatch, jobsched.ErrTooLarge)
@@ -124,9 +128,59 @@ func strictUnmarshal(raw []byte, v any) error {
 	return nil
 }
 
+// batchBodyError names what is wrong with a batch body that is not {"jobs":[...]} in the
+// user's terms (never a Go type of ours).
+func batchBodyError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		switch te.Field {
+		case "":
+			return &jobsched.InvalidError{Field: "body", Reason: fmt.Sprintf(`must be a JSON object {"jobs":[...]}, got a JSON %s`, te.Value)}
+		case "jobs":
+			return &jobsched.InvalidError{Field: "jobs", Reason: fmt.Sprintf("must be an array of job objects, got a JSON %s", te.Value)}
+		}
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if f, err := strconv.Unquote(name); err == nil {
+			if f == "" {
+				f = `""` // still name it: an empty key is a field too
+			}
+			return &jobsched.InvalidError{Field: f, Reason: `unknown field (the body is {"jobs":[...]})`}
+		}
+	}
+	return &jobsched.InvalidError{Field: "body", Reason: cleanJSONError(err)}
+}
+
+// cleanJSONError words a decoding error for the caller: a type mismatch names the JSON type
+// wanted ("want an integer, got a JSON string"), not the Go one.
 func cleanJSONError(err error) string {
-	if te, ok := err.(*json.UnmarshalTypeError); ok {
-		return fmt.Sprintf("want a %s, got a JSON %s", te.Type, te.Value)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("want %s, got a JSON %s", jsonTypeName(te.Type), te.Value)
 	}
 	return err.Error()
+}
+
+// jsonTypeName names the JSON value that decodes into t, with its article.
+func jsonTypeName(t reflect.Type) string {
+	if t == nil {
+		return "another value"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean (true or false)"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonTypeName(t.Elem()), "a "), "an ") + "s"
+	case reflect.Pointer:
+		return jsonTypeName(t.Elem())
+	default:
+		return "an object"
+	}
 }

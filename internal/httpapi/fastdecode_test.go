@@ -123,3 +123,20 @@ func TestFastDecodeLeavesAnOversizeBatchToTheFullDecoder(t *testing.T) {
 	require.ErrorAs(t, err, &inv)
 	require.Equal(t, "body", inv.Field)
 }
+
+// BenchmarkDecodeBatch decodes a batch of 1,000 of the tester's jobs, as POST /v1/jobs/batch
+// does.
+func BenchmarkDecodeBatch(b *testing.B) {
+	specs := make([]jobsched.JobSpec, 1000)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "sleep", Category: "default", MaxAttempts: 3,
+			Args: json.RawMessage(fmt.Sprintf(`{"fail_rate":0,"ms":0,"panic_rate":0,"seed":%d}`, i+1))}
+	}
+	body, err := BatchBody(specs)
+	require.NoError(b, err)
+	for b.Loop() {
+		if _, err := decodeBatch(body, 10000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

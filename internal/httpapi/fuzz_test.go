@@ -1,15 +1,14 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/apitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,15 +27,7 @@ func FuzzEnqueueBody(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	s, err := jobsched.New(jobsched.Config{Workers: 1, MaxArgsBytes: 1024, Categories: []jobsched.Category{{Name: "default", QueueLimit: 1_000_000}}})
-	require.NoError(f, err)
-	require.NoError(f, s.Register("k", func(context.Context, *jobsched.Job) (any, error) { return nil, nil }))
-	require.NoError(f, s.Start(context.Background()))
-	f.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(f, s.Close(ctx))
-	})
+	s := apitest.Scheduler(f, jobsched.Config{Workers: 1, MaxArgsBytes: 1024, Categories: []jobsched.Category{{Name: "default", QueueLimit: 1_000_000}}}, "k")
 	require.NoError(f, s.Pause("default"))
 	api, err := New(s, Options{})
 	require.NoError(f, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/jsonscan"
 )
 
 // The job lists of the API (the answer of a batch enqueue, a page of GET /v1/jobs) written by
@@ -35,19 +36,21 @@ var jobFields = []string{
 
 // jobShapeKnown says whether jobsched.Job has exactly jobFields; if a field is added or
 // changed, the lists go through encoding/json until appendJob learns it (a test fails then).
-var jobShapeKnown = func() bool {
-	t := reflect.TypeFor[jobsched.Job]()
-	if t.NumField() != len(jobFields) {
+var jobShapeKnown = hasFields(reflect.TypeFor[jobsched.Job](), jobFields)
+
+// hasFields says whether the struct t has exactly fields, as "Name type tag", in order.
+func hasFields(t reflect.Type, fields []string) bool {
+	if t.NumField() != len(fields) {
 		return false
 	}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if f.Name+" "+f.Type.String()+" "+f.Tag.Get("json") != jobFields[i] {
+		if f.Name+" "+f.Type.String()+" "+f.Tag.Get("json") != fields[i] {
 			return false
 		}
 	}
 	return true
-}()
+}
 
 // listBufs keeps the answers' buffers up to maxKeptBuf (a batch of 1,000 small jobs is ~300 KiB).
 var listBufs = sync.Pool{New: func() any { return new([]byte) }}
@@ -83,6 +86,29 @@ func writeFast(w http.ResponseWriter, status int, v any, appendTo func([]byte) (
 	if !ok {
 		writeJSON(w, status, v)
 		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b) // the client may have gone; nothing to do about it
+}
+
+// writeJobIDs answers jobs with their ids alone, {"jobs":[{"id":"..."},...]} (?fields=id).
+func writeJobIDs(w http.ResponseWriter, status int, jobs []*jobsched.Job) {
+	bp := listBufs.Get().(*[]byte)
+	defer listBufs.Put(bp)
+	b := append((*bp)[:0], `{"jobs":[`...)
+	for i, j := range jobs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(append(b, `{"id":`...), j.ID)
+		b = append(b, '}')
+	}
+	b = append(b, "]}\n"...)
+	*bp = b[:0]
+	if cap(b) > maxKeptBuf {
+		*bp = nil
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -230,9 +256,19 @@ func appendString(b []byte, s string) []byte {
 // appendRaw appends a json.RawMessage as encoding/json does: checked and compacted, with
 // <, >, & and U+2028/U+2029 escaped.
 func appendRaw(b []byte, raw json.RawMessage) ([]byte, bool) {
+	compact := true
 	for _, c := range raw {
-		if c == '<' || c == '>' || c == '&' || c == 0xe2 {
+		switch c {
+		case '<', '>', '&', 0xe2:
 			return appendMarshal(b, raw)
+		case ' ', '\t', '\n', '\r':
+			compact = false
+		}
+	}
+	if compact { // the usual args: valid and compact already, they are written as they are
+		s := jsonscan.New(raw)
+		if _, ok := s.ValidValue(); ok && s.End() {
+			return append(b, raw...), true
 		}
 	}
 	buf := bytes.NewBuffer(b)
@@ -242,7 +278,17 @@ func appendRaw(b []byte, raw json.RawMessage) ([]byte, bool) {
 	return buf.Bytes(), true
 }
 
+// appendTime appends t as t.MarshalJSON writes it: in place when t is plainly within
+// RFC 3339 (a 4-digit year, an offset of whole minutes under a day), else through MarshalJSON
+// (which refuses what RFC 3339 cannot write).
 func appendTime(b []byte, t time.Time) ([]byte, bool) {
+	if y := t.Year(); y >= 0 && y <= 9999 {
+		if _, off := t.Zone(); off%60 == 0 && off > -24*3600 && off < 24*3600 {
+			b = append(b, '"')
+			b = t.AppendFormat(b, time.RFC3339Nano)
+			return append(b, '"'), true
+		}
+	}
 	q, err := t.MarshalJSON()
 	if err != nil {
 		return b, false

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/apitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,40 +32,29 @@ func sameBytes(t *testing.T, list JobList) {
 	require.Equal(t, string(want), string(got))
 }
 
-func fullJob() *jobsched.Job {
-	at := time.Date(2026, 11, 24, 21, 0, 0, 123456789, time.FixedZone("x", 3600))
-	fin := at.Add(time.Second)
-	return &jobsched.Job{ID: "0193-a", Kind: "sleep", Category: "default", Args: json.RawMessage(`{"a": [1, "b c"]}`),
-		State: jobsched.StateRetrying, Attempt: 2, MaxAttempts: 5, Timeout: jobsched.Duration(1500 * time.Microsecond),
-		UniqueKey: "u<1>", ConcurrencyKey: "c&d", FairnessKey: "tenant é", Errors: []jobsched.AttemptError{{Attempt: 1, At: at, Error: "boom <x>", Panic: true}},
-		Result: json.RawMessage(`"ok"`), Progress: &jobsched.Progress{Percent: 50, Message: "half", At: at},
-		CreatedAt: at, RunAt: at.Add(time.Minute), StartedAt: &at, FinishedAt: &fin, CancelRequested: true,
-		Parents: []string{"p1", "p2"}, OnParentFailure: "run", Children: []string{"c\u2028"}, TraceParent: "00-abc-def-01", Seq: 42}
-}
-
 func TestJobJSONIsEncodingJSONs(t *testing.T) {
 	require.True(t, jobShapeKnown, "jobsched.Job changed: teach appendJob (jobjson.go) its fields, and jobFields")
 	now := time.Now()
 	fresh := &jobsched.Job{ID: "0193-b", Kind: "sleep", Category: "default", Args: json.RawMessage(`{"fail_rate":0,"ms":0,"seed":1}`),
 		State: jobsched.StateQueued, MaxAttempts: 3, CreatedAt: now, RunAt: now}
-	sameBytes(t, JobList{Jobs: []*jobsched.Job{fresh, fullJob(), {}, nil}, NextCursor: "cur<&>"})
+	sameBytes(t, JobList{Jobs: []*jobsched.Job{fresh, apitest.FullJob(), {}, nil}, NextCursor: "cur<&>"})
 	sameBytes(t, JobList{Jobs: []*jobsched.Job{}})
 	sameBytes(t, JobList{})
-	odd := fullJob()
+	odd := apitest.FullJob()
 	odd.Args = json.RawMessage("[\"\xff\", \"\u2028\", \"<\"]")
 	odd.Kind = "a\x00b\"\\\x7f\xff"
 	sameBytes(t, JobList{Jobs: []*jobsched.Job{odd}})
-	bad := fullJob()
+	bad := apitest.FullJob()
 	bad.Result = json.RawMessage(`{"a":`)
 	sameBytes(t, JobList{Jobs: []*jobsched.Job{fresh, bad}})
-	bad = fullJob()
+	bad = apitest.FullJob()
 	bad.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 	sameBytes(t, JobList{Jobs: []*jobsched.Job{bad}})
 }
 
 func TestWriteJobList(t *testing.T) {
 	rec := httptest.NewRecorder()
-	list := JobList{Jobs: []*jobsched.Job{fullJob()}}
+	list := JobList{Jobs: []*jobsched.Job{apitest.FullJob()}}
 	writeJobList(rec, http.StatusCreated, list)
 	want, err := encodingJSON(t, list)
 	require.NoError(t, err)
@@ -73,13 +63,13 @@ func TestWriteJobList(t *testing.T) {
 	require.Equal(t, string(want), rec.Body.String())
 
 	rec = httptest.NewRecorder()
-	writeJob(rec, http.StatusAccepted, fullJob())
-	want, err = encodingJSON(t, fullJob())
+	writeJob(rec, http.StatusAccepted, apitest.FullJob())
+	want, err = encodingJSON(t, apitest.FullJob())
 	require.NoError(t, err)
 	require.Equal(t, http.StatusAccepted, rec.Code)
 	require.Equal(t, string(want), rec.Body.String())
 
-	bad := fullJob()
+	bad := apitest.FullJob()
 	bad.Args = json.RawMessage(`{`)
 	rec = httptest.NewRecorder()
 	writeJobList(rec, http.StatusOK, JobList{Jobs: []*jobsched.Job{bad}})
@@ -94,10 +84,30 @@ func FuzzJobJSON(f *testing.F) {
 	f.Add("\x00\x1f\"\\", `"x`, "é", "cursor")
 	f.Add("", `  {"a" : "b c", "d": [true, null]}  `, "", "")
 	f.Fuzz(func(t *testing.T, s, raw, key, cursor string) {
-		j := fullJob()
+		j := apitest.FullJob()
 		j.Kind, j.UniqueKey, j.Parents = s, key, []string{s, key}
 		j.Args, j.Result = json.RawMessage(raw), json.RawMessage(raw)
 		j.Errors = nil
 		sameBytes(t, JobList{Jobs: []*jobsched.Job{j}, NextCursor: cursor})
+	})
+}
+
+// FuzzAppendTime: appendTime writes t.MarshalJSON's bytes, or refuses when it does.
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(0), int64(0), 0)
+	f.Add(time.Now().Unix(), int64(123456789), 3600)
+	f.Add(int64(-62135596800), int64(1), -86399)
+	f.Add(int64(253402300800), int64(0), 86400)
+	f.Add(int64(1e9), int64(0), 30)
+	f.Fuzz(func(t *testing.T, sec, nsec int64, off int) {
+		for _, loc := range []*time.Location{time.UTC, time.Local, time.FixedZone("z", off)} {
+			tm := time.Unix(sec, nsec).In(loc)
+			want, werr := tm.MarshalJSON()
+			got, ok := appendTime(nil, tm)
+			require.Equal(t, werr == nil, ok, "%v", tm)
+			if ok {
+				require.Equal(t, string(want), string(got))
+			}
+		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/apitest"
 	"github.com/pb33f/libopenapi"
 	"github.com/pb33f/libopenapi/datamodel"
 	"github.com/stretchr/testify/require"
@@ -65,14 +66,7 @@ func served(a *API) []string {
 
 func testAPI(t *testing.T) *API {
 	t.Helper()
-	s, err := jobsched.New(jobsched.Config{Workers: 1})
-	require.NoError(t, err)
-	require.NoError(t, s.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, s.Close(ctx))
-	})
+	s := apitest.Scheduler(t, jobsched.Config{Workers: 1})
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	a, err := New(s, Options{Metrics: ok, Dashboard: ok, EventInterval: time.Hour})
 	require.NoError(t, err)

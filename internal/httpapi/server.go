@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
-
+	"strings"
 	"time"
 
 	"github.com/jobsched/jobsched"
@@ -272,6 +274,11 @@ type JobList struct {
 }
 
 func (a *API) enqueueBatch(w http.ResponseWriter, r *http.Request) {
+	idsOnly, err := batchFields(r)
+	if err != nil {
+		writeError(w, a.log, err, nil)
+		return
+	}
 	body, release, err := a.readBody(w, r, MaxBatchBody)
 	defer release()
 	if err != nil {
@@ -288,7 +295,30 @@ func (a *API) enqueueBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, a.log, err, nil)
 		return
 	}
+	if idsOnly {
+		writeJobIDs(w, http.StatusCreated, jobs)
+		return
+	}
 	writeJobList(w, http.StatusCreated, JobList{Jobs: jobs})
+}
+
+// batchFields reads the query of POST /v1/jobs/batch: ?fields=id answers the jobs with their
+// ids alone, {"jobs":[{"id":"..."},...]}, in order (a client that keeps only the ids saves the
+// daemon writing, and itself reading, the rest).
+func batchFields(r *http.Request) (idsOnly bool, err error) {
+	if r.URL.RawQuery == "" {
+		return false, nil
+	}
+	q := r.URL.Query()
+	for _, k := range slices.Sorted(maps.Keys(q)) { // the same error for the same query
+		switch v := q[k]; {
+		case k != "fields":
+			return false, &jobsched.InvalidError{Field: k, Reason: "unknown query parameter"}
+		case len(v) != 1 || v[0] != "id":
+			return false, &jobsched.InvalidError{Field: "fields", Reason: fmt.Sprintf(`want "id" (the jobs of the answer with their ids alone), got %q`, strings.Join(v, ","))}
+		}
+	}
+	return true, nil
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {

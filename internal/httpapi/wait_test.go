@@ -6,39 +6,18 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/synchold"
 	"github.com/stretchr/testify/require"
 )
-
-// holdSyncs is an Observer whose StoreSynced, once armed, holds the store's syncer until held is
-// closed (or a minute): the writes it syncs are committed, not acknowledged.
-type holdSyncs struct {
-	armed atomic.Bool
-	held  chan struct{}
-}
-
-func (h *holdSyncs) JobEnqueued(*jobsched.Job)                {}
-func (h *holdSyncs) JobStarted(*jobsched.Job, time.Duration)  {}
-func (h *holdSyncs) JobFinished(*jobsched.Job, time.Duration) {}
-func (h *holdSyncs) StoreSynced(time.Duration, int) {
-	if !h.armed.Load() {
-		return
-	}
-	select {
-	case <-h.held:
-	case <-time.After(time.Minute):
-	}
-}
 
 // A caller of POST /v1/jobs?wait= that leaves while its job runs has the job cancelled, also when
 // it leaves before the enqueue was acknowledged (the job starts at its commit, before the sync).
 func TestAWaitingCallerWhoLeavesBeforeTheSyncHasItsJobCancelled(t *testing.T) {
-	h := &holdSyncs{held: make(chan struct{})}
-	release := sync.OnceFunc(func() { close(h.held) })
+	h := synchold.New()
 	s, err := jobsched.New(jobsched.Config{Dir: t.TempDir(), Workers: 1, Observer: h})
 	require.NoError(t, err)
 	started := make(chan struct{})
@@ -51,7 +30,7 @@ func TestAWaitingCallerWhoLeavesBeforeTheSyncHasItsJobCancelled(t *testing.T) {
 	require.NoError(t, s.Register("w", func(context.Context, *jobsched.Job) (any, error) { return nil, nil }))
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() {
-		release()
+		h.Release()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		require.NoError(t, s.Close(ctx))
@@ -60,7 +39,7 @@ func TestAWaitingCallerWhoLeavesBeforeTheSyncHasItsJobCancelled(t *testing.T) {
 	require.NoError(t, err)
 	srv := httptest.NewServer(a)
 	defer srv.Close()
-	defer release() // before srv.Close, which waits for the held request, also when the test fails
+	defer h.Release() // before srv.Close, which waits for the held request, also when the test fails
 
 	// The scheduler's start-up writes and its Fifo's first read of the store are done before
 	// the hold: a first job runs to its end.
@@ -70,7 +49,7 @@ func TestAWaitingCallerWhoLeavesBeforeTheSyncHasItsJobCancelled(t *testing.T) {
 		j, err := s.Get(context.Background(), warm.ID)
 		return err == nil && j.State == jobsched.StateSucceeded
 	}, 10*time.Second, 5*time.Millisecond, "the first job ran")
-	h.armed.Store(true)
+	h.Arm()
 
 	ctx, leave := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "POST", srv.URL+"/v1/jobs?wait=30s", strings.NewReader(`{"kind":"k"}`))
@@ -95,7 +74,7 @@ func TestAWaitingCallerWhoLeavesBeforeTheSyncHasItsJobCancelled(t *testing.T) {
 	id := page[0].ID
 	leave()
 	require.Error(t, <-errc)
-	release()
+	h.Release()
 	require.Eventually(t, func() bool {
 		j, err := s.Get(context.Background(), id)
 		return err == nil && j.State == jobsched.StateCancelled
