@@ -71,11 +71,6 @@ func (c *Clock) Advance(d time.Duration) {
 		}
 		t.f()
 	}
-	c.mu.Lock()
-	if end.After(c.now) {
-		c.now = end
-	}
-	c.mu.Unlock()
 }
 
 // AdvanceTo moves the clock to t (no move if t is not after Now), as Advance does.
@@ -93,7 +88,7 @@ func (c *Clock) Pending() int {
 }
 
 // nextDue removes the earliest timer due by end, moves the clock to its time and returns it;
-// nil when none is due.
+// when none is due, it moves the clock to end and returns nil.
 func (c *Clock) nextDue(end time.Time) *clockTimer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -107,6 +102,12 @@ func (c *Clock) nextDue(end time.Time) *clockTimer {
 		}
 	}
 	if first == nil {
+		// Nothing is due: the clock reaches end under the same lock, so a timer set from
+		// now on counts from end, and one set before was seen above (a timer set between a
+		// last look and a later move to end would be left behind, due and never run).
+		if end.After(c.now) {
+			c.now = end
+		}
 		return nil
 	}
 	delete(c.timers, first)
