@@ -314,7 +314,7 @@ func (g *group) flush() {
 			break
 		}
 		g.commits = append(g.commits, s.commitTxn(txn))
-		s.remember()
+		s.remember(g.in)
 		g.answered = append(g.answered, g.in...)
 	}
 	clear(s.overlay)
