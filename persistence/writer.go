@@ -248,6 +248,12 @@ func (g *group) add(r *request, free int64) {
 		return
 	}
 	s.notePendingDeps(writes)
+	if cap(writes) <= maxPlanBuf {
+		// The writes are in the transaction (or held: copied there); their array serves the
+		// next update's plan.
+		clear(writes)
+		s.planBuf = writes[:0]
+	}
 	g.bytes += nb
 	g.count += nc
 	g.in = append(g.in, r)
@@ -256,6 +262,9 @@ func (g *group) add(r *request, free int64) {
 		s.overlay[j.ID] = j
 	}
 }
+
+// maxPlanBuf bounds the array of planned writes the writer keeps for the next update's plan.
+const maxPlanBuf = 64
 
 // setAll puts writes in txn.
 func setAll(txn *badger.Txn, writes []pendingWrite) error {
