@@ -45,12 +45,19 @@ func (c *writerCache) get(id string) (*Job, bool) {
 // did; a record that no longer fits leaves the cache, so a cached record is never stale.
 func (c *writerCache) put(j *Job, limit int64) bool {
 	old, had := c.jobs[j.ID]
+	return c.replace(j, old, had, limit)
+}
+
+// replace is put once the caller has looked up j's cached record (old, had).
+func (c *writerCache) replace(j, old *Job, had bool, limit int64) bool {
 	if had {
 		c.bytes -= jobBytes(old)
 	}
 	n := jobBytes(j)
 	if c.budget < 0 || c.bytes+n > limit {
-		delete(c.jobs, j.ID)
+		if had {
+			delete(c.jobs, j.ID)
+		}
 		return false
 	}
 	c.jobs[j.ID] = j
@@ -84,22 +91,29 @@ func (s *Badger) lookup(t *wtxn, id string) (*Job, error) {
 	return s.readJob(txn, id)
 }
 
-// remember moves the committed transaction's records into the cache: unfinished jobs in (while
-// there is room), finished ones out; its parents counts (waitcounts.go)
-// and open dependencies (openkids.go); and counts its keys (Stats.Keys).
-func (s *Badger) remember() {
+// remember moves the records that the committed requests in planned, in order (a later record
+// of a job replaces an earlier one, as in the overlay), into the cache: unfinished jobs in (while
+// there is room), finished ones out; its parents counts (waitcounts.go) and open dependencies
+// (openkids.go); and counts its keys (Stats.Keys). It walks the requests, not the overlay map:
+// one lookup in the cache per record, no map iteration.
+func (s *Badger) remember(in []*request) {
 	c := &s.cache
-	for id, j := range s.overlay {
-		_, had := c.jobs[id]
-		switch {
-		case j.State.Finished():
-			c.drop(id)
-		case j.State == StateRunning:
-			c.put(j, 2*c.budget)
-		case j.State == StateQueued && !had:
-			c.put(j, c.budget/2)
-		default:
-			c.put(j, c.budget)
+	for _, r := range in {
+		for _, j := range r.planned {
+			old, had := c.jobs[j.ID]
+			switch {
+			case j.State.Finished():
+				if had {
+					c.bytes -= jobBytes(old)
+					delete(c.jobs, j.ID)
+				}
+			case j.State == StateRunning:
+				c.replace(j, old, had, 2*c.budget)
+			case j.State == StateQueued && !had:
+				c.replace(j, old, had, c.budget/2)
+			default:
+				c.replace(j, old, had, c.budget)
+			}
 		}
 	}
 	if s.keysTxn == s.waits.txn {

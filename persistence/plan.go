@@ -53,7 +53,7 @@ func (s *Badger) plan(txn *wtxn, r *request) ([]pendingWrite, error) {
 	if old.State == StateQueued && j.State == StateRunning && j.Seq == old.Seq && j.Category == old.Category {
 		val = s.startOnly(old, j)
 	}
-	writes, err := s.jobWrites(make([]pendingWrite, 0, 4), old, j, val)
+	writes, err := s.jobWrites(s.planBuf[:0], old, j, val)
 	if err != nil {
 		return nil, err
 	}

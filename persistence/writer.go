@@ -251,6 +251,12 @@ func (g *group) add(r *request, free int64) {
 		return
 	}
 	s.notePendingDeps(writes)
+	if cap(writes) <= maxPlanBuf {
+		// The writes are in the transaction (or held: copied there); their array serves the
+		// next update's plan.
+		clear(writes)
+		s.planBuf = writes[:0]
+	}
 	g.bytes += nb
 	g.count += nc
 	g.in = append(g.in, r)
@@ -259,6 +265,9 @@ func (g *group) add(r *request, free int64) {
 		s.overlay[j.ID] = j
 	}
 }
+
+// maxPlanBuf bounds the array of planned writes the writer keeps for the next update's plan.
+const maxPlanBuf = 64
 
 // setAll puts writes in txn.
 func setAll(txn *badger.Txn, writes []pendingWrite) error {
@@ -317,7 +326,7 @@ func (g *group) flush() {
 			break
 		}
 		g.commits = append(g.commits, s.commitTxn(txn))
-		s.remember()
+		s.remember(g.in)
 		g.answered = append(g.answered, g.in...)
 	}
 	clear(s.overlay)

@@ -372,22 +372,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		_ = t.close(context.Background())
 		return nil, err
 	}
-	rep.Enqueued = len(acked)
-	if len(acked) > 0 {
-		rep.EnqueuePerS = float64(len(acked)) / enqueueDur.Seconds()
+	rep.Enqueued = acked.len()
+	if acked.len() > 0 {
+		rep.EnqueuePerS = float64(acked.len()) / enqueueDur.Seconds()
 	}
 
 	// Wait for the backlog to drain (or the deadline); then stop the chaos and wait again, so the
 	// check reads a daemon that stays up.
-	drained, left := waitDrained(ctx, t, o, len(acked)+o.Backlog, o.Deadline)
+	drained, left := waitDrained(ctx, t, o, acked.len()+o.Backlog, o.Deadline)
 	if r, ok := t.(*remote); ok && r.stopped != nil {
 		rep.Kills = r.stopChaos()
-		drained, left = waitDrained(ctx, t, o, len(acked)+o.Backlog, o.Deadline)
+		drained, left = waitDrained(ctx, t, o, acked.len()+o.Backlog, o.Deadline)
 	}
 	if c, ok := t.(*cluster); ok {
 		if c.stopped != nil {
 			c.stopChaos()
-			drained, left = waitDrained(ctx, t, o, len(acked), o.Deadline)
+			drained, left = waitDrained(ctx, t, o, acked.len(), o.Deadline)
 		}
 		c.finalFigures(ctx, rep)
 	}
@@ -442,7 +442,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 // enqueueAll offers the jobs from o.Concurrency clients and returns the acknowledged ids; with
 // o.Tenants it notes each job's tenant in tenants.
-func enqueueAll(ctx context.Context, t target, o Options, tenants map[string]int) (map[string]bool, time.Duration, error) {
+func enqueueAll(ctx context.Context, t target, o Options, tenants map[string]int) (*ackSet, time.Duration, error) {
 	var shares []float64
 	if o.Tenants > 0 {
 		shares = tenantShares(o.Tenants, o.Skew)
@@ -453,7 +453,7 @@ func enqueueAll(ctx context.Context, t target, o Options, tenants map[string]int
 	}
 	var next atomic.Int64
 	var mu sync.Mutex
-	acked := make(map[string]bool, o.Jobs)
+	acked := newAckSet(o.Jobs)
 	bar := newBar(o, "enqueue")
 	errc := make(chan error, o.Concurrency)
 	began := time.Now()
@@ -487,7 +487,7 @@ func enqueueAll(ctx context.Context, t target, o Options, tenants map[string]int
 					if err == nil {
 						mu.Lock()
 						for i, id := range ids {
-							acked[id] = true
+							acked.add(id)
 							if shares != nil {
 								tenants[id] = tenantOf(shares, o.Seed, first+i)
 							}
@@ -592,18 +592,18 @@ func drainRate(finished int, began, drained time.Time, t target) float64 {
 // check reads every job and compares it with what was acknowledged.
 // tenants (of nTenants) gives each job's tenant in a --tenants run; order, if not nil, gathers
 // the jobs of a --dag run for the order check.
-func check(ctx context.Context, t target, acked map[string]bool, tenants map[string]int, nTenants int, order dagOrder, rep *Report) error {
+func check(ctx context.Context, t target, acked *ackSet, tenants map[string]int, nTenants int, order dagOrder, rep *Report) error {
 	perTenant := newTenantHists(nTenants)
 	start := hdrhistogram.New(1, 10*60*1000*1000, 3) // µs, up to 10 minutes
 	finish := hdrhistogram.New(1, 60*60*1000*1000, 3)
 	seen := 0
 	var firstCreated, lastFinished time.Time
 	err := t.scan(ctx, func(j *jobsched.Job) bool {
-		if !acked[j.ID] {
+		if !acked.has(j.ID) {
 			return true
 		}
 		seen++
-		delete(acked, j.ID)
+		acked.remove(j.ID)
 		if order != nil {
 			order.add(j)
 		}
@@ -651,15 +651,15 @@ func check(ctx context.Context, t target, acked map[string]bool, tenants map[str
 				perTenant.record(tn, j.StartedAt.Sub(j.CreatedAt).Microseconds())
 			}
 		}
-		return len(acked) > 0
+		return acked.len() > 0
 	})
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
-	for id := range acked {
+	acked.each(func(id string) {
 		rep.Lost++ // acknowledged, and not in the store at all
 		rep.LostIDs = append(rep.LostIDs, id)
-	}
+	})
 	if len(rep.LostIDs) > 20 {
 		rep.LostIDs = rep.LostIDs[:20]
 	}
