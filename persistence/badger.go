@@ -60,10 +60,6 @@ const (
 	DefaultCacheBytes = 16 << 20
 )
 
-// recordValueThreshold is the value size from which badger keeps a value in its value log
-// instead of the LSM tree: job records go there, index values stay in the tree.
-const recordValueThreshold = 64
-
 // Badger is the badger/v4 Store.
 type Badger struct {
 	db        *badger.DB
@@ -172,16 +168,6 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		// compression (records are small binary already) keep the process near 300 MiB.
 		WithBaseTableSize(1 << 20).
 		WithCompression(options.None)
-		// Job records (~100 bytes for a small job) go to the value log, written once; the LSM
-		// tree keeps a 12-byte pointer, so memtables, their flushes and compactions carry a
-		// fraction of the bytes. Index values (q/, s/, u/: under 64 bytes) stay in the tree.
-		// Tester bursts, interleaved at load ~4: CPU per job -9% at 100,000 (3 pairs) and -10%
-		// at 1,000,000 (2 pairs), peak RssAnon -12 to -15% at 1,000,000 (docs/benchmarks.md,
-		// Session 5). Superseded records are reclaimed by value-log GC (maintain.go). (Not in
-		// memory: there badger has no value log and refuses values from the threshold on.)
-	if opt.Dir != "" {
-		bo = bo.WithValueThreshold(recordValueThreshold)
-	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open badger at %q: %w", opt.Dir, err)

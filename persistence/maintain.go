@@ -2,10 +2,9 @@ package persistence
 
 import "time"
 
-// GCInterval is how often the store runs badger's value-log garbage collection. Job records live
-// in the value log (recordValueThreshold): each start or finish that rewrites a record, each
-// expired or deleted job leaves its old record there, and this reclaims the files that are half
-// garbage or more (compaction tells badger which values it dropped).
+// GCInterval is how often the store runs badger's value-log garbage collection. Job records are
+// small and live in the LSM tree, where compaction drops expired and deleted entries; the value
+// log holds only large args and results, and this reclaims its files.
 var GCInterval = 5 * time.Minute
 
 // maintain runs value-log GC until Close.
