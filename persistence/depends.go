@@ -99,6 +99,8 @@ func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job
 	waiting := 0
 	var failed *Job
 	edges := make([]depListID, 0, len(c.Parents))
+	var named map[string]bool // the parents' ids so far, when a duplicate of the batch is among them
+	kept := c.Parents[:0]
 	for k, pid := range c.Parents {
 		p := earlier[pid]
 		if p == nil {
@@ -109,7 +111,22 @@ func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job
 				return nil, nil, nil, err
 			}
 		}
-		c.Parents[k] = p.ID // a duplicate in the batch names its holder
+		if p.ID != pid || named != nil {
+			// A duplicate in the batch names its holder, which may be among the parents already:
+			// a parent counted twice would be settled twice (a child cancelled twice, or left
+			// waiting for a dependency revived once).
+			if named == nil {
+				named = make(map[string]bool, len(c.Parents))
+				for _, q := range kept {
+					named[q] = true
+				}
+			}
+			if named[p.ID] {
+				continue
+			}
+			named[p.ID] = true
+		}
+		kept = append(kept, p.ID)
 		switch {
 		case !p.State.Finished():
 			waiting++
@@ -122,6 +139,7 @@ func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job
 			}
 		}
 	}
+	c.Parents = kept
 	switch {
 	case failed != nil:
 		now := c.CreatedAt
