@@ -57,16 +57,31 @@ func (e *ParentError) Unwrap() error { return ErrNotFound }
 // commit (pipe.go; two may run at once): it must be quick (send a message). The store's own indexes are the truth; fn is a hint.
 func (s *Badger) SetReleaseHook(fn func(jobs []*Job)) { s.releaseHook.Store(&fn) }
 
-// forgetSettled drops from s.parents the jobs whose every dependent a landed commit settled.
+// forgetSettled drops from s.parents the jobs whose every dependent a landed commit settled,
+// unless a later request of the batch stored an open dependency on one again (a revive, whose
+// SettleDependents must then find it): the batch's commits have landed in s.kids.
 func (s *Badger) forgetSettled(answered []*request) {
 	for _, r := range answered {
 		if r.err != nil {
 			continue
 		}
 		for _, id := range r.settled {
+			if s.reopened(id) {
+				continue
+			}
 			delete(s.parents, id)
 		}
 	}
+}
+
+// reopened tells whether the store holds an open d/ key of parent (when in doubt, true: a
+// spare id in s.parents only costs a look at its d/ keys).
+func (s *Badger) reopened(parent string) bool {
+	if !s.kids.off {
+		return len(s.kids.by[parent]) > 0
+	}
+	groups, err := s.dependGroups(parent, func(_ depGroup, open bool) bool { return open })
+	return err != nil || len(groups) > 0
 }
 
 // announceReleased calls the release hook with the released jobs of the answered requests.

@@ -2,6 +2,8 @@ package persistence
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,4 +45,68 @@ func TestReviewAChildOfAParentAndItsDuplicateIsSettledOnce(t *testing.T) {
 	c, err = s.Get(ctx, "c")
 	require.NoError(t, err)
 	require.Equal(t, StateQueued, c.State, "released by its only parent's success")
+}
+
+// Review (issue 15): a parent's failure and a revive that reopens a dependency on it, in one
+// batch. The failure settles the parent's d/ keys (it is forgotten once the batch lands); the
+// revive, after it, writes a new open d/ key on that parent for the revived child. The later
+// SettleDependents of that parent must still find it and cancel the child again: the child must
+// not stay pending for a parent that is dead.
+func TestReviewARevivedDependencyOnAParentSettledInTheSameBatch(t *testing.T) {
+	ctx := context.Background()
+	hold, entered := make(chan struct{}), make(chan struct{})
+	var held, released sync.Once
+	release := func() { released.Do(func() { close(hold) }) }
+	var holding atomic.Bool
+	s, err := OpenBadger(BadgerOptions{commitHook: func() error {
+		if holding.Load() {
+			held.Do(func() { close(entered); <-hold })
+		}
+		return nil
+	}})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	defer release()
+	_, err = s.Insert(ctx, []*Job{newJobFor("x"), newJobFor("p"), newJobFor("c", "x", "p")})
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	_, err = s.Update(ctx, "x", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
+	require.NoError(t, err)
+
+	holding.Store(true)
+	first := make(chan error, 1)
+	go func() { _, err := s.Insert(ctx, []*Job{newJobFor("f")}); first <- err }()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("f's commit did not start")
+	}
+	died := make(chan error, 1)
+	s.UpdateAsync("p", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true,
+		func(_ *Job, err error) { died <- err })
+	require.Eventually(t, func() bool { return len(s.reqs) == 1 }, 10*time.Second, time.Millisecond)
+	type revived struct {
+		n      int
+		failed []string
+		err    error
+	}
+	rev := make(chan revived, 1)
+	go func() { n, f, err := s.ReviveDependents(ctx, "x"); rev <- revived{n, f, err} }()
+	require.Eventually(t, func() bool { return len(s.reqs) == 2 }, 10*time.Second, time.Millisecond)
+	release()
+	require.NoError(t, <-first)
+	require.NoError(t, <-died)
+	r := <-rev
+	require.NoError(t, r.err)
+	require.Equal(t, 1, r.n)
+	require.Equal(t, []string{"p"}, r.failed)
+
+	// x is retried; p, dead, is settled again: c waits for p, which will never succeed.
+	_, err = s.Update(ctx, "x", func(j *Job) error { j.State, j.FinishedAt = StateQueued, nil; return nil }, true)
+	require.NoError(t, err)
+	require.NoError(t, s.SettleDependents(ctx, r.failed))
+	c, err := s.Get(ctx, "c")
+	require.NoError(t, err)
+	require.Equal(t, StateCancelled, c.State, "p ended dead")
+	require.Contains(t, c.LastError(), "parent p ended dead")
 }
