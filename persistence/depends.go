@@ -251,12 +251,13 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 			more = true // the rest in the follow-up writes
 			break
 		}
-		// A list is settled whole: its key is marked done once for all its children.
-		writes = append(writes, groupWrite(p.ID, g, false, s.opt.Retention))
-		for _, cid := range g.kids {
-			if writes, err = s.settleChild(txn, r, p, cid, now, writes); err != nil {
-				return nil, err
-			}
+		var split bool
+		if writes, split, err = s.settleGroup(txn, r, p, g, now, writes, &w); err != nil {
+			return nil, err
+		}
+		if split {
+			more = true
+			break
 		}
 	}
 	if more {
@@ -265,6 +266,35 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 		r.settled = append(r.settled, p.ID) // forgotten once this commit has landed
 	}
 	return writes, nil
+}
+
+// settleGroup applies the finish of p to the children of its open d/ key g. A list is settled
+// whole when it fits, its key marked done once for all its children; but a child's record may
+// have grown since the insert weighed the list (a failure appends an error naming the parent's
+// last error, which may be long), so once the write weighs half a commit the list is split: its
+// key is marked done naming the children settled, and the rest go to an open list of their own
+// (keyed by the first of them, which no other list of p starts with: a child is in one list of
+// a parent), settled by a follow-up write. Both are in this commit: a crash loses none.
+func (s *Badger) settleGroup(txn *wtxn, r *request, p *Job, g depGroup, now time.Time, writes []pendingWrite, w *settleWeight) ([]pendingWrite, bool, error) {
+	var err error
+	for k, cid := range g.kids {
+		if k > 0 {
+			if err := s.settleAdd(w, writes); err != nil {
+				return nil, false, err
+			}
+			if s.settleFull(w) {
+				rest := g.kids[k:]
+				writes = append(writes,
+					groupWrite(p.ID, depGroup{key: g.key, kids: g.kids[:k]}, false, s.opt.Retention),
+					groupWrite(p.ID, depGroup{key: rest[0] + "\x00", kids: rest}, true, 0))
+				return writes, true, nil
+			}
+		}
+		if writes, err = s.settleChild(txn, r, p, cid, now, writes); err != nil {
+			return nil, false, err
+		}
+	}
+	return append(writes, groupWrite(p.ID, g, false, s.opt.Retention)), false, nil
 }
 
 // settleChild applies the finish of p to its child cid (settle): a success counts it done, and

@@ -2,6 +2,8 @@ package persistence
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,4 +111,40 @@ func TestReviewARevivedDependencyOnAParentSettledInTheSameBatch(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StateCancelled, c.State, "p ended dead")
 	require.Contains(t, c.LastError(), "parent p ended dead")
+}
+
+// Review (issue 15): a list of children is settled whole, but a failure rewrites each child's
+// record with an error naming the parent's last error: a dead parent whose last error is a few
+// kilobytes (a panic's stack) makes a full list weigh more than a commit. Its death must still
+// be stored and its children cancelled (over follow-up writes), as before the lists.
+func TestReviewADeadParentWithALongErrorCancelsAFullList(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	_, err = s.Insert(ctx, []*Job{newJobFor("p")})
+	require.NoError(t, err)
+	jobs := make([]*Job, maxListKids)
+	for i := range jobs {
+		jobs[i] = newJobFor(fmt.Sprintf("c%04d", i), "p")
+	}
+	_, err = s.Insert(ctx, jobs)
+	require.NoError(t, err)
+	require.Len(t, dependKeys(t, s, "p"), 1, "one list")
+	long := strings.Repeat("x", 6000)
+	now := time.Now().UTC()
+	_, err = s.Update(ctx, "p", func(j *Job) error {
+		j.State, j.FinishedAt = StateDead, &now
+		j.Errors = append(j.Errors, AttemptError{Attempt: 1, At: now, Error: long})
+		return nil
+	}, true)
+	require.NoError(t, err, "the parent's death is stored")
+	require.Eventually(t, func() bool { return s.Counts()["c"][StatePending] == 0 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, maxListKids, s.Counts()["c"][StateCancelled])
+	for k, open := range dependKeys(t, s, "p") {
+		require.False(t, open, "%q", k)
+	}
+	p, err := s.Get(ctx, "p")
+	require.NoError(t, err)
+	require.Len(t, p.Children, maxListKids)
 }
