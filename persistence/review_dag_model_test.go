@@ -18,7 +18,7 @@ import (
 // stored count with its unfinished parents, the pending count with the pending jobs, and the
 // writer's open d/ keys with the store's.
 func TestReviewRandomDAGsKeepTheirInvariants(t *testing.T) {
-	for seed := int64(1); seed <= 6; seed++ {
+	for _, seed := range []int64{1, 3, 5} {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { reviewRandomDAG(t, seed) })
 	}
 }
@@ -50,17 +50,13 @@ func reviewRandomDAG(t *testing.T, seed int64) {
 		require.NoError(t, err, id)
 		return j
 	}
-	pick := func(state State) string {
-		var c []string
-		for _, id := range ids {
-			if get(id).State == state {
-				c = append(c, id)
+	pick := func(state State) string { // a random job in state, looked for among 200 at most
+		for _, i := range rng.Perm(len(ids))[:min(len(ids), 200)] {
+			if get(ids[i]).State == state {
+				return ids[i]
 			}
 		}
-		if len(c) == 0 {
-			return ""
-		}
-		return c[rng.Intn(len(c))]
+		return ""
 	}
 	check := func(step int, what string) {
 		t.Helper()
