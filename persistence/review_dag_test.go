@@ -148,3 +148,72 @@ func TestReviewADeadParentWithALongErrorCancelsAFullList(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, p.Children, maxListKids)
 }
+
+// Review (issue 15): a parent's success whose settle is split over follow-up writes (more
+// children than one write takes), and, in the same batch, a revive of a child still named by one
+// of its open lists: the revive must count that parent (its follow-up will count it done), or the
+// child is released before the revived parent succeeds.
+func TestReviewARevivedChildOfAParentWhoseSuccessIsStillBeingSettled(t *testing.T) {
+	ctx := context.Background()
+	hold, entered := make(chan struct{}), make(chan struct{})
+	var held, released sync.Once
+	release := func() { released.Do(func() { close(hold) }) }
+	var holding atomic.Bool
+	s, err := OpenBadger(BadgerOptions{commitHook: func() error {
+		if holding.Load() {
+			held.Do(func() { close(entered); <-hold })
+		}
+		return nil
+	}})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	defer release()
+	_, err = s.Insert(ctx, []*Job{newJobFor("x"), newJobFor("q")})
+	require.NoError(t, err)
+	kids := make([]*Job, maxSettle+100)
+	for i := range kids {
+		kids[i] = newJobFor(fmt.Sprintf("a%04d", i), "q")
+	}
+	_, err = s.Insert(ctx, kids)
+	require.NoError(t, err)
+	_, err = s.Insert(ctx, []*Job{newJobFor("z", "x", "q")}) // q's last d/ key
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	_, err = s.Update(ctx, "x", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
+	require.NoError(t, err)
+
+	holding.Store(true)
+	first := make(chan error, 1)
+	go func() { _, err := s.Insert(ctx, []*Job{newJobFor("f")}); first <- err }()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("f's commit did not start")
+	}
+	done := make(chan error, 1)
+	s.UpdateAsync("q", func(j *Job) error { j.State, j.FinishedAt = StateSucceeded, &now; return nil }, true,
+		func(_ *Job, err error) { done <- err })
+	require.Eventually(t, func() bool { return len(s.reqs) == 1 }, 10*time.Second, time.Millisecond)
+	rev := make(chan error, 1)
+	go func() {
+		n, _, err := s.ReviveDependents(ctx, "x")
+		if err == nil && n != 1 {
+			err = fmt.Errorf("revived %d", n)
+		}
+		rev <- err
+	}()
+	require.Eventually(t, func() bool { return len(s.reqs) == 2 }, 10*time.Second, time.Millisecond)
+	release()
+	require.NoError(t, <-first)
+	require.NoError(t, <-done)
+	require.NoError(t, <-rev)
+	_, err = s.Update(ctx, "x", func(j *Job) error { j.State, j.FinishedAt = StateQueued, nil; return nil }, true) // after q's follow-ups
+	require.NoError(t, err)
+	z, err := s.Get(ctx, "z")
+	require.NoError(t, err)
+	require.Equal(t, StatePending, z.State, "z waits for x, retried")
+	succeed(t, s, "x")
+	z, err = s.Get(ctx, "z")
+	require.NoError(t, err)
+	require.Equal(t, StateQueued, z.State)
+}

@@ -129,23 +129,29 @@ func (s *Badger) planRevive(t *wtxn, r *request) ([]pendingWrite, error) {
 		c := prev.Clone()
 		waiting := uint64(0)
 		for _, q := range c.Parents {
+			open, err := s.dependsOpen(t, q, cid)
+			if err != nil {
+				return nil, err
+			}
 			if q != x {
 				p, err := s.lookup(t, q)
-				if errors.Is(err, ErrNotFound) || (err == nil && p.State == StateSucceeded) {
-					continue // done: its d/ key stays marked
+				if errors.Is(err, ErrNotFound) {
+					continue
 				}
 				if err != nil {
 					return nil, err
+				}
+				if p.State == StateSucceeded {
+					if open { // its finish is still being settled (follow-up writes), which will count it
+						waiting++
+					}
+					continue // else done: its d/ key stays marked
 				}
 				if p.State.Finished() {
 					r.reviveFailed = append(r.reviveFailed, q)
 				}
 			}
 			waiting++
-			open, err := s.dependsOpen(t, q, cid)
-			if err != nil {
-				return nil, err
-			}
 			if !open { // a key of its own: a list names other children (dependlists.go)
 				writes = append(writes, pendingWrite{key: dependKey(q, cid), value: []byte{}})
 			}
