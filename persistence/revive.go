@@ -15,7 +15,8 @@ import (
 // its d/<p>\x00<child> key is marked done. ReviveDependents walks, from the retried parent down,
 // the children each job cancelled that way, a page (maxSettle, or half a commit's weight:
 // settleFull) per write: each goes back to pending, its d/ keys reopened for every parent that
-// has not succeeded, its n/ key set to their number. The walk runs while the parent is still dead or cancelled, before it is retried, so that
+// has not succeeded (or whose success is still being settled: an open d/ key names it), its w/
+// key's count set to their number. The walk runs while the parent is still dead or cancelled, before it is retried, so that
 // no finish can overtake it; should the process die before the retry, the start-up scan
 // (recoverSettles) finds the parent finished with open d/ keys and cancels the revived children
 // again: the retry was never made. A revived child whose other parent ended dead or cancelled
