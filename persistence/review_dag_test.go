@@ -217,3 +217,31 @@ func TestReviewARevivedChildOfAParentWhoseSuccessIsStillBeingSettled(t *testing.
 	require.NoError(t, err)
 	require.Equal(t, StateQueued, z.State)
 }
+
+// Review (issue 15): a dead parent deleted after a revive reopened a dependency on it (between
+// ReviveDependents and SettleDependents, or after a SettleDependents that failed): its finish
+// must still be applied to that child, or the child waits forever (the start-up scan skips a
+// parent that is gone).
+func TestReviewDeletingAParentSettlesItsOpenDependents(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBadger(BadgerOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	_, err = s.Insert(ctx, []*Job{newJobFor("x"), newJobFor("q"), newJobFor("c", "x", "q")})
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	for _, id := range []string{"x", "q"} {
+		_, err = s.Update(ctx, id, func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
+		require.NoError(t, err)
+	}
+	_, failed, err := s.ReviveDependents(ctx, "x")
+	require.NoError(t, err)
+	require.Equal(t, []string{"q"}, failed)
+	require.NoError(t, s.Delete(ctx, "q"))
+	require.NoError(t, s.SettleDependents(ctx, failed))
+	c, err := s.Get(ctx, "c")
+	require.NoError(t, err)
+	require.Equal(t, StateCancelled, c.State, "q ended dead")
+	require.Contains(t, c.LastError(), "parent q ended dead")
+	require.Zero(t, s.Counts()["c"][StatePending])
+}
