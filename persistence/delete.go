@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Errors of Delete and of bringing a finished job back.
@@ -37,6 +38,15 @@ func (s *Badger) planDelete(txn *wtxn, r *request) ([]pendingWrite, error) {
 	writes := []pendingWrite{{key: jobKey(j.ID), del: true}}
 	for _, k := range indexKeys(nil, j, false) {
 		writes = append(writes, pendingWrite{key: k.key, del: true})
+	}
+	// A dependency still open on it (a revive reopened one, not settled yet) is settled in this
+	// write: once the job is gone, nothing would (depends.go).
+	r.released, r.more = r.released[:0], r.more[:0]
+	if writes, err = s.settle(txn, r, nil, j, writes); err != nil {
+		return nil, err
+	}
+	if slices.Contains(r.more, j.ID) {
+		return nil, fmt.Errorf("delete %s: %w: its dependents are being settled, try again", r.id, ErrNotFinished)
 	}
 	// Later requests of this transaction must not see the job: with neither the overlay nor the
 	// cache holding it, lookup reads through the transaction, which sees the delete. Dropping a

@@ -16,10 +16,12 @@ import (
 //	                                   (listOpen, listDone) and the children's ids
 //
 // A list is written once at the insert and once when its parent's finish is applied to all of
-// its children together (one write settles whole lists, never part of one): a parent of k
-// children of one batch costs two keys, not 2k. A list holds at most maxListKids children,
-// whose records weigh at most an eighth of a commit, so that settling one list always fits a
-// commit. The key of a list never equals a single dependency's key (its trailing \x00), so a
+// its children together: a parent of k children of one batch costs two keys, not 2k. A list
+// holds at most maxListKids children, whose records weigh at most an eighth of a commit at the
+// insert, so that settling one list nearly always fits a write; when it does not (the records
+// grew: a failure appends an error naming the parent's, which may be long), the write marks the
+// list done naming the children it settled and moves the rest to a new open list (settleGroup),
+// both in one commit. The key of a list never equals a single dependency's key (its trailing \x00), so a
 // revived child's single key (revive.go) never overwrites a list. An older binary does not read
 // lists: going back a version after lists were written strands their children.
 

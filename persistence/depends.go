@@ -57,16 +57,31 @@ func (e *ParentError) Unwrap() error { return ErrNotFound }
 // commit (pipe.go; two may run at once): it must be quick (send a message). The store's own indexes are the truth; fn is a hint.
 func (s *Badger) SetReleaseHook(fn func(jobs []*Job)) { s.releaseHook.Store(&fn) }
 
-// forgetSettled drops from s.parents the jobs whose every dependent a landed commit settled.
+// forgetSettled drops from s.parents the jobs whose every dependent a landed commit settled,
+// unless a later request of the batch stored an open dependency on one again (a revive, whose
+// SettleDependents must then find it): the batch's commits have landed in s.kids.
 func (s *Badger) forgetSettled(answered []*request) {
 	for _, r := range answered {
 		if r.err != nil {
 			continue
 		}
 		for _, id := range r.settled {
+			if s.reopened(id) {
+				continue
+			}
 			delete(s.parents, id)
 		}
 	}
+}
+
+// reopened tells whether the store holds an open d/ key of parent (when in doubt, true: a
+// spare id in s.parents only costs a look at its d/ keys).
+func (s *Badger) reopened(parent string) bool {
+	if !s.kids.off {
+		return len(s.kids.by[parent]) > 0
+	}
+	groups, err := s.dependGroups(parent, func(_ depGroup, open bool) bool { return open })
+	return err != nil || len(groups) > 0
 }
 
 // announceReleased calls the release hook with the released jobs of the answered requests.
@@ -99,6 +114,8 @@ func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job
 	waiting := 0
 	var failed *Job
 	edges := make([]depListID, 0, len(c.Parents))
+	var named map[string]bool // the parents' ids so far, when a duplicate of the batch is among them
+	kept := c.Parents[:0]
 	for k, pid := range c.Parents {
 		p := earlier[pid]
 		if p == nil {
@@ -109,7 +126,22 @@ func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job
 				return nil, nil, nil, err
 			}
 		}
-		c.Parents[k] = p.ID // a duplicate in the batch names its holder
+		if p.ID != pid || named != nil {
+			// A duplicate in the batch names its holder, which may be among the parents already:
+			// a parent counted twice would be settled twice (a child cancelled twice, or left
+			// waiting for a dependency revived once).
+			if named == nil {
+				named = make(map[string]bool, len(c.Parents))
+				for _, q := range kept {
+					named[q] = true
+				}
+			}
+			if named[p.ID] {
+				continue
+			}
+			named[p.ID] = true
+		}
+		kept = append(kept, p.ID)
 		switch {
 		case !p.State.Finished():
 			waiting++
@@ -122,6 +154,7 @@ func (s *Badger) insertParents(txn *wtxn, i int, j *Job, earlier map[string]*Job
 			}
 		}
 	}
+	c.Parents = kept
 	switch {
 	case failed != nil:
 		now := c.CreatedAt
@@ -218,12 +251,13 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 			more = true // the rest in the follow-up writes
 			break
 		}
-		// A list is settled whole: its key is marked done once for all its children.
-		writes = append(writes, groupWrite(p.ID, g, false, s.opt.Retention))
-		for _, cid := range g.kids {
-			if writes, err = s.settleChild(txn, r, p, cid, now, writes); err != nil {
-				return nil, err
-			}
+		var split bool
+		if writes, split, err = s.settleGroup(txn, r, p, g, now, writes, &w); err != nil {
+			return nil, err
+		}
+		if split {
+			more = true
+			break
 		}
 	}
 	if more {
@@ -232,6 +266,35 @@ func (s *Badger) settle(txn *wtxn, r *request, old, p *Job, writes []pendingWrit
 		r.settled = append(r.settled, p.ID) // forgotten once this commit has landed
 	}
 	return writes, nil
+}
+
+// settleGroup applies the finish of p to the children of its open d/ key g. A list is settled
+// whole when it fits, its key marked done once for all its children; but a child's record may
+// have grown since the insert weighed the list (a failure appends an error naming the parent's
+// last error, which may be long), so once the write weighs half a commit the list is split: its
+// key is marked done naming the children settled, and the rest go to an open list of their own
+// (keyed by the first of them, which no other list of p starts with: a child is in one list of
+// a parent), settled by a follow-up write. Both are in this commit: a crash loses none.
+func (s *Badger) settleGroup(txn *wtxn, r *request, p *Job, g depGroup, now time.Time, writes []pendingWrite, w *settleWeight) ([]pendingWrite, bool, error) {
+	var err error
+	for k, cid := range g.kids {
+		if k > 0 {
+			if err := s.settleAdd(w, writes); err != nil {
+				return nil, false, err
+			}
+			if s.settleFull(w) {
+				rest := g.kids[k:]
+				writes = append(writes,
+					groupWrite(p.ID, depGroup{key: g.key, kids: g.kids[:k]}, false, s.opt.Retention),
+					groupWrite(p.ID, depGroup{key: rest[0] + "\x00", kids: rest}, true, 0))
+				return writes, true, nil
+			}
+		}
+		if writes, err = s.settleChild(txn, r, p, cid, now, writes); err != nil {
+			return nil, false, err
+		}
+	}
+	return append(writes, groupWrite(p.ID, g, false, s.opt.Retention)), false, nil
 }
 
 // settleChild applies the finish of p to its child cid (settle): a success counts it done, and

@@ -15,7 +15,8 @@ import (
 // its d/<p>\x00<child> key is marked done. ReviveDependents walks, from the retried parent down,
 // the children each job cancelled that way, a page (maxSettle, or half a commit's weight:
 // settleFull) per write: each goes back to pending, its d/ keys reopened for every parent that
-// has not succeeded, its n/ key set to their number. The walk runs while the parent is still dead or cancelled, before it is retried, so that
+// has not succeeded (or whose success is still being settled: an open d/ key names it), its w/
+// key's count set to their number. The walk runs while the parent is still dead or cancelled, before it is retried, so that
 // no finish can overtake it; should the process die before the retry, the start-up scan
 // (recoverSettles) finds the parent finished with open d/ keys and cancels the revived children
 // again: the retry was never made. A revived child whose other parent ended dead or cancelled
@@ -129,23 +130,29 @@ func (s *Badger) planRevive(t *wtxn, r *request) ([]pendingWrite, error) {
 		c := prev.Clone()
 		waiting := uint64(0)
 		for _, q := range c.Parents {
+			open, err := s.dependsOpen(t, q, cid)
+			if err != nil {
+				return nil, err
+			}
 			if q != x {
 				p, err := s.lookup(t, q)
-				if errors.Is(err, ErrNotFound) || (err == nil && p.State == StateSucceeded) {
-					continue // done: its d/ key stays marked
+				if errors.Is(err, ErrNotFound) {
+					continue
 				}
 				if err != nil {
 					return nil, err
+				}
+				if p.State == StateSucceeded {
+					if open { // its finish is still being settled (follow-up writes), which will count it
+						waiting++
+					}
+					continue // else done: its d/ key stays marked
 				}
 				if p.State.Finished() {
 					r.reviveFailed = append(r.reviveFailed, q)
 				}
 			}
 			waiting++
-			open, err := s.dependsOpen(t, q, cid)
-			if err != nil {
-				return nil, err
-			}
 			if !open { // a key of its own: a list names other children (dependlists.go)
 				writes = append(writes, pendingWrite{key: dependKey(q, cid), value: []byte{}})
 			}
