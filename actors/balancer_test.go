@@ -173,3 +173,28 @@ func TestToldNeverExceedsTheBudget(t *testing.T) {
 		require.LessOrEqual(t, sum, budget)
 	})
 }
+
+// TestAllocateGivesEveryBacklogAWorker: a category with no minimum (min_workers 0) that has
+// jobs gets a worker even while another category's flood outweighs it by far (docs/operations.md:
+// "the balancer gives it workers as soon as it has jobs"); shared by weight alone, its share
+// rounds to zero and its jobs wait for the whole flood.
+func TestAllocateGivesEveryBacklogAWorker(t *testing.T) {
+	got := Allocate(4, []Load{
+		{Priority: 1, MinWorkers: 1, MaxWorkers: 4, Backlog: 100},
+		{Priority: 1, MaxWorkers: 4, Backlog: 1},
+	})
+	require.Equal(t, []int{3, 1}, got)
+	got = Allocate(16, []Load{
+		{Priority: 5, MinWorkers: 1, MaxWorkers: 16, Backlog: 10_000},
+		{Priority: 1, MaxWorkers: 16, Backlog: 5},
+		{Priority: 1, MaxWorkers: 16, Backlog: 2},
+	})
+	require.Equal(t, []int{14, 1, 1}, got)
+	// A budget too small for every backlog's first worker gives it by weight (then order).
+	got = Allocate(2, []Load{
+		{Priority: 1, MinWorkers: 1, MaxWorkers: 4, Backlog: 100},
+		{Priority: 1, MaxWorkers: 4, Backlog: 1},
+		{Priority: 2, MaxWorkers: 4, Backlog: 1},
+	})
+	require.Equal(t, []int{1, 0, 1}, got)
+}
