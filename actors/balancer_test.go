@@ -102,13 +102,24 @@ func TestAllocateProperties(t *testing.T) {
 				}
 			}
 		}
+		// No category gets workers beyond its minimum (or first worker) while another with a
+		// backlog has none.
+		for i, l := range loads {
+			if out[i] == 0 && l.Backlog > 0 && l.MaxWorkers > 0 {
+				for j := range loads {
+					require.Equal(t, firstMin(loads[j], out[j]), out[j], "a backlog without a worker waits for nobody's extras: %v → %v", loads, out)
+				}
+			}
+		}
 		// Fairness between backlogs, as without headroom: the workers serving them are shared by
 		// weighted backlog.
 		for a := range loads {
 			for b := range loads {
 				wa := loads[a].Backlog * loads[a].Priority
 				wb := loads[b].Backlog * loads[b].Priority
-				extraA, extraB := given[a]-loads[a].MinWorkers, given[b]-loads[b].MinWorkers
+				// A category with a backlog and no minimum gets its first worker before any
+				// share by weight (firstWorkers): that worker counts as its minimum.
+				extraA, extraB := given[a]-firstMin(loads[a], given[a]), given[b]-firstMin(loads[b], given[b])
 				if wa > wb && extraA < extraB {
 					require.Equal(t, demand[a], given[a], "more weighted backlog gets fewer extra workers only at its cap: %v → %v", loads, out)
 				}
@@ -126,6 +137,15 @@ func TestAllocateProperties(t *testing.T) {
 		// Stable: the same input gives the same answer (no thrashing from the function itself).
 		require.Equal(t, out, Allocate(budget, loads))
 	})
+}
+
+// firstMin is the minimum a category's share by weight starts from: its min_workers, or the
+// first worker a category with a backlog and no minimum got.
+func firstMin(l Load, given int) int {
+	if l.MinWorkers == 0 && l.Backlog > 0 && given > 0 {
+		return 1
+	}
+	return l.MinWorkers
 }
 
 func TestWorthResizing(t *testing.T) {
