@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/jobsched/jobsched/actors"
@@ -84,7 +85,9 @@ func (r runner) Run(ctx context.Context, queued *Job) (panicText string) {
 		jctx, stop = context.WithTimeoutCause(jctx, time.Duration(rec.Timeout), ErrTimeout)
 		defer stop()
 	}
-	jctx = &attemptCtx{Context: jctx, info: attemptInfo{s: s, id: rec.ID, attempt: rec.Attempt, startedAt: now, parents: rec.Parents}}
+	// The parents are copied: the handler may write into rec.Parents, and ParentResults answers
+	// for the stored ones (a job without parents costs nothing: Clone of nil is nil).
+	jctx = &attemptCtx{Context: jctx, info: attemptInfo{s: s, id: rec.ID, attempt: rec.Attempt, startedAt: now, parents: slices.Clone(rec.Parents)}}
 	jctx, span := s.traceAttempt(jctx, rec) // nil when tracing is off (tracing.go)
 	if s.testHookStarted != nil {
 		s.testHookStarted(rec.ID)

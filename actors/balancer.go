@@ -22,9 +22,10 @@ type Load struct {
 
 // Allocate divides a worker budget among categories, in two passes.
 //
-// Backlog first: each category gets its minimum; the rest of the budget goes to categories in
-// proportion to Backlog × Priority, each capped by its maximum and by its backlog, with the
-// integer remainders handed out by largest fraction. This pass alone decides whenever the
+// Backlog first: each category gets its minimum, and one with a backlog and no minimum its
+// first worker (the heaviest first, while the budget lasts); the rest of the budget goes to
+// categories in proportion to Backlog × Priority, each capped by its maximum and by its
+// backlog, with the integer remainders handed out by largest fraction. This pass alone decides whenever the
 // backlogs can use the whole budget, so fairness between busy categories is unchanged.
 //
 // Headroom second: what the backlogs leave is shared the same way, in proportion to
@@ -47,6 +48,7 @@ func Allocate(budget int, loads []Load) []int {
 		caps[i] = min(l.MaxWorkers, max(l.MinWorkers, l.Backlog))
 		weights[i] = float64(max(l.Backlog, 0)) * float64(max(l.Priority, 1))
 	}
+	left = firstWorkers(out, caps, weights, left)
 	left = fill(out, caps, weights, left)
 	for i, l := range loads {
 		work := max(l.Backlog, 0) + max(l.Recent, 0)
@@ -55,6 +57,28 @@ func Allocate(budget int, loads []Load) []int {
 	}
 	fill(out, caps, weights, left)
 	return out
+}
+
+// firstWorkers gives one worker to each category with a backlog and none yet (min_workers 0),
+// the heaviest first (ties: the first), while left lasts; it returns what is left. Shared by
+// weight alone, such a category's share rounds to zero beside a much heavier backlog, and its
+// jobs would wait for the whole of the other's.
+func firstWorkers(out, caps []int, weights []float64, left int) int {
+	var want []int
+	for i := range out {
+		if out[i] == 0 && caps[i] > 0 && weights[i] > 0 {
+			want = append(want, i)
+		}
+	}
+	sort.SliceStable(want, func(a, b int) bool { return weights[want[a]] > weights[want[b]] })
+	for _, i := range want {
+		if left <= 0 {
+			break
+		}
+		out[i]++
+		left--
+	}
+	return left
 }
 
 // fill shares left workers among the categories under their cap with a weight above zero, in

@@ -102,13 +102,24 @@ func TestAllocateProperties(t *testing.T) {
 				}
 			}
 		}
+		// No category gets workers beyond its minimum (or first worker) while another with a
+		// backlog has none.
+		for i, l := range loads {
+			if out[i] == 0 && l.Backlog > 0 && l.MaxWorkers > 0 {
+				for j := range loads {
+					require.Equal(t, firstMin(loads[j], out[j]), out[j], "a backlog without a worker waits for nobody's extras: %v → %v", loads, out)
+				}
+			}
+		}
 		// Fairness between backlogs, as without headroom: the workers serving them are shared by
 		// weighted backlog.
 		for a := range loads {
 			for b := range loads {
 				wa := loads[a].Backlog * loads[a].Priority
 				wb := loads[b].Backlog * loads[b].Priority
-				extraA, extraB := given[a]-loads[a].MinWorkers, given[b]-loads[b].MinWorkers
+				// A category with a backlog and no minimum gets its first worker before any
+				// share by weight (firstWorkers): that worker counts as its minimum.
+				extraA, extraB := given[a]-firstMin(loads[a], given[a]), given[b]-firstMin(loads[b], given[b])
 				if wa > wb && extraA < extraB {
 					require.Equal(t, demand[a], given[a], "more weighted backlog gets fewer extra workers only at its cap: %v → %v", loads, out)
 				}
@@ -126,6 +137,15 @@ func TestAllocateProperties(t *testing.T) {
 		// Stable: the same input gives the same answer (no thrashing from the function itself).
 		require.Equal(t, out, Allocate(budget, loads))
 	})
+}
+
+// firstMin is the minimum a category's share by weight starts from: its min_workers, or the
+// first worker a category with a backlog and no minimum got.
+func firstMin(l Load, given int) int {
+	if l.MinWorkers == 0 && l.Backlog > 0 && given > 0 {
+		return 1
+	}
+	return l.MinWorkers
 }
 
 func TestWorthResizing(t *testing.T) {
@@ -172,4 +192,29 @@ func TestToldNeverExceedsTheBudget(t *testing.T) {
 		}
 		require.LessOrEqual(t, sum, budget)
 	})
+}
+
+// TestAllocateGivesEveryBacklogAWorker: a category with no minimum (min_workers 0) that has
+// jobs gets a worker even while another category's flood outweighs it by far (docs/operations.md:
+// "the balancer gives it workers as soon as it has jobs"); shared by weight alone, its share
+// rounds to zero and its jobs wait for the whole flood.
+func TestAllocateGivesEveryBacklogAWorker(t *testing.T) {
+	got := Allocate(4, []Load{
+		{Priority: 1, MinWorkers: 1, MaxWorkers: 4, Backlog: 100},
+		{Priority: 1, MaxWorkers: 4, Backlog: 1},
+	})
+	require.Equal(t, []int{3, 1}, got)
+	got = Allocate(16, []Load{
+		{Priority: 5, MinWorkers: 1, MaxWorkers: 16, Backlog: 10_000},
+		{Priority: 1, MaxWorkers: 16, Backlog: 5},
+		{Priority: 1, MaxWorkers: 16, Backlog: 2},
+	})
+	require.Equal(t, []int{14, 1, 1}, got)
+	// A budget too small for every backlog's first worker gives it by weight (then order).
+	got = Allocate(2, []Load{
+		{Priority: 1, MinWorkers: 1, MaxWorkers: 4, Backlog: 100},
+		{Priority: 1, MaxWorkers: 4, Backlog: 1},
+		{Priority: 2, MaxWorkers: 4, Backlog: 1},
+	})
+	require.Equal(t, []int{1, 0, 1}, got)
 }
