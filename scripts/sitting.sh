@@ -38,7 +38,24 @@ pgpart() {
   done
   (cd "$anchors_dir" && ./servers.sh down >/dev/null)
 }
+# `sitting.sh pgwr`: like with like on PostgreSQL, BenchmarkSchedulerWorkRate of two test binaries
+# (go test -c -o /tmp/sit/pgbench-new.test ./persistence/postgres/, the same of the older commit)
+# and River tuned, interleaved, a fresh database each run.
+pgwr() {
+  local pkg; pkg=$(cd "$(dirname "$0")/.." && pwd)/persistence/postgres
+  (cd "$anchors_dir" && ./servers.sh up >/dev/null)
+  for rep in 1 2 3; do
+    for b in ${OLDTEST:-/tmp/sit/pgbench-old.test} ${NEWTEST:-/tmp/sit/pgbench-new.test}; do
+      su postgres -c "psql -h 127.0.0.1 -p 5499 -U postgres -qc 'drop database if exists jsbench' -c 'create database jsbench'" >/dev/null
+      echo "$(basename $b).$rep $(cd $pkg && BENCH_PG_DSN="postgres://postgres@127.0.0.1:5499/jsbench?sslmode=disable" BENCH_JOBS=20000 BENCH_WORKERS=100 \
+        /usr/bin/time -f "cpu=%U+%S" $b -test.run XXX -test.bench 'BenchmarkSchedulerWorkRate$' -test.benchtime 1x 2>&1 | grep -E "Benchmark|cpu=" | tr '\n' ' ')"
+    done
+    $ANCH -n 20000 -single 1600 -rate 500 -rate-secs 5 -river-cooldown 1ms -river-poll 5ms river 2>&1 | grep -v "level=" | sed "s/^/river.$rep /"
+  done
+  (cd "$anchors_dir" && ./servers.sh down >/dev/null)
+}
 if [ "${1:-}" = pg ]; then pgpart; exit; fi
+if [ "${1:-}" = pgwr ]; then pgwr; exit; fi
 date -u
 uptime
 for rep in 1 2 3; do
