@@ -124,6 +124,15 @@ func (w *walSync) sync() error {
 	if err != nil {
 		return err
 	}
+	if _, err := os.Stat(w.memPath(w.nextMem - 1)); errors.Is(err, fs.ErrNotExist) {
+		// The newest log we know is gone, so badger writes a newer one it did not number next:
+		// look for it in the directory.
+		found, err := w.rescanMems()
+		if err != nil {
+			return err
+		}
+		newMem = newMem || found
+	}
 	newVlog, err := w.discover(w.vlogs, &w.nextVlog, w.vlogPath)
 	if err != nil {
 		return err
@@ -159,6 +168,32 @@ func (w *walSync) sync() error {
 		}
 	}
 	return nil
+}
+
+// rescanMems opens the memtable logs in the directory numbered from nextMem on.
+func (w *walSync) rescanMems() (bool, error) {
+	entries, err := os.ReadDir(w.dir)
+	if err != nil {
+		return false, fmt.Errorf("list badger's logs: %w", err)
+	}
+	found := false
+	next := w.nextMem
+	for _, e := range entries {
+		fid, ok := logNumber(e.Name(), ".mem")
+		if !ok || fid < w.nextMem {
+			continue
+		}
+		if err := w.open(w.mems, fid, w.memPath(fid)); err != nil {
+			return found, err
+		}
+		found = true
+		next = max(next, fid+1)
+	}
+	if !found {
+		return false, fmt.Errorf("badger's current memtable log not found in %s", w.dir)
+	}
+	w.nextMem = next
+	return true, nil
 }
 
 // syncDir syncs the directory's entries (a new log file's name).

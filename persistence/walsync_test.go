@@ -2,6 +2,8 @@ package persistence
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -64,4 +66,30 @@ func TestWALSyncFollowsBadgersNewLogsAndDropsTheDeletedOnes(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return w.sync() == nil && len(w.mems) <= 3
 	}, 10*time.Second, 10*time.Millisecond)
+}
+
+// If badger ever numbers a new memtable log other than next, the syncer finds it when the one it
+// knew as the newest is gone, instead of syncing nothing from then on.
+func TestWALSyncFindsANewestLogOutOfSequence(t *testing.T) {
+	dir := t.TempDir()
+	touch := func(name string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600))
+	}
+	touch("00001.mem")
+	touch("000002.vlog")
+	w, err := newWALSync(dir)
+	require.NoError(t, err)
+	defer w.close()
+	require.NoError(t, w.sync())
+	require.Equal(t, uint64(2), w.nextMem)
+
+	touch("00005.mem")
+	require.NoError(t, os.Remove(filepath.Join(dir, "00001.mem")))
+	require.NoError(t, w.sync())
+	require.Equal(t, uint64(6), w.nextMem)
+	require.Contains(t, w.mems, uint64(5))
+	require.NotContains(t, w.mems, uint64(1), "the deleted log is let go")
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "00005.mem")))
+	require.ErrorContains(t, w.sync(), "current memtable log not found")
 }
