@@ -114,6 +114,9 @@ type Badger struct {
 
 	releaseHook atomic.Pointer[func([]*Job)] // SetReleaseHook
 	recovered   []*request                   // the settles start-up found, handed to the writer (depends.go)
+	// wal syncs badger's logs without badger's lock (walsync.go); nil (in memory, or its logs
+	// not found) means DB.Sync. Owned by the syncer goroutine.
+	wal *walSync
 	// parents holds the ids of the jobs that may have dependents not yet settled (an open d/
 	// key), so a finish looks for dependents only when it may have some: a prefix iterator in
 	// the writer's transaction sorts every write pending in it. Owned by the writer goroutine
@@ -200,6 +203,13 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		_ = db.Close() // the scan's error is the one to report
 		return nil, err
 	}
+	if opt.Dir != "" && !opt.NoSync {
+		// Without it (badger's logs not where walSync looks), DB.Sync: durable, and a sync
+		// stops badger's commits and reads while it lasts.
+		if w, err := newWALSync(opt.Dir); err == nil {
+			s.wal = w
+		}
+	}
 	s.pipe = newPipe(s)
 	go s.writer()
 	if opt.Dir != "" {
@@ -223,6 +233,9 @@ func (s *Badger) Close() error {
 		<-s.done
 		if s.opt.Dir != "" {
 			<-s.maintDone
+		}
+		if s.wal != nil {
+			s.wal.close() // the syncer stopped with the writer
 		}
 		s.closeErr = s.db.Close()
 	})

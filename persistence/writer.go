@@ -393,6 +393,9 @@ func (s *Badger) syncLog() error {
 			return err
 		}
 	}
+	if s.wal != nil {
+		return s.wal.sync()
+	}
 	return s.db.Sync()
 }
 
