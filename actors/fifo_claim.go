@@ -120,6 +120,19 @@ func (f *fifo) claimed(ctx actor.Context, msg *claimed) {
 		return
 	}
 	f.pump(ctx)
+	if msg.full {
+		f.backlogged()
+	}
+}
+
+// backlogged tells the balancer that the category has work and no free worker, when a claim
+// took every job it asked for (the queue may hold more) and used up the demand: a claiming Fifo
+// holds no backlog in memory, so without this the category would grow only at a wake-up or the
+// balancer's tick (a resumed queue, a burst claimed by a category that holds its minimum).
+func (f *fifo) backlogged() {
+	if f.demand <= f.len()+f.parkedN && !f.paused {
+		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
+	}
 }
 
 // pumpIn arranges a pump (a tick) in d, unless one is due already; claim holds back until it.
