@@ -19,7 +19,7 @@ import (
 // all stored as running under this node's lease: each is handed to a worker or given back to
 // its queue (a pause, an earlier incarnation's claims, a hand-off lost for 5 polls). Wake-ups
 // (a local insert, another node's NOTIFY, a promoted retry) and the poll start a claim; more
-// demand does too unless the last claim found the queue empty.
+// demand does too unless the last claim found the queue empty (paced: see claimShare).
 
 // claimMax caps the jobs one claim takes.
 const claimMax = 1000
