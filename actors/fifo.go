@@ -81,12 +81,17 @@ type fifo struct {
 	// read may have seen them still queued, and must not bring them back.
 	endedWhileReading map[string]struct{}
 
-	// Claiming (Env.Claims set; fifo_claim.go): a claim is on its way; claimAgain: a wake-up
-	// came meanwhile; claimIdle: the last claim found the queue empty, so more demand alone
+	// Claiming (Env.Claims set; fifo_claim.go): claiming claims are on their way, for asking
+	// jobs in all; claimAgain: a wake-up came meanwhile; claimIdle: the last claim found the queue empty, so more demand alone
 	// claims again only at a wake-up or a poll.
-	claiming   bool
+	claiming   int
+	asking     int
 	claimAgain bool
 	claimIdle  bool
+	// cooling: a claim waits for the cooldown (coolDone); claimAt: when the last claim began
+	// or ended.
+	cooling bool
+	claimAt time.Time
 }
 
 // flight is one hand-off to the registry.
@@ -191,6 +196,11 @@ func (f *fifo) Receive(ctx actor.Context) {
 	case *tick:
 		f.wakeAt = time.Time{}
 		f.pump(ctx)
+	case *coolDone:
+		if msg.epoch == f.epoch {
+			f.cooling = false
+			f.pump(ctx)
+		}
 	case *Demand:
 		if msg.Reset {
 			f.demand = 0

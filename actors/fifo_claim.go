@@ -19,10 +19,21 @@ import (
 // all stored as running under this node's lease: each is handed to a worker or given back to
 // its queue (a pause, an earlier incarnation's claims, a hand-off lost for 5 polls). Wake-ups
 // (a local insert, another node's NOTIFY, a promoted retry) and the poll start a claim; more
-// demand does too unless the last claim found the queue empty.
+// demand does too unless the last claim found the queue empty (paced: see claimShare).
 
 // claimMax caps the jobs one claim takes.
 const claimMax = 1000
+
+// Claim cadence: while fewer than 1/claimShare of the workers in use or free are free, a claim
+// waits until claimCooldown after the last claim began or ended (on the wall clock: a pacing of the
+// round trips, not a time of the schedule). The busy workers come back meanwhile and the claim
+// takes jobs for all of them, as River's producer fetches at most once per its fetch cooldown.
+// A worker waits at most claimCooldown longer for its job; with no worker busy, nothing waits.
+const (
+	claimShare    = 4
+	claimCooldown = time.Millisecond
+	claimParallel = 2
+)
 
 // claimStarted starts a claiming Fifo: the claims of an earlier incarnation that no worker took
 // are given back, and the Fifo is ready at once (it holds nothing to read first).
@@ -45,7 +56,7 @@ func (f *fifo) wake(ctx actor.Context) {
 		// store's backlog; it answers at most every 50 ms).
 		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
 	}
-	if f.claiming {
+	if f.claiming > 0 {
 		f.claimAgain = true
 		return
 	}
@@ -53,14 +64,31 @@ func (f *fifo) wake(ctx actor.Context) {
 }
 
 // claim asks the store, on a goroutine, for as many jobs as workers wait for beyond those in
-// memory (and the parked ones), within what the rate limit allows now.
+// memory (and the parked ones) and those the claims in flight asked for, within what the rate
+// limit allows now. Up to claimParallel claims are in flight at once (one with a rate limit):
+// the workers a claim's round trips would leave idle are claimed for meanwhile (SKIP LOCKED
+// keeps the claims apart).
 func (f *fifo) claim(ctx actor.Context) {
-	if f.claiming || f.claimIdle || f.adopting || f.paused || !f.ready || !f.wakeAt.IsZero() {
+	if f.claiming >= claimParallel || (f.claiming > 0 && f.limiter != nil) ||
+		f.claimIdle || f.adopting || f.paused || !f.ready || !f.wakeAt.IsZero() {
 		return // a tick is due when the rate limit has a token again
 	}
-	n := min(f.demand-f.len()-f.parkedN, claimMax)
+	n := min(f.demand-f.len()-f.parkedN-f.asking, claimMax)
 	if n <= 0 {
 		return
+	}
+	if f.cooling {
+		return // coolDone claims
+	}
+	if busy := len(f.flights) + f.asking; busy > 0 && n*claimShare < n+busy {
+		// Few workers free and many busy: they come back soon, so claim them all at once
+		// after a short cooldown instead of a claim of 1-2 jobs that holds the next one back.
+		if wait := claimCooldown - time.Since(f.claimAt); wait > 0 {
+			f.cooling = true
+			self, ep := ctx.Self(), f.epoch
+			time.AfterFunc(wait, func() { f.env.send(self, &coolDone{epoch: ep}) })
+			return
+		}
 	}
 	if f.limiter != nil {
 		now := f.env.Clock.Now()
@@ -71,13 +99,15 @@ func (f *fifo) claim(ctx actor.Context) {
 		}
 		n = min(n, tokens)
 	}
-	f.claiming = true
+	f.claiming++
+	f.asking += n
+	f.claimAt = time.Now()
 	self, cat, ep := ctx.Self(), f.cat, f.epoch
 	f.env.Go(func() {
 		c, cancel := loadCtx()
 		defer cancel()
 		jobs, err := f.env.Claims.Claim(c, cat, n)
-		f.env.send(self, &claimed{epoch: ep, jobs: jobs, err: err, full: len(jobs) == n})
+		f.env.send(self, &claimed{epoch: ep, jobs: jobs, err: err, asked: n, full: len(jobs) == n})
 	})
 }
 
@@ -90,7 +120,9 @@ func (f *fifo) claimed(ctx actor.Context, msg *claimed) {
 		}
 		return
 	}
-	f.claiming = false
+	f.claiming--
+	f.asking -= msg.asked
+	f.claimAt = time.Now()
 	var wait *persistence.RateWait
 	switch {
 	case errors.As(msg.err, &wait):
@@ -120,6 +152,19 @@ func (f *fifo) claimed(ctx actor.Context, msg *claimed) {
 		return
 	}
 	f.pump(ctx)
+	if msg.full {
+		f.backlogged()
+	}
+}
+
+// backlogged tells the balancer that the category has work and no free worker, when a claim
+// took every job it asked for (the queue may hold more) and used up the demand: a claiming Fifo
+// holds no backlog in memory, so without this the category would grow only at a wake-up or the
+// balancer's tick (a resumed queue, a burst claimed by a category that holds its minimum).
+func (f *fifo) backlogged() {
+	if f.demand <= f.len()+f.parkedN && !f.paused {
+		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
+	}
 }
 
 // pumpIn arranges a pump (a tick) in d, unless one is due already; claim holds back until it.

@@ -92,16 +92,21 @@ type AttemptEnded struct{ Token uint64 }
 type Wake struct{}
 
 // claimed carries a claiming Fifo's claim: jobs stored as running, held by this node. full is
-// set when the claim took all it asked for (more may wait).
+// set when the claim took all it asked for (asked: more may wait).
 type claimed struct {
 	epoch uint64
 	jobs  []*persistence.Job
 	err   error
+	asked int
 	full  bool
 }
 
 // tick is a timer's message to its own actor.
 type tick struct{}
+
+// coolDone: a claiming Fifo's claim cooldown ended (fifo_claim.go); epoch names the
+// incarnation that set it.
+type coolDone struct{ epoch uint64 }
 
 // poll: a Fifo's or the Waiter's timer: look for work in the store (the store drives the
 // queue; messages only make it fast). Epoch names the incarnation that set the timer.

@@ -82,3 +82,39 @@ func TestThreeSchedulersClaimEachJobOnce(t *testing.T) {
 	}
 	require.Equal(t, uint64(total), claimed, "no job claimed twice: no wasted start")
 }
+
+// A queue resumed with a backlog runs on every worker of the budget at once: a claim that
+// takes all it asked for and leaves no worker free tells the balancer, which grows the
+// category without waiting for its tick (an hour here).
+func TestResumedBacklogGetsEveryWorker(t *testing.T) {
+	const workers = 12
+	st := open(t, pgtest.DSN(t), postgres.Options{Node: "n"})
+	s, err := jobsched.New(jobsched.Config{Store: st, Workers: workers, BalanceInterval: time.Hour})
+	require.NoError(t, err)
+	release := make(chan struct{})
+	var running, most atomic.Int64
+	require.NoError(t, s.Register("k", func(ctx context.Context, _ *jobsched.Job) (any, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, nil
+	}))
+	require.NoError(t, s.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, s.Close(ctx)) })
+	t.Cleanup(func() { close(release) }) // first: Close then waits for no handler
+	require.NoError(t, s.Pause("default"))
+	specs := make([]jobsched.JobSpec, 5*workers)
+	for i := range specs {
+		specs[i] = jobsched.JobSpec{Kind: "k"}
+	}
+	_, err = s.EnqueueBatch(ctx, specs)
+	require.NoError(t, err)
+	require.NoError(t, s.Resume("default"))
+	require.Eventually(t, func() bool { return most.Load() == workers }, 10*time.Second, 5*time.Millisecond,
+		"every worker runs a job (most at once: %d)", most.Load())
+}
