@@ -28,8 +28,9 @@ import (
 // on disk (badger deletes one only once its table is written and synced), and each value log
 // from the newest it synced before, and syncs the directory once it finds a new file.
 //
-// Badger numbers its memtable logs and value log files in sequence, one after the other: walSync
-// finds the new ones by looking for the next number. Owned by the syncer goroutine.
+// Badger numbers its memtable logs and value log files in sequence; walSync lists the directory
+// at each sync and opens those numbered past the newest it knows (numbers may be skipped: a log
+// created and deleted between two syncs). Owned by the syncer goroutine.
 type walSync struct {
 	dir   string
 	mems  map[uint64]*os.File // the memtable logs opened, by number
@@ -100,44 +101,56 @@ func (w *walSync) open(files map[uint64]*os.File, fid uint64, path string) error
 	return nil
 }
 
-// discover opens the log files badger created since the last look: it tells whether it found
-// one.
-func (w *walSync) discover(files map[uint64]*os.File, next *uint64, path func(uint64) string) (bool, error) {
-	found := false
-	for {
-		f, err := os.Open(path(*next))
+// discover lists the directory and opens the log files badger created since the last look
+// (numbered from next on): it tells whether it found one. It lists rather than guessing the
+// next number: badger may have created, flushed and deleted a memtable log between two looks
+// (a reader holding an older memtable keeps that one on disk meanwhile), and its current log
+// is then numbered past a gap.
+func (w *walSync) discover() (bool, error) {
+	entries, err := os.ReadDir(w.dir)
+	if err != nil {
+		return false, fmt.Errorf("list badger's logs: %w", err)
+	}
+	found, haveMem := false, false
+	nextMem, nextVlog := w.nextMem, w.nextVlog
+	for _, e := range entries {
+		files, from, next, path := w.mems, w.nextMem, &nextMem, w.memPath
+		fid, ok := logNumber(e.Name(), ".mem")
+		if ok {
+			haveMem = true
+		} else if fid, ok = logNumber(e.Name(), ".vlog"); ok {
+			files, from, next, path = w.vlogs, w.nextVlog, &nextVlog, w.vlogPath
+		} else {
+			continue
+		}
+		if fid < from { // known already (open, or done with)
+			continue
+		}
+		f, err := os.Open(path(fid))
 		if errors.Is(err, fs.ErrNotExist) {
-			return found, nil
+			continue // deleted since the listing: a memtable log once its table is synced
 		}
 		if err != nil {
 			return found, fmt.Errorf("open badger's log: %w", err)
 		}
-		files[*next] = f
-		*next++
+		files[fid] = f
+		*next = max(*next, fid+1)
 		found = true
 	}
+	if !haveMem {
+		return found, fmt.Errorf("badger's current memtable log not found in %s", w.dir)
+	}
+	w.nextMem, w.nextVlog = nextMem, nextVlog
+	return found, nil
 }
 
 // sync makes durable every commit badger applied before it was called.
 func (w *walSync) sync() error {
-	newMem, err := w.discover(w.mems, &w.nextMem, w.memPath)
+	found, err := w.discover()
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(w.memPath(w.nextMem - 1)); errors.Is(err, fs.ErrNotExist) {
-		// The newest log we know is gone, so badger writes a newer one it did not number next:
-		// look for it in the directory.
-		found, err := w.rescanMems()
-		if err != nil {
-			return err
-		}
-		newMem = newMem || found
-	}
-	newVlog, err := w.discover(w.vlogs, &w.nextVlog, w.vlogPath)
-	if err != nil {
-		return err
-	}
-	if newMem || newVlog {
+	if found {
 		if err := syncDir(w.dir); err != nil {
 			return err
 		}
@@ -168,32 +181,6 @@ func (w *walSync) sync() error {
 		}
 	}
 	return nil
-}
-
-// rescanMems opens the memtable logs in the directory numbered from nextMem on.
-func (w *walSync) rescanMems() (bool, error) {
-	entries, err := os.ReadDir(w.dir)
-	if err != nil {
-		return false, fmt.Errorf("list badger's logs: %w", err)
-	}
-	found := false
-	next := w.nextMem
-	for _, e := range entries {
-		fid, ok := logNumber(e.Name(), ".mem")
-		if !ok || fid < w.nextMem {
-			continue
-		}
-		if err := w.open(w.mems, fid, w.memPath(fid)); err != nil {
-			return found, err
-		}
-		found = true
-		next = max(next, fid+1)
-	}
-	if !found {
-		return false, fmt.Errorf("badger's current memtable log not found in %s", w.dir)
-	}
-	w.nextMem = next
-	return true, nil
 }
 
 // syncDir syncs the directory's entries (a new log file's name).

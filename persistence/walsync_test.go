@@ -93,3 +93,53 @@ func TestWALSyncFindsANewestLogOutOfSequence(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "00005.mem")))
 	require.ErrorContains(t, w.sync(), "current memtable log not found")
 }
+
+// A reader holding an old memtable keeps its log on disk while badger flushes and deletes the
+// next one: the newest log the syncer knows is still there, the one after it is gone, and the
+// current log is numbered past the gap. The syncer must still find and sync it.
+func TestWALSyncFindsTheCurrentLogPastADeletedOneWhileAnOlderStays(t *testing.T) {
+	dir := t.TempDir()
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil).
+		WithMemTableSize(1 << 20).WithNumMemtables(1).WithValueThreshold(64 << 10).WithBaseTableSize(1 << 20))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, db.Close()) }()
+	w, err := newWALSync(dir)
+	require.NoError(t, err)
+	defer w.close()
+	held := w.nextMem - 1
+
+	// An iterator holds a reference on the current memtable (and keeps its log on disk).
+	txn := db.NewTransaction(false)
+	it := txn.NewIterator(badger.DefaultIteratorOptions)
+	small := make([]byte, 1000)
+	next := w.nextMem
+	seen := false
+	for i := 0; ; i++ {
+		require.NoError(t, db.Update(func(txn *badger.Txn) error {
+			return txn.Set([]byte(fmt.Sprintf("k%06d", i)), small)
+		}))
+		_, err := os.Stat(w.memPath(next))
+		if err == nil {
+			seen = true
+		} else if seen {
+			break // created, flushed and deleted between two syncs
+		}
+		require.Less(t, i, 20_000, "memtable log %d never created and deleted", next)
+	}
+	_, err = os.Stat(w.memPath(held))
+	require.NoError(t, err, "the iterator keeps the older log on disk")
+
+	require.NoError(t, w.sync())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var newest uint64
+	for _, e := range entries {
+		if fid, ok := logNumber(e.Name(), ".mem"); ok {
+			newest = max(newest, fid)
+		}
+	}
+	require.Greater(t, newest, next)
+	require.Contains(t, w.mems, newest, "the current memtable log is synced")
+	it.Close()
+	txn.Discard()
+}
