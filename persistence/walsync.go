@@ -41,6 +41,9 @@ type walSync struct {
 
 // newWALSync opens the logs badger has in dir (called once badger is open).
 func newWALSync(dir string) (*walSync, error) {
+	if !ownLogSync {
+		return nil, errors.New("badger's logs are synced through DB.Sync on this system")
+	}
 	w := &walSync{dir: dir, mems: map[uint64]*os.File{}, vlogs: map[uint64]*os.File{}}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
