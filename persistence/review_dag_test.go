@@ -74,6 +74,7 @@ func TestReviewARevivedDependencyOnAParentSettledInTheSameBatch(t *testing.T) {
 	now := time.Now().UTC()
 	_, err = s.Update(ctx, "x", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
 	require.NoError(t, err)
+	afterFollowUps(t, s) // the hold below is for f's commit, not x's follow-up
 
 	holding.Store(true)
 	first := make(chan error, 1)
@@ -181,6 +182,7 @@ func TestReviewARevivedChildOfAParentWhoseSuccessIsStillBeingSettled(t *testing.
 	now := time.Now().UTC()
 	_, err = s.Update(ctx, "x", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
 	require.NoError(t, err)
+	afterFollowUps(t, s) // the hold below is for f's commit, not x's follow-up
 
 	holding.Store(true)
 	first := make(chan error, 1)
@@ -244,4 +246,16 @@ func TestReviewDeletingAParentSettlesItsOpenDependents(t *testing.T) {
 	require.Equal(t, StateCancelled, c.State, "q ended dead")
 	require.Contains(t, c.LastError(), "parent q ended dead")
 	require.Zero(t, s.Counts()["c"][StatePending])
+}
+
+// afterFollowUps returns once the writer has committed the follow-up writes of every write
+// answered before (a dead parent's cancelled child has one, settling the child's own
+// dependents): a Queued read goes through the writer, which commits the follow-ups it holds
+// before it takes a new request. A write is answered when its batch lands, while the writer
+// goes on to its follow-ups, so a test that holds "the next commit" with commitHook right after
+// such a write may otherwise hold the follow-up instead.
+func afterFollowUps(t *testing.T, s *Badger) {
+	t.Helper()
+	_, err := s.Queued(context.Background(), "none", 0, 1)
+	require.NoError(t, err)
 }
