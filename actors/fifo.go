@@ -37,6 +37,9 @@ type fifo struct {
 	ids    map[string]struct{} // jobs in q or parked
 	demand int
 	paused bool
+	// told: the queue's length when the balancer was last told Backlogged (0: not since the
+	// queue was last empty).
+	told int
 
 	// spilled: jobs with Seq > cursor may be in the store and not in memory; spilledKeys are
 	// the fairness keys of the jobs left in the store since the spill began.
@@ -247,9 +250,16 @@ func (f *fifo) enqueued(j *persistence.Job) {
 		f.leaveInStore(j)
 		return
 	}
-	wasEmpty := f.len() == 0
+	if f.len() == 0 {
+		f.told = 0
+	}
 	f.push(j)
-	if wasEmpty && f.demand == 0 && !f.paused {
+	// Work and no free worker: the balancer may grow the category at once. It counts the
+	// store's backlog when it gets the message, which may be before the jobs enqueued just
+	// after are counted; so the Fifo tells it again each time its queue has doubled since
+	// (1, 2, 4, 8... jobs: a few messages per backlog, not one per job).
+	if f.demand == 0 && !f.paused && f.len() >= max(1, 2*f.told) {
+		f.told = f.len()
 		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
 	}
 }
