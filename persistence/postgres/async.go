@@ -29,12 +29,17 @@ type asyncOverflow struct {
 // UpdateAsync implements persistence.Store: the update runs on one of the store's workers,
 // batched with the others waiting (batch.go), which then calls done. It never blocks.
 func (s *Store) UpdateAsync(id string, fn persistence.Mutator, durable bool, done func(*persistence.Job, error)) {
-	r := &asyncReq{id: id, fn: fn, durable: durable, done: done}
+	s.submitOpen(&asyncReq{id: id, fn: fn, durable: durable, done: done})
+}
+
+// submitOpen hands r to the async workers (submit), or answers it ErrClosed once the store
+// is closed.
+func (s *Store) submitOpen(r *asyncReq) {
 	s.submitMu.RLock()
 	if s.closed.Load() {
 		s.submitMu.RUnlock()
-		if done != nil {
-			done(nil, persistence.ErrClosed)
+		if r.done != nil {
+			r.done(nil, persistence.ErrClosed)
 		}
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jobsched/jobsched/persistence"
 )
 
@@ -14,22 +15,12 @@ import (
 // by one statement and COMMIT (without waiting for the WAL flush: a lost start only means the
 // job is queued again). The result is Claim's.
 func (s *Store) claimPipelined(ctx context.Context, category string, limit int, start persistence.Mutator) ([]*persistence.Job, error) {
-	if s.closed.Load() {
-		return nil, persistence.ErrClosed
-	}
-	s.counts.writing.RLock() // a counts refresh waits for the writes in flight
-	defer s.counts.writing.RUnlock()
-	conn, err := s.pool.Acquire(ctx)
+	conn, end, err := s.claimConn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Release()
 	committed := false
-	defer func() {
-		if !committed {
-			_, _ = conn.Exec(context.Background(), "ROLLBACK") // its failure only means there is no transaction
-		}
-	}()
+	defer func() { end(committed) }()
 	var leaseOK bool
 	var jobs []*persistence.Job
 	b := &pgx.Batch{}
@@ -80,4 +71,27 @@ func (s *Store) claimPipelined(ctx context.Context, category string, limit int, 
 	s.commits.Add(1)
 	s.counts.apply(d)
 	return out, nil
+}
+
+// claimConn takes a connection for a pipelined claim (claimPipelined, claimStamped), with the
+// counts' write lock held (a counts refresh waits for the writes in flight). end(committed)
+// rolls back a transaction not committed (its failure only means there is none) and gives
+// both back.
+func (s *Store) claimConn(ctx context.Context) (*pgxpool.Conn, func(committed bool), error) {
+	if s.closed.Load() {
+		return nil, nil, persistence.ErrClosed
+	}
+	s.counts.writing.RLock()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		s.counts.writing.RUnlock()
+		return nil, nil, err
+	}
+	return conn, func(committed bool) {
+		if !committed {
+			_, _ = conn.Exec(context.Background(), "ROLLBACK")
+		}
+		conn.Release()
+		s.counts.writing.RUnlock()
+	}, nil
 }

@@ -35,22 +35,12 @@ RETURNING u.n, j.attempt, j.record`
 // (without waiting for the WAL flush: a lost start only means the job is queued again). The
 // records are decoded once, for the jobs returned; nothing is encoded.
 func (s *Store) claimStamped(ctx context.Context, category string, limit int, stamp func(id string) time.Time) ([]*persistence.Job, error) {
-	if s.closed.Load() {
-		return nil, persistence.ErrClosed
-	}
-	s.counts.writing.RLock() // a counts refresh waits for the writes in flight
-	defer s.counts.writing.RUnlock()
-	conn, err := s.pool.Acquire(ctx)
+	conn, end, err := s.claimConn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Release()
 	committed := false
-	defer func() {
-		if !committed {
-			_, _ = conn.Exec(context.Background(), "ROLLBACK") // its failure only means there is no transaction
-		}
-	}()
+	defer func() { end(committed) }()
 	var leaseOK bool
 	var ids []string
 	b := &pgx.Batch{}

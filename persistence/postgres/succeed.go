@@ -47,17 +47,7 @@ SELECT d.id, d.category, d.clean, d.rec, (SELECT count(*) FROM notes) FROM done 
 // (succeedSQL); a job no longer running as that attempt under this node's lease goes through fn
 // as UpdateAsync's requests do (which stores it, or refuses it: ErrSkip, ErrFenced).
 func (s *Store) SucceedAsync(sc persistence.Success, fn persistence.Mutator, done func(*persistence.Job, error)) {
-	r := &asyncReq{id: sc.Job.ID, fn: fn, done: done, succ: &sc}
-	s.submitMu.RLock()
-	if s.closed.Load() {
-		s.submitMu.RUnlock()
-		if done != nil {
-			done(nil, persistence.ErrClosed)
-		}
-		return
-	}
-	s.submit(r)
-	s.submitMu.RUnlock()
+	s.submitOpen(&asyncReq{id: sc.Job.ID, fn: fn, done: done, succ: &sc})
 }
 
 // runSuccesses writes the successes among reqs (distinct jobs) in one transaction and calls
