@@ -362,7 +362,7 @@ func TestWorkersDrainedWhileTheirAttemptsRunEndEveryHandOff(t *testing.T) {
 		running[j.ConcurrencyKey]++
 		peak[j.ConcurrencyKey] = max(peak[j.ConcurrencyKey], running[j.ConcurrencyKey])
 		mu.Unlock()
-		time.Sleep(3 * time.Millisecond)
+		time.Sleep(3 * time.Millisecond) // the job's own work: a delay under test, so that attempts of one key would overlap if its slot leaked
 		mu.Lock()
 		running[j.ConcurrencyKey]--
 		mu.Unlock()
