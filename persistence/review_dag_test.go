@@ -56,34 +56,16 @@ func TestReviewAChildOfAParentAndItsDuplicateIsSettledOnce(t *testing.T) {
 // not stay pending for a parent that is dead.
 func TestReviewARevivedDependencyOnAParentSettledInTheSameBatch(t *testing.T) {
 	ctx := context.Background()
-	hold, entered := make(chan struct{}), make(chan struct{})
-	var held, released sync.Once
-	release := func() { released.Do(func() { close(hold) }) }
-	var holding atomic.Bool
-	s, err := OpenBadger(BadgerOptions{commitHook: func() error {
-		if holding.Load() {
-			held.Do(func() { close(entered); <-hold })
-		}
-		return nil
-	}})
-	require.NoError(t, err)
+	h := openHeldCommit(t)
+	s, release := h.s, h.release
 	defer func() { require.NoError(t, s.Close()) }()
 	defer release()
-	_, err = s.Insert(ctx, []*Job{newJobFor("x"), newJobFor("p"), newJobFor("c", "x", "p")})
+	_, err := s.Insert(ctx, []*Job{newJobFor("x"), newJobFor("p"), newJobFor("c", "x", "p")})
 	require.NoError(t, err)
 	now := time.Now().UTC()
 	_, err = s.Update(ctx, "x", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
 	require.NoError(t, err)
-	afterFollowUps(t, s) // the hold below is for f's commit, not x's follow-up
-
-	holding.Store(true)
-	first := make(chan error, 1)
-	go func() { _, err := s.Insert(ctx, []*Job{newJobFor("f")}); first <- err }()
-	select {
-	case <-entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("f's commit did not start")
-	}
+	first := h.holdInsert(t, newJobFor("f")) // after x's follow-up: the hold is for f's commit
 	died := make(chan error, 1)
 	s.UpdateAsync("p", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true,
 		func(_ *Job, err error) { died <- err })
@@ -156,20 +138,11 @@ func TestReviewADeadParentWithALongErrorCancelsAFullList(t *testing.T) {
 // child is released before the revived parent succeeds.
 func TestReviewARevivedChildOfAParentWhoseSuccessIsStillBeingSettled(t *testing.T) {
 	ctx := context.Background()
-	hold, entered := make(chan struct{}), make(chan struct{})
-	var held, released sync.Once
-	release := func() { released.Do(func() { close(hold) }) }
-	var holding atomic.Bool
-	s, err := OpenBadger(BadgerOptions{commitHook: func() error {
-		if holding.Load() {
-			held.Do(func() { close(entered); <-hold })
-		}
-		return nil
-	}})
-	require.NoError(t, err)
+	h := openHeldCommit(t)
+	s, release := h.s, h.release
 	defer func() { require.NoError(t, s.Close()) }()
 	defer release()
-	_, err = s.Insert(ctx, []*Job{newJobFor("x"), newJobFor("q")})
+	_, err := s.Insert(ctx, []*Job{newJobFor("x"), newJobFor("q")})
 	require.NoError(t, err)
 	kids := make([]*Job, maxSettle+100)
 	for i := range kids {
@@ -182,16 +155,7 @@ func TestReviewARevivedChildOfAParentWhoseSuccessIsStillBeingSettled(t *testing.
 	now := time.Now().UTC()
 	_, err = s.Update(ctx, "x", func(j *Job) error { j.State, j.FinishedAt = StateDead, &now; return nil }, true)
 	require.NoError(t, err)
-	afterFollowUps(t, s) // the hold below is for f's commit, not x's follow-up
-
-	holding.Store(true)
-	first := make(chan error, 1)
-	go func() { _, err := s.Insert(ctx, []*Job{newJobFor("f")}); first <- err }()
-	select {
-	case <-entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("f's commit did not start")
-	}
+	first := h.holdInsert(t, newJobFor("f")) // after x's follow-up: the hold is for f's commit
 	done := make(chan error, 1)
 	s.UpdateAsync("q", func(j *Job) error { j.State, j.FinishedAt = StateSucceeded, &now; return nil }, true,
 		func(_ *Job, err error) { done <- err })
@@ -258,4 +222,46 @@ func afterFollowUps(t *testing.T, s *Badger) {
 	t.Helper()
 	_, err := s.Queued(context.Background(), "none", 0, 1)
 	require.NoError(t, err)
+}
+
+// heldCommit is a Badger store whose writer can be held inside one commit (commitHook).
+type heldCommit struct {
+	s              *Badger
+	hold, entered  chan struct{}
+	held, released sync.Once
+	holding        atomic.Bool
+}
+
+// openHeldCommit opens a store in memory whose writer holdInsert can hold.
+func openHeldCommit(t *testing.T) *heldCommit {
+	h := &heldCommit{hold: make(chan struct{}), entered: make(chan struct{})}
+	s, err := OpenBadger(BadgerOptions{commitHook: func() error {
+		if h.holding.Load() {
+			h.held.Do(func() { close(h.entered); <-h.hold })
+		}
+		return nil
+	}})
+	require.NoError(t, err)
+	h.s = s
+	return h
+}
+
+// release lets the held commit go (more than once is fine).
+func (h *heldCommit) release() { h.released.Do(func() { close(h.hold) }) }
+
+// holdInsert inserts jobs once the follow-ups of the writes before are committed
+// (afterFollowUps), and returns once the writer is held inside that insert's commit, with the
+// channel the insert's error comes on after release.
+func (h *heldCommit) holdInsert(t *testing.T, jobs ...*Job) chan error {
+	t.Helper()
+	afterFollowUps(t, h.s)
+	h.holding.Store(true)
+	first := make(chan error, 1)
+	go func() { _, err := h.s.Insert(context.Background(), jobs); first <- err }()
+	select {
+	case <-h.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held insert's commit did not start")
+	}
+	return first
 }
