@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/jsonscan"
 )
 
 // decodeBatch reads the body of POST /v1/jobs/batch: its specs, at most maxBatch of them.
@@ -156,31 +156,7 @@ func batchBodyError(err error) error {
 func cleanJSONError(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("want %s, got a JSON %s", jsonTypeName(te.Type), te.Value)
+		return fmt.Sprintf("want %s, got a JSON %s", jsonscan.TypeName(te.Type), te.Value)
 	}
 	return err.Error()
-}
-
-// jsonTypeName names the JSON value that decodes into t, with its article.
-func jsonTypeName(t reflect.Type) string {
-	if t == nil {
-		return "another value"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Bool:
-		return "a boolean (true or false)"
-	case reflect.Slice, reflect.Array:
-		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonTypeName(t.Elem()), "a "), "an ") + "s"
-	case reflect.Pointer:
-		return jsonTypeName(t.Elem())
-	default:
-		return "an object"
-	}
 }

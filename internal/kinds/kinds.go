@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched"
+	"github.com/jobsched/jobsched/internal/jsonscan"
 )
 
 // Limits of the built-in kinds.
@@ -70,7 +71,7 @@ func decodeArgs(args json.RawMessage, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return &jobsched.InvalidError{Field: te.Field, Reason: fmt.Sprintf("want a %s, got a JSON %s", te.Type, te.Value)}
+			return &jobsched.InvalidError{Field: te.Field, Reason: fmt.Sprintf("want %s, got a JSON %s", jsonscan.TypeName(te.Type), te.Value)}
 		}
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			if n, uerr := strconv.Unquote(name); uerr == nil {

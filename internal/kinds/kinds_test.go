@@ -41,6 +41,8 @@ func TestSleep(t *testing.T) {
 	require.Error(t, err)
 	_, err = Sleep(ctx, job("sleep", `{"msec":1}`, 1))
 	require.ErrorContains(t, err, "msec", "unknown args are refused by name")
+	_, err = Sleep(ctx, job("sleep", `{"ms":"x"}`, 1))
+	require.ErrorContains(t, err, "want a number, got a JSON string", "the JSON type wanted, not the Go one")
 
 	// With a seed, the outcome of an attempt is the same every time.
 	outcome := func(attempt int) bool {
