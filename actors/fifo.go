@@ -14,8 +14,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// fifo holds the ready jobs of one category in order and hands them to the WorkerRegistry as
-// it reports free workers (Demand). It keeps at most Env.FifoMemory jobs in memory; past that
+// fifo holds the ready jobs of one category in order and gives them to the free workers the
+// WorkerRegistry lends it (Demand.Lend), one job to each, without a message (Lent.give). It keeps at most Env.FifoMemory jobs in memory; past that
 // the queue "spills": new jobs stay only in the store, and the Fifo reads them back (by their
 // sequence number, from a cursor, never scanning deleted keys) as the queue drains.
 //
@@ -31,10 +31,10 @@ type fifo struct {
 	stats *CategoryStats
 	epoch uint64 // this incarnation: reads and timers of an earlier one are ignored
 
-	registry *actor.PID // made once: a PID caches the process it names
-
-	q      *fairQueue          // the waiting jobs, round-robin across fairness keys
-	ids    map[string]struct{} // jobs in q or parked
+	q   *fairQueue          // the waiting jobs, round-robin across fairness keys
+	ids map[string]struct{} // jobs in q or parked
+	// free: the workers lent by the registry, not given a job since; demand is len(free).
+	free   []*Lent
 	demand int
 	paused bool
 	// told: the queue's length when the balancer was last told Backlogged (0: not since the
@@ -57,7 +57,7 @@ type fifo struct {
 	ready     bool
 	maxSeq    uint64 // highest sequence number seen
 
-	// Hand-offs to the registry not ended yet, by token, and the token of each job.
+	// Hand-offs to workers not ended yet, by token, and the token of each job.
 	nextToken uint64
 	flights   map[uint64]flight
 	inflight  map[string]uint64
@@ -97,7 +97,7 @@ type fifo struct {
 	claimAt time.Time
 }
 
-// flight is one hand-off to the registry.
+// flight is one hand-off to a worker.
 type flight struct {
 	id  string
 	key string // concurrency-key slot held ("" none)
@@ -123,7 +123,7 @@ func NewFifo(env *Env, cat string) actor.Producer {
 		ep := epochs.Add(1)
 		// Tokens are unique across incarnations: the end of an earlier one's hand-off, arriving
 		// late, never ends one of this incarnation.
-		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], registry: env.RegistryPID(cat), q: newFairQueue(), ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
+		f := &fifo{env: env, cat: cat, stats: env.Stats[cat], q: newFairQueue(), ids: map[string]struct{}{}, epoch: ep, nextToken: ep << 32,
 			flights: map[uint64]flight{}, inflight: map[string]uint64{},
 			keyRunning: map[string]int{}, parked: map[string][]*persistence.Job{}}
 		for _, c := range env.Categories {
@@ -206,12 +206,19 @@ func (f *fifo) Receive(ctx actor.Context) {
 		}
 	case *Demand:
 		if msg.Reset {
-			f.demand = 0
+			clear(f.free)
+			f.free = f.free[:0]
 		}
 		if msg.Ended != 0 {
 			f.end(msg.Ended)
 		}
-		f.demand = max(f.demand+msg.N, 0)
+		if msg.Recall != nil {
+			f.recall(msg.Recall)
+		}
+		if msg.Lend != nil {
+			f.free = append(f.free, msg.Lend)
+		}
+		f.demand = len(f.free)
 		f.pump(ctx)
 		f.scanIfIdle(ctx)
 	case *Pause:
@@ -356,19 +363,26 @@ func (f *fifo) pump(ctx actor.Context) {
 		if !f.allowStart(ctx) {
 			break
 		}
+		w := f.free[len(f.free)-1]
+		f.free[len(f.free)-1] = nil
+		f.free = f.free[:len(f.free)-1]
+		f.demand = len(f.free)
+		tok := f.nextToken + 1
+		f.stats.handoffs.add(tok, j.ID, k)
+		if !w.give(j, tok) {
+			// The worker drains or stopped (a recall or its new incarnation is on its way):
+			// forget it, and give the job to another.
+			f.stats.handoffs.drop(tok)
+			continue
+		}
+		f.nextToken = tok
 		f.q.pop()
 		delete(f.ids, j.ID)
-		f.demand--
-		f.nextToken++
-		fl := flight{id: j.ID, at: f.env.Clock.Now()}
 		if limited {
 			f.keyRunning[k]++
-			fl.key = k
 		}
-		f.flights[f.nextToken] = fl
-		f.inflight[j.ID] = f.nextToken
-		f.stats.handoffs.add(f.nextToken, j.ID, fl.key)
-		ctx.Send(f.registry, &Dispatch{Job: j, Token: f.nextToken})
+		f.flights[tok] = flight{id: j.ID, key: k, at: f.env.Clock.Now()}
+		f.inflight[j.ID] = tok
 	}
 	f.stats.InMemory.Store(int64(f.len()))
 	if f.env.Claims != nil {
@@ -377,6 +391,16 @@ func (f *fifo) pump(ctx actor.Context) {
 	}
 	if f.spilled && !f.loading && !f.loadFailed && f.ready && f.len() < f.env.FifoMemory/2 {
 		f.load(ctx)
+	}
+}
+
+// recall forgets a lent worker the registry drains or lost.
+func (f *fifo) recall(pid *actor.PID) {
+	for i, w := range f.free {
+		if w.pid.Equal(pid) {
+			f.free = slices.Delete(f.free, i, i+1)
+			return
+		}
 	}
 }
 

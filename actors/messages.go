@@ -17,41 +17,33 @@ type Schedule struct {
 	RunAt time.Time
 }
 
-// Dispatch: Fifo → WorkerRegistry: give this job to a free worker. Token names this hand-off
-// until its end comes back (Demand.Ended, Requeue, or the Fifo's audit of the store).
-type Dispatch struct {
-	Job   *persistence.Job
-	Token uint64
-}
-
-// Requeue: WorkerRegistry or Worker → Fifo: no worker took the job after all; put it back in
-// front and end the hand-off Token.
+// Requeue: → Fifo: no worker took the job after all; put it back in front and end the hand-off
+// Token.
 type Requeue struct {
 	Job   *persistence.Job
 	Token uint64
 }
 
-// Demand: WorkerRegistry → Fifo: N more workers are free. Reset first forgets earlier demand
-// (the registry restarted and counts afresh). Ended, if not 0, is the token of a hand-off whose
-// attempt ended (started or not): its concurrency-key slot is free again.
+// Demand: WorkerRegistry → Fifo. Reset first forgets the workers lent before (the registry
+// restarted and lends afresh). Ended, if not 0, is the token of a hand-off whose attempt ended
+// (started or not): its concurrency-key slot is free again. Lend, if set, is a free worker the
+// registry lends the Fifo: the Fifo gives it one job itself (Worker.give), with no message
+// through the registry or the Worker's mailbox, and the worker comes back lent again once its
+// attempt ends. Recall, if set, is a worker the registry drains: the Fifo forgets it.
 type Demand struct {
-	N     int
-	Reset bool
-	Ended uint64
-}
-
-// Run: WorkerRegistry → Worker: run one attempt of the job (hand-off Token).
-type Run struct {
-	Job   *persistence.Job
-	Token uint64
+	Reset  bool
+	Ended  uint64
+	Lend   *Lent
+	Recall *actor.PID
 }
 
 // WorkerIdle: Worker (or its attempt goroutine) → WorkerRegistry: the worker is free (after it
-// started or finished a job). Ended is the token of the attempt that just ended (0 after a
-// start).
+// started or finished a job). Ended is the token of the attempt that just ended (0: the
+// worker's incarnation announces itself). Lent is the incarnation's handle, lent to the Fifo.
 type WorkerIdle struct {
 	PID   *actor.PID
 	Ended uint64
+	Lent  *Lent
 }
 
 // WorkerGone: Worker → WorkerRegistry: a draining worker stopped.
@@ -65,7 +57,7 @@ type JobDone struct {
 	JobID string
 	Token uint64
 	Panic string
-	from  *attempts // the incarnation whose goroutine sent it
+	from  *Lent // the incarnation whose goroutine sent it
 }
 
 // Drain: WorkerRegistry → Worker: stop once the current job is done.

@@ -17,34 +17,42 @@ var ErrWorkerStopped = errors.New("worker stopped")
 // worker runs one job at a time. The attempt runs on the worker's own goroutine (the Runner),
 // never in Receive. The goroutine lives as long as the worker incarnation and keeps its grown
 // stack: a goroutine and two contexts per attempt cost ~6% of the CPU per job
-// (BenchmarkThroughput). An attempt that ends normally is reported by the goroutine itself to
-// the WorkerRegistry (WorkerIdle, with its token): one actor message per job fewer than a
-// JobDone to the Worker that the Worker passes on. The Worker hears of an end only when it
-// must act on it (JobDone): a handler's panic, which crashes the Worker so the Workers
-// supervisor restarts it and the tree shows the restart, or an end while it drains.
+// (BenchmarkThroughput). The registry lends each free incarnation to the Fifo (its Lent), and
+// the Fifo gives it a job straight (Lent.give: a channel send), not through the registry's and
+// the Worker's mailboxes. An attempt that ends normally is reported by the goroutine itself to
+// the WorkerRegistry (WorkerIdle, with its token), which lends the worker again with the end:
+// two actor messages per job. The Worker hears of an end only when it must act on it
+// (JobDone): a handler's panic, which crashes the Worker so the Workers supervisor restarts it
+// and the tree shows the restart, or an end while it drains.
 type worker struct {
 	env      *Env
 	cat      string
 	draining bool
-	// runs feeds the attempt goroutine, one job at a time (a Run is taken only when no attempt
-	// runs, so the send never waits); closed when the incarnation stops or restarts. cancel ends,
-	// with ErrWorkerStopped, the incarnation's context, the parent of every attempt's context.
-	runs   chan run
+	// cancel ends, with ErrWorkerStopped, the incarnation's context, the parent of every
+	// attempt's context.
 	cancel context.CancelCauseFunc
-	// at is what the incarnation shares with its attempt goroutine.
-	at *attempts
+	// at is what the incarnation shares with its attempt goroutine and lends the Fifo.
+	at *Lent
 	// The PIDs this worker sends to, made once: a PID caches the process it names.
 	fifo, registry *actor.PID
 	// handoffs is the category's table of hand-offs (handoff.go).
 	handoffs *handoffs
 }
 
-// attempts is the state a Worker incarnation shares with its attempt goroutine, which tells
-// who hears of an attempt's end: the registry (the worker is free again), the Worker (it
-// drains), or nobody (the incarnation stopped; the Fifo's audit ends the hand-off, as it did
-// when the end went to a Worker that had restarted meanwhile).
-type attempts struct {
-	mu       sync.Mutex
+// Lent is a Worker incarnation's handle, which the WorkerRegistry lends the Fifo while the
+// worker is free: the Fifo gives it a job through it. It is the state the incarnation shares
+// with its attempt goroutine, which tells whether a job may be given (no attempt runs, the
+// worker neither drains nor stopped) and who hears of an attempt's end: the registry (the
+// worker is free again), the Worker (it drains), or nobody (the incarnation stopped; the Fifo's
+// audit ends the hand-off, as it did when the end went to a Worker that had restarted
+// meanwhile).
+type Lent struct {
+	pid   *actor.PID
+	stats *CategoryStats
+	mu    sync.Mutex
+	// runs feeds the attempt goroutine, one job at a time (give sends only when no attempt
+	// runs, so the send never waits); closed, under mu, when the incarnation stops or restarts.
+	runs     chan run
 	token    uint64 // the hand-off whose attempt runs (0: none)
 	draining bool
 	stopped  bool
@@ -69,18 +77,7 @@ func (w *worker) Receive(ctx actor.Context) {
 		w.fifo, w.registry = w.env.FifoPID(w.cat), w.env.RegistryPID(w.cat)
 		w.handoffs = &w.env.Stats[w.cat].handoffs
 		w.start(ctx.Self())
-		ctx.Send(w.registry, &WorkerIdle{PID: ctx.Self()})
-	case *Run:
-		if w.draining || w.runs == nil || !w.at.begin(msg.Token) {
-			ctx.Send(w.fifo, &Requeue{Job: msg.Job, Token: msg.Token})
-			return
-		}
-		select {
-		case w.runs <- run{job: msg.Job, token: msg.Token}:
-		default: // unreachable: the goroutine took the previous job before it reported its end
-			w.at.end()
-			ctx.Send(w.fifo, &Requeue{Job: msg.Job, Token: msg.Token})
-		}
+		ctx.Send(w.registry, &WorkerIdle{PID: ctx.Self(), Lent: w.at})
 	case *JobDone:
 		if msg.from == nil || msg.from != w.at {
 			return // the end of an attempt an earlier incarnation started, or no attempt's
@@ -100,14 +97,14 @@ func (w *worker) Receive(ctx actor.Context) {
 	}
 }
 
-// start starts the incarnation's attempt goroutine: it runs each job sent on runs and tells the
-// worker when the attempt ended, until runs is closed.
+// start starts the incarnation's attempt goroutine: it runs each job given on runs and tells the
+// registry (or the worker) when the attempt ended, until runs is closed.
 func (w *worker) start(self *actor.PID) {
 	jctx, cancel := context.WithCancelCause(context.Background())
-	runs := make(chan run, 1)
-	at := &attempts{}
-	w.runs, w.cancel, w.at = runs, cancel, at
-	h, registry := w.handoffs, w.registry
+	stats := w.env.Stats[w.cat]
+	at := &Lent{pid: self, stats: stats, runs: make(chan run, 1)}
+	w.cancel, w.at = cancel, at
+	h, registry, runs := w.handoffs, w.registry, at.runs
 	w.env.Go(func() {
 		for r := range runs {
 			// A hand-off the Fifo's audit revoked meanwhile (it took the job back) is not run.
@@ -116,30 +113,47 @@ func (w *worker) start(self *actor.PID) {
 				p = w.env.Runner.Run(jctx, r.job)
 				h.drop(r.token)
 			}
+			stats.Busy.Add(-1)
 			draining, stopped := at.end()
 			switch {
 			case p != "" || draining:
 				w.env.send(self, &JobDone{JobID: r.job.ID, Token: r.token, Panic: p, from: at})
 			case !stopped:
-				w.env.send(registry, &WorkerIdle{PID: self, Ended: r.token})
+				w.env.send(registry, &WorkerIdle{PID: self, Ended: r.token, Lent: at})
 			}
 		}
 	})
 }
 
-// begin marks the attempt of hand-off tok running; false: one runs already.
-func (a *attempts) begin(tok uint64) bool {
+// give starts the attempt of hand-off tok on the worker; false: an attempt runs already, or the
+// worker drains or stopped (the Fifo then forgets this handle: a worker is lent again, or its
+// new incarnation lent, when it is free). Called by the Fifo; the send never waits.
+func (a *Lent) give(j *persistence.Job, tok uint64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.token != 0 {
+	if a.token != 0 || a.draining || a.stopped {
+		return false
+	}
+	select {
+	case a.runs <- run{job: j, token: tok}:
+	default: // unreachable: the goroutine took the previous job before it ended its attempt
 		return false
 	}
 	a.token = tok
+	a.stats.Busy.Add(1)
+	a.stats.Dispatched.Add(1)
 	return true
 }
 
+// running reports whether an attempt runs.
+func (a *Lent) running() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.token != 0
+}
+
 // end marks the attempt ended and reports whether the worker drains or its incarnation stopped.
-func (a *attempts) end() (draining, stopped bool) {
+func (a *Lent) end() (draining, stopped bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.token = 0
@@ -148,29 +162,32 @@ func (a *attempts) end() (draining, stopped bool) {
 
 // drain marks the worker draining and reports whether an attempt runs (its end then comes to
 // the Worker in a JobDone).
-func (a *attempts) drain() (running bool) {
+func (a *Lent) drain() (running bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.draining = true
 	return a.token != 0
 }
 
-// stop marks the incarnation stopped: the end of an attempt still running is reported to nobody.
-func (a *attempts) stop() {
+// stop marks the incarnation stopped, and ends the attempt goroutine once it has run what it
+// was given: the end of an attempt still running is reported to nobody.
+func (a *Lent) stop() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.stopped = true
+	if !a.stopped {
+		a.stopped = true
+		close(a.runs)
+	}
 }
 
 // stop cancels the running attempt, if any, and ends the attempt goroutine once it returns.
 func (w *worker) stop() {
-	if w.runs == nil {
+	if w.cancel == nil {
 		return
 	}
 	w.at.stop()
 	w.cancel(ErrWorkerStopped)
-	close(w.runs)
-	w.runs, w.cancel = nil, nil
+	w.cancel = nil
 }
 
 // afterJob reports the worker free (or gone, when draining); ended is the token of the attempt
@@ -184,5 +201,5 @@ func (w *worker) afterJob(ctx actor.Context, ended uint64) {
 		ctx.Stop(ctx.Self())
 		return
 	}
-	ctx.Send(w.registry, &WorkerIdle{PID: ctx.Self(), Ended: ended})
+	ctx.Send(w.registry, &WorkerIdle{PID: ctx.Self(), Ended: ended, Lent: w.at})
 }
