@@ -20,8 +20,9 @@ var ErrWorkerStopped = errors.New("worker stopped")
 // (BenchmarkThroughput). The registry lends each free incarnation to the Fifo (its Lent), and
 // the Fifo gives it a job straight (Lent.give: a channel send), not through the registry's and
 // the Worker's mailboxes. An attempt that ends normally is reported by the goroutine itself to
-// the WorkerRegistry (WorkerIdle, with its token), which lends the worker again with the end:
-// two actor messages per job. The Worker hears of an end only when it must act on it
+// the Fifo, which the worker is lent to again with the end (Demand{Lend, Ended}): one actor
+// message per job. The registry, which drains a worker through the Worker (Drain), hears of
+// it again only when it drains or restarts. The Worker hears of an end only when it must act on it
 // (JobDone): a handler's panic, which crashes the Worker so the Workers supervisor restarts it
 // and the tree shows the restart, or an end while it drains.
 type worker struct {
@@ -98,13 +99,13 @@ func (w *worker) Receive(ctx actor.Context) {
 }
 
 // start starts the incarnation's attempt goroutine: it runs each job given on runs and tells the
-// registry (or the worker) when the attempt ended, until runs is closed.
+// Fifo (or the Worker, when it must act) when the attempt ended, until runs is closed.
 func (w *worker) start(self *actor.PID) {
 	jctx, cancel := context.WithCancelCause(context.Background())
 	stats := w.env.Stats[w.cat]
 	at := &Lent{pid: self, stats: stats, runs: make(chan run, 1)}
 	w.cancel, w.at = cancel, at
-	h, registry, runs := w.handoffs, w.registry, at.runs
+	h, fifo, runs := w.handoffs, w.fifo, at.runs
 	w.env.Go(func() {
 		for r := range runs {
 			// A hand-off the Fifo's audit revoked meanwhile (it took the job back) is not run.
@@ -119,7 +120,8 @@ func (w *worker) start(self *actor.PID) {
 			case p != "" || draining:
 				w.env.send(self, &JobDone{JobID: r.job.ID, Token: r.token, Panic: p, from: at})
 			case !stopped:
-				w.env.send(registry, &WorkerIdle{PID: self, Ended: r.token, Lent: at})
+				// Free again: lent back to the Fifo straight, with the end.
+				w.env.send(fifo, &Demand{Lend: at, Ended: r.token})
 			}
 		}
 	})
