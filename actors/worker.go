@@ -114,7 +114,6 @@ func (w *worker) start(self *actor.PID) {
 				p = w.env.Runner.Run(jctx, r.job)
 				h.drop(r.token)
 			}
-			stats.Busy.Add(-1)
 			draining, stopped := at.end()
 			switch {
 			case p != "" || draining:
@@ -154,11 +153,13 @@ func (a *Lent) running() bool {
 	return a.token != 0
 }
 
-// end marks the attempt ended and reports whether the worker drains or its incarnation stopped.
+// end marks the attempt ended (the worker no longer counts as busy) and reports whether the
+// worker drains or its incarnation stopped. Called by the attempt goroutine only.
 func (a *Lent) end() (draining, stopped bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.token = 0
+	a.stats.Busy.Add(-1)
 	return a.draining, a.stopped
 }
 
