@@ -75,7 +75,7 @@ type Scheduler struct {
 	wg        sync.WaitGroup // goroutines started through env.Go and the background loops
 	inserting sync.WaitGroup // Enqueue's inserts, which finish even when their caller leaves
 	inserts   actors.InsertGate
-	running   sync.Map      // job id -> context.CancelCauseFunc of its running attempt
+	running   attempts      // job id -> context.CancelCauseFunc of its running attempt
 	cancels   atomic.Uint64 // Cancels of running jobs so far (see runner.Run)
 	lastStart atomic.Int64  // the latest attempt start time handed out, Unix ns (startStamp)
 	draining  atomic.Bool   // Close began: no attempt starts any more
