@@ -5,7 +5,7 @@
 //	├── Categories                     one_for_one
 //	│   └── CategorySupervisor "email" rest_for_one
 //	│       ├── Fifo                   ready jobs of the category, in order
-//	│       ├── WorkerRegistry         worker PIDs and their state: free | busy(job)
+//	│       ├── WorkerRegistry         the workers; lends each free one to the Fifo, drains surplus
 //	│       └── Workers                one_for_one
 //	│           └── Worker × n         one job at a time
 //	├── Waiter                         delayed, scheduled and retry-backoff jobs; one timer

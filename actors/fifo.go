@@ -19,7 +19,7 @@ import (
 // the queue "spills": new jobs stay only in the store, and the Fifo reads them back (by their
 // sequence number, from a cursor, never scanning deleted keys) as the queue drains.
 //
-// The store drives the queue: messages (Enqueued, Requeue) are the fast path, never the only
+// The store drives the queue: messages (Enqueued, Demand) are the fast path, never the only
 // one. Every poll interval the Fifo rescans a page of its queue in the store, from its
 // low-water mark on, and takes every queued job nobody holds; and it checks the hand-offs that
 // have not ended for a while against the store, taking back those that were lost (a stopped
@@ -190,9 +190,6 @@ func (f *fifo) Receive(ctx actor.Context) {
 			f.enqueued(j)
 		}
 		f.pump(ctx)
-	case *Requeue:
-		f.requeue(msg)
-		f.pump(ctx)
 	case *AttemptEnded:
 		f.end(msg.Token)
 		f.pump(ctx)
@@ -314,14 +311,6 @@ func (f *fifo) pushFront(j *persistence.Job) {
 	f.q.pushFront(j)
 	f.ids[j.ID] = struct{}{}
 	f.stats.InMemory.Store(int64(f.len()))
-}
-
-// requeue takes back a job no worker took: its hand-off ends, and it goes back in front.
-func (f *fifo) requeue(msg *Requeue) {
-	f.end(msg.Token)
-	if !f.known(msg.Job.ID) {
-		f.pushFront(msg.Job)
-	}
 }
 
 // end ends a hand-off: the job is no longer held, and its key slot is free.

@@ -17,14 +17,7 @@ type Schedule struct {
 	RunAt time.Time
 }
 
-// Requeue: → Fifo: no worker took the job after all; put it back in front and end the hand-off
-// Token.
-type Requeue struct {
-	Job   *persistence.Job
-	Token uint64
-}
-
-// Demand: WorkerRegistry → Fifo. Reset first forgets the workers lent before (the registry
+// Demand: WorkerRegistry (or a worker's attempt goroutine) → Fifo. Reset first forgets the workers lent before (the registry
 // restarted and lends afresh). Ended, if not 0, is the token of a hand-off whose attempt ended
 // (started or not): its concurrency-key slot is free again. Lend, if set, is a free worker the
 // registry lends the Fifo: the Fifo gives it one job itself (Worker.give), with no message
