@@ -98,7 +98,6 @@ type Badger struct {
 	pipe     *pipe
 	inFlight *commitWait
 	heldBuf  []pendingWrite // the array of a wtxn's held writes, reused (wtxn.go)
-	scratch  [2][]byte      // startOnly's encodings
 	planBuf  []pendingWrite // the array of an update's planned writes, reused (group.add)
 
 	countsMu sync.Mutex

@@ -166,24 +166,6 @@ func (s *Badger) uniqueHolder(t *wtxn, key string) (*Job, error) {
 	return j, nil
 }
 
-// keepRecord is jobWrites' val for a write that leaves the stored record as it is.
-var keepRecord = []byte{}
-
-// startOnly reports, for a job going from queued (old) to running (j), whether the start changed
-// nothing but what a running q/ value holds (state, attempt, started_at, cancel_requested): then
-// the record stays as stored, saying queued, and readers complete it from its q/ key
-// (resolveStart). It returns keepRecord then, and else j's encoded record.
-func (s *Badger) startOnly(old, j *Job) []byte {
-	c := *j
-	c.State, c.Attempt, c.StartedAt, c.CancelRequested = old.State, old.Attempt, old.StartedAt, old.CancelRequested
-	s.scratch[0] = appendJob(s.scratch[0][:0], &c)
-	s.scratch[1] = appendJob(s.scratch[1][:0], old)
-	if bytes.Equal(s.scratch[0], s.scratch[1]) {
-		return keepRecord
-	}
-	return encodeJob(j)
-}
-
 // jobWrites appends to writes the writes that take a job from old (nil for a new job) to j: the
 // record and the index keys that differ. val is j's encoded record, nil to encode it here, or
 // keepRecord to leave the stored record as it is.
