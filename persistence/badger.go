@@ -99,6 +99,7 @@ type Badger struct {
 	inFlight *commitWait
 	heldBuf  []pendingWrite // the array of a wtxn's held writes, reused (wtxn.go)
 	planBuf  []pendingWrite // the array of an update's planned writes, reused (group.add)
+	free     freeSpace      // the disk's free space, as freeBytes last read it (diskguard.go)
 
 	countsMu sync.Mutex
 	counts   map[string]StateCounts

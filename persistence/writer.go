@@ -343,6 +343,7 @@ func (g *group) flush() {
 			break
 		}
 		g.commits = append(g.commits, s.commitTxn(txn))
+		s.free.spent += g.bytes
 		s.remember(g.in)
 		g.answered = append(g.answered, g.in...)
 	}
