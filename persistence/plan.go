@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -76,8 +77,11 @@ func (s *Badger) plan(txn *wtxn, r *request) ([]pendingWrite, error) {
 func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 	writes := make([]pendingWrite, 0, 3*len(r.inserts))
 	res := make([]InsertResult, len(r.inserts))
-	claimed := map[string]*Job{} // unique keys taken earlier in this same request
-	var earlier map[string]*Job  // the jobs of this request by id, for depends_on (depends.go)
+	// Sized once: appending a batch of 1,000 one by one made ~twice their size in garbage.
+	r.planned = slices.Grow(r.planned, len(r.inserts))
+	r.deltas = slices.Grow(r.deltas, len(r.inserts))
+	var claimed map[string]*Job // unique keys taken earlier in this same request
+	var earlier map[string]*Job // the jobs of this request by id, for depends_on (depends.go)
 	for _, j := range r.inserts {
 		if len(j.Parents) > 0 {
 			earlier = make(map[string]*Job, len(r.inserts))
@@ -131,6 +135,9 @@ func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 		r.planned = append(r.planned, j)
 		res[i] = InsertResult{Job: j.Clone()}
 		if j.UniqueKey != "" {
+			if claimed == nil {
+				claimed = map[string]*Job{}
+			}
 			claimed[j.UniqueKey] = j
 		}
 		r.deltas = append(r.deltas, delta{j.ID, j.Category, "", j.State})
