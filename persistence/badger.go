@@ -98,8 +98,8 @@ type Badger struct {
 	pipe     *pipe
 	inFlight *commitWait
 	heldBuf  []pendingWrite // the array of a wtxn's held writes, reused (wtxn.go)
-	scratch  [2][]byte      // startOnly's encodings
 	planBuf  []pendingWrite // the array of an update's planned writes, reused (group.add)
+	free     freeSpace      // the disk's free space, as freeBytes last read it (diskguard.go)
 
 	countsMu sync.Mutex
 	counts   map[string]StateCounts

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -76,8 +77,11 @@ func (s *Badger) plan(txn *wtxn, r *request) ([]pendingWrite, error) {
 func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 	writes := make([]pendingWrite, 0, 3*len(r.inserts))
 	res := make([]InsertResult, len(r.inserts))
-	claimed := map[string]*Job{} // unique keys taken earlier in this same request
-	var earlier map[string]*Job  // the jobs of this request by id, for depends_on (depends.go)
+	// Sized once: appending a batch of 1,000 one by one made ~twice their size in garbage.
+	r.planned = slices.Grow(r.planned, len(r.inserts))
+	r.deltas = slices.Grow(r.deltas, len(r.inserts))
+	var claimed map[string]*Job // unique keys taken earlier in this same request
+	var earlier map[string]*Job // the jobs of this request by id, for depends_on (depends.go)
 	for _, j := range r.inserts {
 		if len(j.Parents) > 0 {
 			earlier = make(map[string]*Job, len(r.inserts))
@@ -131,6 +135,9 @@ func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 		r.planned = append(r.planned, j)
 		res[i] = InsertResult{Job: j.Clone()}
 		if j.UniqueKey != "" {
+			if claimed == nil {
+				claimed = map[string]*Job{}
+			}
 			claimed[j.UniqueKey] = j
 		}
 		r.deltas = append(r.deltas, delta{j.ID, j.Category, "", j.State})
@@ -164,24 +171,6 @@ func (s *Badger) uniqueHolder(t *wtxn, key string) (*Job, error) {
 		return nil, err
 	}
 	return j, nil
-}
-
-// keepRecord is jobWrites' val for a write that leaves the stored record as it is.
-var keepRecord = []byte{}
-
-// startOnly reports, for a job going from queued (old) to running (j), whether the start changed
-// nothing but what a running q/ value holds (state, attempt, started_at, cancel_requested): then
-// the record stays as stored, saying queued, and readers complete it from its q/ key
-// (resolveStart). It returns keepRecord then, and else j's encoded record.
-func (s *Badger) startOnly(old, j *Job) []byte {
-	c := *j
-	c.State, c.Attempt, c.StartedAt, c.CancelRequested = old.State, old.Attempt, old.StartedAt, old.CancelRequested
-	s.scratch[0] = appendJob(s.scratch[0][:0], &c)
-	s.scratch[1] = appendJob(s.scratch[1][:0], old)
-	if bytes.Equal(s.scratch[0], s.scratch[1]) {
-		return keepRecord
-	}
-	return encodeJob(j)
 }
 
 // jobWrites appends to writes the writes that take a job from old (nil for a new job) to j: the

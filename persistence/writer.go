@@ -269,20 +269,37 @@ func (g *group) add(r *request, free int64) {
 // maxPlanBuf bounds the array of planned writes the writer keeps for the next update's plan.
 const maxPlanBuf = 64
 
-// setAll puts writes in txn.
+// setAll puts writes in txn. The entries of the sets share one array (badger keeps a pointer to
+// each until the commit is applied; the array is never reused): one allocation, not one a key.
 func setAll(txn *badger.Txn, writes []pendingWrite) error {
+	sets := 0
 	for _, w := range writes {
-		var err error
-		if w.del {
-			err = txn.Delete(w.key)
-		} else {
-			e := badger.NewEntry(w.key, w.value)
-			if w.ttl > 0 {
-				e = e.WithTTL(w.ttl)
-			}
-			err = txn.SetEntry(e)
+		if !w.del {
+			sets++
 		}
-		if err != nil {
+	}
+	entries := make([]badger.Entry, sets)
+	var (
+		ttl     time.Duration // the last TTL seen and its expiry (Entry.WithTTL's)
+		expires uint64
+	)
+	for _, w := range writes {
+		if w.del {
+			if err := txn.Delete(w.key); err != nil {
+				return err
+			}
+			continue
+		}
+		e := &entries[0]
+		entries = entries[1:]
+		e.Key, e.Value = w.key, w.value
+		if w.ttl > 0 {
+			if w.ttl != ttl {
+				ttl, expires = w.ttl, uint64(time.Now().Add(w.ttl).Unix())
+			}
+			e.ExpiresAt = expires
+		}
+		if err := txn.SetEntry(e); err != nil {
 			return err
 		}
 	}
@@ -326,6 +343,7 @@ func (g *group) flush() {
 			break
 		}
 		g.commits = append(g.commits, s.commitTxn(txn))
+		s.free.spent += g.bytes
 		s.remember(g.in)
 		g.answered = append(g.answered, g.in...)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 )
 
@@ -69,4 +71,33 @@ func TestWriterSplitsABatchAndKeepsItsCacheTrue(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StateSucceeded, j.State)
 	require.Equal(t, uint64(3), s.Stats().Commits, "the first insert, then the batch in two transactions")
+}
+
+// A finished job's record carries the retention TTL (setAll), an unfinished one's none.
+func TestAFinishedRecordExpiresAfterTheRetention(t *testing.T) {
+	s, err := OpenBadger(BadgerOptions{Retention: time.Hour})
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	_, err = s.Insert(ctx, []*Job{
+		{ID: "done", Kind: "k", Category: "c", State: StateQueued},
+		{ID: "open", Kind: "k", Category: "c", State: StateQueued},
+	})
+	require.NoError(t, err)
+	_, err = s.Update(ctx, "done", func(j *Job) error { j.State = StateSucceeded; return nil }, false)
+	require.NoError(t, err)
+	expires := func(id string) uint64 {
+		var at uint64
+		require.NoError(t, s.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(jobKey(id))
+			if err == nil {
+				at = item.ExpiresAt()
+			}
+			return err
+		}))
+		return at
+	}
+	want := uint64(time.Now().Add(time.Hour).Unix())
+	require.InDelta(t, want, expires("done"), 5)
+	require.Zero(t, expires("open"))
 }
