@@ -12,8 +12,7 @@ import (
 //
 //	j/<id>                          the job record (codec.go); ids are UUIDv7, so j/ sorts by creation
 //	q/<category>\x00<seq:8 BE>      queued and running jobs of a category in FIFO order;
-//	                                value = 'Q' or 'R' (queued, running) + the id's 16 bytes
-//	                                when it is a UUID (ids.go), else 'q' or 'r' + the id as text
+//	                                value = 'q' or 'r' (queued, running) + id
 //	s/<run_at unix ns:8 BE><id>     scheduled and retrying jobs in time order; value = state/category
 //	u/<unique_key>                  the unfinished job holding a unique key; value = id
 //	w/<id>                          a pending job (waiting for its parents); value = category, and
@@ -46,13 +45,10 @@ const (
 	prefixWaiting   = "n/"
 )
 
-// The first byte of a q/ value: queued or running, with the id as text or as a UUID's 16 bytes
-// (ids.go). Stores written before the binary form hold only the text tags.
+// The first byte of a q/ value.
 const (
-	tagQueued      = 'q'
-	tagRunning     = 'r'
-	tagQueuedUUID  = 'Q'
-	tagRunningUUID = 'R'
+	tagQueued  = 'q'
+	tagRunning = 'r'
 )
 
 func jobKey(id string) []byte { return append([]byte(prefixJob), id...) }
@@ -157,31 +153,17 @@ func indexKeys(out []indexEntry, j *Job, values bool) []indexEntry {
 	return out
 }
 
-// queuedValue is the value of a queued job's q/ key: 'Q' and its id's 16 bytes, or 'q' and its
-// id as text.
+// queuedValue is the value of a queued job's q/ key: 'q' and its id.
 func queuedValue(id string) []byte {
-	b := make([]byte, 1, 1+len(id))
-	var ok bool
-	if b, ok = appendUUID(b, id); ok {
-		b[0] = tagQueuedUUID
-		return b
-	}
-	b[0] = tagQueued
-	return append(b, id...)
+	return append(append(make([]byte, 0, 1+len(id)), tagQueued), id...)
 }
 
-// runningValue is the value of a running job's q/ key: 'R' and its id's 16 bytes (or 'r' and its
-// id as a string), and what a start changes in its record (attempt, started_at,
-// cancel_requested), so that a start need not rewrite the record (see startOnly).
+// runningValue is the value of a running job's q/ key: 'r', its id, and what a start changes in
+// its record (attempt, started_at, cancel_requested), so that a start need not rewrite the record
+// (see startOnly).
 func runningValue(j *Job) []byte {
-	b := make([]byte, 1, 24+len(j.ID))
-	var ok bool
-	if b, ok = appendUUID(b, j.ID); ok {
-		b[0] = tagRunningUUID
-	} else {
-		b[0] = tagRunning
-		b = appendString(b, j.ID)
-	}
+	b := make([]byte, 0, 24+len(j.ID))
+	b = appendString(append(b, tagRunning), j.ID)
 	b = binary.AppendUvarint(b, uint64(j.Attempt))
 	b = appendOptTime(b, j.StartedAt, 0)
 	return appendBool(b, j.CancelRequested)
@@ -199,33 +181,14 @@ type queueEntry struct {
 
 // parseQueueValue splits the value of a q/ key.
 func parseQueueValue(v []byte) (queueEntry, error) {
-	if len(v) < 2 {
-		return queueEntry{}, fmt.Errorf("corrupt queue value %q", v)
-	}
-	var (
-		d  *decoder
-		id string
-	)
-	switch v[0] {
-	case tagQueued:
+	if len(v) >= 2 && v[0] == tagQueued {
 		return queueEntry{id: string(v[1:])}, nil
-	case tagQueuedUUID:
-		if len(v) != 17 {
-			return queueEntry{}, fmt.Errorf("corrupt queue value %q", v)
-		}
-		return queueEntry{id: uuidText(v[1:])}, nil
-	case tagRunning:
-		d = &decoder{b: v[1:]}
-		id = d.string()
-	case tagRunningUUID:
-		if len(v) < 17 {
-			return queueEntry{}, fmt.Errorf("corrupt queue value %q", v)
-		}
-		d, id = &decoder{b: v[17:]}, uuidText(v[1:17])
-	default:
+	}
+	if len(v) < 2 || v[0] != tagRunning {
 		return queueEntry{}, fmt.Errorf("corrupt queue value %q", v)
 	}
-	e := queueEntry{running: true, id: id, attempt: int(d.uvarint()), startedAt: d.optTime(0), cancel: d.bool()}
+	d := &decoder{b: v[1:]}
+	e := queueEntry{running: true, id: d.string(), attempt: int(d.uvarint()), startedAt: d.optTime(0), cancel: d.bool()}
 	if d.err != nil || len(d.b) != 0 {
 		return queueEntry{}, fmt.Errorf("corrupt queue value %q", v)
 	}
