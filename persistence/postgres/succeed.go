@@ -14,14 +14,15 @@ import (
 // encoding/json writes them) and held by this node ($6) and its epoch ($7), whose lease still
 // holds, ends succeeded at $4 ($5: the same time as JSON text) with the result $8. The rows are
 // found and locked one by one by their ids through the primary key, in id order (two batches
-// never deadlock): the lateral subquery with OFFSET 0 keeps the planner from reading the node's
-// running jobs (jobsched_jobs_running, all under one key, with the dead entries of the jobs
-// finished since the last vacuum) and testing each against the ids, which cost up to ~0.5 ms a
-// job once the finishes lagged (docs/cluster.md, "Session 6: work rate"). The fields it changes go to the row's
-// patch; a row whose patch was the claim's (no write of a whole record since its start) keeps
-// that patch's fields in it, and comes back without its record (clean: the caller's copy of the
-// job, with the success applied, is the job as stored); another comes back with it. The jobs
-// finished are notified 100 to a notification ("<node>|<id>,<id>,...", within NOTIFY's 8,000
+// never deadlock), and checked as locked (a row that is no longer this attempt's stays locked to
+// the commit, unwritten): the lateral subquery with OFFSET 0 keeps the planner from reading the
+// node's running jobs (jobsched_jobs_running, all under one key, with the dead entries of the
+// jobs finished since the last vacuum) and testing each against the ids, which cost up to
+// ~0.5 ms a job once the finishes lagged (docs/cluster.md, "Session 6: work rate"). The fields
+// it changes go to the row's patch; a row whose patch was the claim's (no write of a whole
+// record since its start) keeps that patch's fields in it, and comes back without its record
+// (clean: the caller's copy of the job, with the success applied, is the job as stored);
+// another comes back with it. The jobs finished are notified 100 to a notification ("<node>|<id>,<id>,...", within NOTIFY's 8,000
 // bytes): one each cost the server and the listeners a message per job.
 const succeedSQL = `WITH u AS (
 	SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::timestamptz[], $5::text[], $8::text[])
