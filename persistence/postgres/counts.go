@@ -11,13 +11,19 @@ import (
 )
 
 // counts are the per-category state counts: read from the database, plus this node's writes
-// since. A refresh holds writing exclusively while it reads, so no write of ours is in flight
-// then: each of our writes is either in the read or applied after it, never both or neither.
+// since. A refresh holds writing exclusively only while it takes its snapshot (the first
+// statement of a repeatable-read transaction), so no write of ours is in flight then: each of
+// our writes is either in the snapshot or applied after it, never both or neither. The writes
+// applied while the refresh counts in that snapshot are kept in pending and applied again to
+// what it read; the writes do not wait for the count itself (~10-50 ms, every CountsEvery).
 type counts struct {
 	writing sync.RWMutex // held shared by every write of ours, from its BEGIN to its delta
-	mu      sync.Mutex   // guards by
+	mu      sync.Mutex   // guards by and pending
 	by      map[string]persistence.StateCounts
+	pending deltas // while a refresh counts: the writes applied since its snapshot (nil: none counting)
 	opened  time.Time
+	// counting, when set (by tests), is called by a refresh between its snapshot and its count.
+	counting func()
 }
 
 func (c *counts) init() { c.by = map[string]persistence.StateCounts{} }
@@ -40,11 +46,19 @@ func (c *counts) apply(d deltas) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.pending != nil {
+		c.pending = append(c.pending, d...)
+	}
+	applyTo(c.by, d)
+}
+
+// applyTo adds the changes d to by.
+func applyTo(by map[string]persistence.StateCounts, d deltas) {
 	for _, x := range d {
-		cc := c.by[x.category]
+		cc := by[x.category]
 		if cc == nil {
 			cc = persistence.StateCounts{}
-			c.by[x.category] = cc
+			by[x.category] = cc
 		}
 		if x.from != "" && !x.from.Finished() {
 			cc[x.from]--
@@ -55,9 +69,31 @@ func (c *counts) apply(d deltas) {
 
 // refreshCounts reads the counts again from the database.
 func (s *Store) refreshCounts(ctx context.Context) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("counts: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }() // read only: its end changes nothing
 	s.counts.writing.Lock()
-	defer s.counts.writing.Unlock()
-	rows, err := s.pool.Query(ctx, `
+	_, err = tx.Exec(ctx, "SELECT 1") // the snapshot, while no write of ours is in flight
+	if err == nil {
+		s.counts.mu.Lock()
+		s.counts.pending = deltas{}
+		s.counts.mu.Unlock()
+	}
+	s.counts.writing.Unlock()
+	if err != nil {
+		return fmt.Errorf("counts: %w", err)
+	}
+	defer func() {
+		s.counts.mu.Lock()
+		s.counts.pending = nil
+		s.counts.mu.Unlock()
+	}()
+	if s.counts.counting != nil {
+		s.counts.counting()
+	}
+	rows, err := tx.Query(ctx, `
 		SELECT category, state, count(*) FROM jobsched_jobs
 			WHERE state IN `+unstartedSQL+` GROUP BY category, state
 		UNION ALL
@@ -84,6 +120,7 @@ func (s *Store) refreshCounts(ctx context.Context) error {
 		return fmt.Errorf("counts: %w", err)
 	}
 	s.counts.mu.Lock()
+	applyTo(by, s.counts.pending)
 	s.counts.by = by
 	s.counts.mu.Unlock()
 	return nil

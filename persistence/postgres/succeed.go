@@ -13,23 +13,27 @@ import (
 // arrays): each job ($1 ids) still running as its attempt ($2 attempts, $3 start times as
 // encoding/json writes them) and held by this node ($6) and its epoch ($7), whose lease still
 // holds, ends succeeded at $4 ($5: the same time as JSON text) with the result $8. The rows are
-// found by their ids (j.id = ANY: without it the planner may read every running job of the
-// node and test each against every id) and locked in id order (two batches never deadlock). The fields it changes go to the row's
-// patch; a row whose patch was the claim's (no write of a whole record since its start) keeps
-// that patch's fields in it, and comes back without its record (clean: the caller's copy of the
-// job, with the success applied, is the job as stored); another comes back with it. The jobs
-// finished are notified 100 to a notification ("<node>|<id>,<id>,...", within NOTIFY's 8,000
+// found and locked one by one by their ids through the primary key, in id order (two batches
+// never deadlock), and checked as locked (a row that is no longer this attempt's stays locked to
+// the commit, unwritten): the lateral subquery with OFFSET 0 keeps the planner from reading the
+// node's running jobs (jobsched_jobs_running, all under one key, with the dead entries of the
+// jobs finished since the last vacuum) and testing each against the ids, which cost up to
+// ~0.5 ms a job once the finishes lagged (docs/cluster.md, "Session 6: work rate"). The fields
+// it changes go to the row's patch; a row whose patch was the claim's (no write of a whole
+// record since its start) keeps that patch's fields in it, and comes back without its record
+// (clean: the caller's copy of the job, with the success applied, is the job as stored);
+// another comes back with it. The jobs finished are notified 100 to a notification ("<node>|<id>,<id>,...", within NOTIFY's 8,000
 // bytes): one each cost the server and the listeners a message per job.
 const succeedSQL = `WITH u AS (
 	SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::timestamptz[], $5::text[], $8::text[])
 		AS u(id, attempt, started, at, at_text, result)),
 locked AS (
 	SELECT j.id, j.patch IS NOT NULL AS clean, u.at, u.at_text, u.result
-	FROM jobsched_jobs j JOIN u ON u.id = j.id
-	WHERE j.id = ANY($1::text[]) AND j.state = 'running' AND j.node = $6 AND j.node_epoch = $7 AND j.attempt = u.attempt
+	FROM (SELECT * FROM u ORDER BY u.id) u
+		CROSS JOIN LATERAL (SELECT * FROM jobsched_jobs j WHERE j.id = u.id OFFSET 0 FOR UPDATE) j
+	WHERE j.state = 'running' AND j.node = $6 AND j.node_epoch = $7 AND j.attempt = u.attempt
 		AND coalesce(j.patch->>'started_at', j.record->>'started_at') = u.started
-		AND EXISTS (SELECT 1 FROM jobsched_nodes WHERE name = $6 AND epoch = $7)
-	ORDER BY j.id FOR UPDATE OF j),
+		AND EXISTS (SELECT 1 FROM jobsched_nodes WHERE name = $6 AND epoch = $7)),
 done AS (
 	UPDATE jobsched_jobs j SET state = 'succeeded', seq = NULL, node = NULL, node_epoch = NULL, finished_at = l.at,
 		patch = CASE WHEN l.clean THEN json_build_object('state', 'succeeded', 'attempt', j.attempt,
