@@ -300,13 +300,11 @@ func (s *Badger) settleGroup(txn *wtxn, r *request, p *Job, g depGroup, now time
 // settleChild applies the finish of p to its child cid (settle): a success counts it done, and
 // releases it at its last parent; a failure cancels it unless it says ParentFailureRun.
 func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time.Time, writes []pendingWrite) ([]pendingWrite, error) {
-	if p.State == StateSucceeded {
+	held, isHeld := s.waits.get(txn, cid)
+	if p.State == StateSucceeded && isHeld && held.n > 1 && held.cat != "" {
 		// A count held above one is a child still pending (every write that takes a job out of
 		// pending drops its count): only the count changes, and its record need not be read.
-		if w, ok := s.waits.get(txn, cid); ok && w.n > 1 && w.cat != "" {
-			writes = s.setWaiting(writes, cid, w.cat, w.n-1, w.key)
-			return writes, nil
-		}
+		return s.setWaiting(writes, cid, held.cat, held.n-1, held.key), nil
 	}
 	prev, err := s.lookup(txn, cid)
 	if errors.Is(err, ErrNotFound) {
@@ -319,9 +317,11 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 	}
 	cancel := p.State != StateSucceeded && prev.OnParentFailure != ParentFailureRun
 	if !cancel {
-		w, err := s.readWaiting(txn, cid)
-		if err != nil {
-			return nil, err
+		w := held
+		if !isHeld || held.n == 0 {
+			if w, err = s.readWaiting(txn, cid); err != nil {
+				return nil, err
+			}
 		}
 		if w.n > 1 {
 			// Still waiting: only the count changes, not the record.
