@@ -71,7 +71,7 @@ func TestAStoreWithOneDependKeyPerDependencyIsSettled(t *testing.T) {
 	s, err = OpenBadger(BadgerOptions{Dir: dir})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
-	require.Equal(t, map[string][]string{"a": {"a"}, "b": {"b"}}, s.kids.by["p"])
+	require.Equal(t, map[string][]string{"a": {"a"}, "b": {"b"}}, s.kids.groups("p"))
 	_, err = s.Insert(ctx, []*Job{newJobFor("c", "p"), newJobFor("d", "p")}) // a list, besides
 	require.NoError(t, err)
 	succeed(t, s, "p")

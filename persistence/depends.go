@@ -78,7 +78,8 @@ func (s *Badger) forgetSettled(answered []*request) {
 // spare id in s.parents only costs a look at its d/ keys).
 func (s *Badger) reopened(parent string) bool {
 	if !s.kids.off {
-		return len(s.kids.by[parent]) > 0
+		m := s.kids.by[parent]
+		return m.len() > 0
 	}
 	groups, err := s.dependGroups(parent, func(_ depGroup, open bool) bool { return open })
 	return err != nil || len(groups) > 0
@@ -525,7 +526,7 @@ func (s *Badger) openChildren(_ *wtxn, parent string, limit int) ([]depGroup, bo
 		return out, more, nil
 	}
 	groups, err := s.dependGroups(parent, func(g depGroup, open bool) bool {
-		if w, ok := pending[g.key]; ok {
+		if w, ok := pending.get(g.key); ok {
 			return w.open
 		}
 		return open
@@ -537,11 +538,11 @@ func (s *Badger) openChildren(_ *wtxn, parent string, limit int) ([]depGroup, bo
 	for _, g := range groups {
 		seen[g.key] = true
 	}
-	for key, w := range pending { // written by this transaction only
+	pending.each(func(key string, w depWrite) { // written by this transaction only
 		if w.open && !seen[key] {
 			groups = append(groups, depGroup{key: key, kids: w.kids})
 		}
-	}
+	})
 	slices.SortFunc(groups, func(a, b depGroup) int { return strings.Compare(a.key, b.key) })
 	out, more := takeGroups(groups, limit)
 	return out, more, nil
@@ -591,11 +592,8 @@ func (s *Badger) notePendingDeps(writes []pendingWrite) {
 			continue // never: the writer wrote it
 		}
 		m := s.pendingDeps[parent]
-		if m == nil {
-			m = map[string]depWrite{}
-			s.pendingDeps[parent] = m
-		}
-		m[g.key] = depWrite{kids: g.kids, open: open}
+		m.set(g.key, depWrite{kids: g.kids, open: open})
+		s.pendingDeps[parent] = m
 	}
 }
 

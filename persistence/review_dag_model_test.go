@@ -110,11 +110,8 @@ func reviewRandomDAG(t *testing.T, seed int64) {
 		}
 		require.Equal(t, pending, s.Counts()["c"][StatePending], "step %d (%s)", step, what)
 		want := storedOpenKids(t, s)
-		got := map[string]map[string][]string{}
 		sync()
-		for p, m := range s.kids.by {
-			got[p] = m
-		}
+		got := s.kids.all()
 		require.False(t, s.kids.off)
 		require.Equal(t, want, got, "step %d (%s)", step, what)
 	}
