@@ -317,6 +317,7 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 		return writes, nil // cancelled meanwhile, or released by an earlier finish
 	}
 	cancel := p.State != StateSucceeded && prev.OnParentFailure != ParentFailureRun
+	none := false // the child has no w/ key to delete (countInsert)
 	if !cancel {
 		w := held
 		if !isHeld || held.n == 0 {
@@ -332,6 +333,7 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 		if w.key {
 			writes = append(writes, pendingWrite{key: waitingKey(cid), del: true})
 		}
+		none = w.none
 		s.waits.stage(cid, waitCount{})
 	}
 	c := prev.Clone()
@@ -349,6 +351,9 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 	}
 	if writes, err = s.jobWrites(writes, prev, c, nil); err != nil {
 		return nil, err
+	}
+	if none {
+		writes = dropPendingDelete(writes, c.ID)
 	}
 	r.planned = append(r.planned, c)
 	if c.State != prev.State {
@@ -373,6 +378,7 @@ func (s *Badger) readWaiting(t *wtxn, id string) (waitCount, error) {
 	item, err := txn.Get(pendingKey(id))
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
+		w.none = true
 	case err != nil:
 		return waitCount{}, fmt.Errorf("read the parents count of %s: %w", id, err)
 	default:
@@ -418,10 +424,13 @@ func (s *Badger) setWaiting(writes []pendingWrite, id, cat string, n uint64, key
 }
 
 // countInsert stages the parents count of j, just inserted (its writes are in writes), and
-// writes it in its w/ key: the dependencies of edges still open.
-func (s *Badger) countInsert(writes []pendingWrite, j *Job, edges []depListID) {
+// writes it in its w/ key: the dependencies of edges still open. A child that waits for one
+// parent gets no w/ key at all (two keys fewer: its insert's and its release's): a missing w/
+// key reads as a count of one (readWaiting), and the start-up scan counts it as pending from
+// its parent's open d/ key, which names it until its release (countUnindexedPending).
+func (s *Badger) countInsert(writes []pendingWrite, j *Job, edges []depListID) []pendingWrite {
 	if j.State != StatePending {
-		return
+		return writes
 	}
 	n := uint64(0)
 	for _, e := range edges {
@@ -429,7 +438,31 @@ func (s *Badger) countInsert(writes []pendingWrite, j *Job, edges []depListID) {
 			n++
 		}
 	}
+	if n == 1 {
+		k := pendingKey(j.ID)
+		for i := len(writes) - 1; i >= 0; i-- {
+			if !writes[i].del && bytes.Equal(writes[i].key, k) {
+				writes = slices.Delete(writes, i, i+1)
+				break
+			}
+		}
+		s.waits.stage(j.ID, waitCount{n: 1, cat: j.Category, none: true})
+		return writes
+	}
 	s.countInPending(writes, j.ID, j.Category, n)
+	return writes
+}
+
+// dropPendingDelete removes from writes the delete of id's w/ key (jobWrites wrote it as the job
+// left pending) when the job has none.
+func dropPendingDelete(writes []pendingWrite, id string) []pendingWrite {
+	k := pendingKey(id)
+	for i := len(writes) - 1; i >= 0; i-- {
+		if writes[i].del && bytes.Equal(writes[i].key, k) {
+			return slices.Delete(writes, i, i+1)
+		}
+	}
+	return writes
 }
 
 // countInPending gives the w/ write of the pending job id among writes (jobWrites wrote it) its
@@ -477,6 +510,7 @@ func (s *Badger) recoverSettles() error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixDepends), PrefetchValues: false})
 		var parents []string
 		last := ""
+		waiting := map[string]struct{}{} // the children of open d/ keys
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			if item.ValueSize() == int64(len(dependDone)) {
@@ -495,8 +529,14 @@ func (s *Badger) recoverSettles() error {
 				s.parents[p] = struct{}{}
 			}
 			s.kids.add(p, g)
+			for _, kid := range g.kids {
+				waiting[kid] = struct{}{}
+			}
 		}
 		it.Close()
+		if err := s.countUnindexedPending(txn, waiting); err != nil {
+			return err
+		}
 		for _, id := range parents {
 			p, err := s.readJob(txn, id)
 			if errors.Is(err, ErrNotFound) {
@@ -511,6 +551,34 @@ func (s *Badger) recoverSettles() error {
 		}
 		return nil
 	})
+}
+
+// countUnindexedPending adds to the counts (load counted the w/ keys) the pending jobs without a
+// w/ key: the children inserted waiting for one parent (countInsert), each named by an open d/
+// key until its release, so among waiting (the children of the open d/ keys). It reads the
+// record of each child that has no w/ key; one that is not pending (cancelled by another parent) or is
+// gone is not counted.
+func (s *Badger) countUnindexedPending(txn *badger.Txn, waiting map[string]struct{}) error {
+	for id := range waiting {
+		_, err := txn.Get(pendingKey(id))
+		if err == nil {
+			continue // counted by load
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("read the w/ key of %s: %w", id, err)
+		}
+		j, err := s.readJob(txn, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted
+		}
+		if err != nil {
+			return err
+		}
+		if j.State == StatePending {
+			s.count(j.Category)[StatePending]++
+		}
+	}
+	return nil
 }
 
 // openChildren returns the open d/ keys of parent, whole, until they name limit children (at
