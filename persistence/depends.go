@@ -412,14 +412,20 @@ func (s *Badger) readWaiting(t *wtxn, id string) (waitCount, error) {
 }
 
 // setWaiting appends the write that sets the parents count of the pending job id (of category
-// cat) to n (at least one): its w/ key's value (keys.go), and deletes its n/ key if an older
-// binary stored one (key).
+// cat) to n (at least one): its w/ key's value (keys.go), or, at one, the delete of its w/ key
+// (a missing w/ key reads as one, and the job is counted at start-up from its last parent's open
+// d/ key, as countInsert's children are: its release then deletes no w/ key); and deletes its n/
+// key if an older binary stored one (key).
 func (s *Badger) setWaiting(writes []pendingWrite, id, cat string, n uint64, key bool) []pendingWrite {
-	writes = append(writes, pendingWrite{key: pendingKey(id), value: pendingValue(cat, n)})
+	if n <= 1 {
+		writes = append(writes, pendingWrite{key: pendingKey(id), del: true})
+	} else {
+		writes = append(writes, pendingWrite{key: pendingKey(id), value: pendingValue(cat, n)})
+	}
 	if key {
 		writes = append(writes, pendingWrite{key: waitingKey(id), del: true})
 	}
-	s.waits.stage(id, waitCount{n: n, cat: cat})
+	s.waits.stage(id, waitCount{n: n, cat: cat, none: n <= 1})
 	return writes
 }
 
