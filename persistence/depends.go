@@ -560,10 +560,10 @@ func (s *Badger) recoverSettles() error {
 }
 
 // countUnindexedPending adds to the counts (load counted the w/ keys) the pending jobs without a
-// w/ key: the children inserted waiting for one parent (countInsert), each named by an open d/
-// key until its release, so among waiting (the children of the open d/ keys). It reads the
-// record of each child that has no w/ key; one that is not pending (cancelled by another parent) or is
-// gone is not counted.
+// w/ key: the children waiting for one parent (countInsert, setWaiting), each named by an open
+// d/ key until its release, so among waiting (the children of the open d/ keys). It reads the
+// record of each child without a w/ key; one that is not pending (cancelled by another parent)
+// or is gone is not counted.
 func (s *Badger) countUnindexedPending(txn *badger.Txn, waiting map[string]struct{}) error {
 	for id := range waiting {
 		_, err := txn.Get(pendingKey(id))
