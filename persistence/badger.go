@@ -125,7 +125,7 @@ type Badger struct {
 	parents map[string]struct{}
 	// pendingDeps: the d/ keys written in the open transaction, by parent and key (depWrite),
 	// so that openChildren need not iterate the transaction's pending writes (depends.go).
-	pendingDeps map[string]map[string]depWrite
+	pendingDeps map[string]keyed[depWrite]
 	waits       waitCounts // the parents counts the writer wrote (waitcounts.go)
 	kids        openKids   // the open d/ keys, by parent (openkids.go)
 }
@@ -177,7 +177,7 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 	}
 	s := &Badger{
 		parents:       map[string]struct{}{},
-		pendingDeps:   map[string]map[string]depWrite{},
+		pendingDeps:   map[string]keyed[depWrite]{},
 		db:            db,
 		opt:           opt,
 		reqs:          make(chan *request, 4096),

@@ -78,7 +78,8 @@ func (s *Badger) forgetSettled(answered []*request) {
 // spare id in s.parents only costs a look at its d/ keys).
 func (s *Badger) reopened(parent string) bool {
 	if !s.kids.off {
-		return len(s.kids.by[parent]) > 0
+		m := s.kids.by[parent]
+		return m.len() > 0
 	}
 	groups, err := s.dependGroups(parent, func(_ depGroup, open bool) bool { return open })
 	return err != nil || len(groups) > 0
@@ -300,13 +301,11 @@ func (s *Badger) settleGroup(txn *wtxn, r *request, p *Job, g depGroup, now time
 // settleChild applies the finish of p to its child cid (settle): a success counts it done, and
 // releases it at its last parent; a failure cancels it unless it says ParentFailureRun.
 func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time.Time, writes []pendingWrite) ([]pendingWrite, error) {
-	if p.State == StateSucceeded {
+	held, isHeld := s.waits.get(txn, cid)
+	if p.State == StateSucceeded && isHeld && held.n > 1 && held.cat != "" {
 		// A count held above one is a child still pending (every write that takes a job out of
 		// pending drops its count): only the count changes, and its record need not be read.
-		if w, ok := s.waits.get(txn, cid); ok && w.n > 1 && w.cat != "" {
-			writes = s.setWaiting(writes, cid, w.cat, w.n-1, w.key)
-			return writes, nil
-		}
+		return s.setWaiting(writes, cid, held.cat, held.n-1, held.key), nil
 	}
 	prev, err := s.lookup(txn, cid)
 	if errors.Is(err, ErrNotFound) {
@@ -318,10 +317,13 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 		return writes, nil // cancelled meanwhile, or released by an earlier finish
 	}
 	cancel := p.State != StateSucceeded && prev.OnParentFailure != ParentFailureRun
+	none := false // the child has no w/ key to delete (countInsert)
 	if !cancel {
-		w, err := s.readWaiting(txn, cid)
-		if err != nil {
-			return nil, err
+		w := held
+		if !isHeld || held.n == 0 {
+			if w, err = s.readWaiting(txn, cid); err != nil {
+				return nil, err
+			}
 		}
 		if w.n > 1 {
 			// Still waiting: only the count changes, not the record.
@@ -331,6 +333,7 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 		if w.key {
 			writes = append(writes, pendingWrite{key: waitingKey(cid), del: true})
 		}
+		none = w.none
 		s.waits.stage(cid, waitCount{})
 	}
 	c := prev.Clone()
@@ -348,6 +351,9 @@ func (s *Badger) settleChild(txn *wtxn, r *request, p *Job, cid string, now time
 	}
 	if writes, err = s.jobWrites(writes, prev, c, nil); err != nil {
 		return nil, err
+	}
+	if none {
+		writes = dropPendingDelete(writes, c.ID)
 	}
 	r.planned = append(r.planned, c)
 	if c.State != prev.State {
@@ -372,6 +378,7 @@ func (s *Badger) readWaiting(t *wtxn, id string) (waitCount, error) {
 	item, err := txn.Get(pendingKey(id))
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
+		w.none = true
 	case err != nil:
 		return waitCount{}, fmt.Errorf("read the parents count of %s: %w", id, err)
 	default:
@@ -405,22 +412,31 @@ func (s *Badger) readWaiting(t *wtxn, id string) (waitCount, error) {
 }
 
 // setWaiting appends the write that sets the parents count of the pending job id (of category
-// cat) to n (at least one): its w/ key's value (keys.go), and deletes its n/ key if an older
-// binary stored one (key).
+// cat) to n (at least one): its w/ key's value (keys.go), or, at one, the delete of its w/ key
+// (a missing w/ key reads as one, and the job is counted at start-up from its last parent's open
+// d/ key, as countInsert's children are: its release then deletes no w/ key); and deletes its n/
+// key if an older binary stored one (key).
 func (s *Badger) setWaiting(writes []pendingWrite, id, cat string, n uint64, key bool) []pendingWrite {
-	writes = append(writes, pendingWrite{key: pendingKey(id), value: pendingValue(cat, n)})
+	if n <= 1 {
+		writes = append(writes, pendingWrite{key: pendingKey(id), del: true})
+	} else {
+		writes = append(writes, pendingWrite{key: pendingKey(id), value: pendingValue(cat, n)})
+	}
 	if key {
 		writes = append(writes, pendingWrite{key: waitingKey(id), del: true})
 	}
-	s.waits.stage(id, waitCount{n: n, cat: cat})
+	s.waits.stage(id, waitCount{n: n, cat: cat, none: n <= 1})
 	return writes
 }
 
 // countInsert stages the parents count of j, just inserted (its writes are in writes), and
-// writes it in its w/ key: the dependencies of edges still open.
-func (s *Badger) countInsert(writes []pendingWrite, j *Job, edges []depListID) {
+// writes it in its w/ key: the dependencies of edges still open. A child that waits for one
+// parent gets no w/ key at all (two keys fewer: its insert's and its release's): a missing w/
+// key reads as a count of one (readWaiting), and the start-up scan counts it as pending from
+// its parent's open d/ key, which names it until its release (countUnindexedPending).
+func (s *Badger) countInsert(writes []pendingWrite, j *Job, edges []depListID) []pendingWrite {
 	if j.State != StatePending {
-		return
+		return writes
 	}
 	n := uint64(0)
 	for _, e := range edges {
@@ -428,7 +444,31 @@ func (s *Badger) countInsert(writes []pendingWrite, j *Job, edges []depListID) {
 			n++
 		}
 	}
+	if n == 1 {
+		k := pendingKey(j.ID)
+		for i := len(writes) - 1; i >= 0; i-- {
+			if !writes[i].del && bytes.Equal(writes[i].key, k) {
+				writes = slices.Delete(writes, i, i+1)
+				break
+			}
+		}
+		s.waits.stage(j.ID, waitCount{n: 1, cat: j.Category, none: true})
+		return writes
+	}
 	s.countInPending(writes, j.ID, j.Category, n)
+	return writes
+}
+
+// dropPendingDelete removes from writes the delete of id's w/ key (jobWrites wrote it as the job
+// left pending) when the job has none.
+func dropPendingDelete(writes []pendingWrite, id string) []pendingWrite {
+	k := pendingKey(id)
+	for i := len(writes) - 1; i >= 0; i-- {
+		if writes[i].del && bytes.Equal(writes[i].key, k) {
+			return slices.Delete(writes, i, i+1)
+		}
+	}
+	return writes
 }
 
 // countInPending gives the w/ write of the pending job id among writes (jobWrites wrote it) its
@@ -476,6 +516,7 @@ func (s *Badger) recoverSettles() error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixDepends), PrefetchValues: false})
 		var parents []string
 		last := ""
+		waiting := map[string]struct{}{} // the children of open d/ keys
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			if item.ValueSize() == int64(len(dependDone)) {
@@ -494,8 +535,14 @@ func (s *Badger) recoverSettles() error {
 				s.parents[p] = struct{}{}
 			}
 			s.kids.add(p, g)
+			for _, kid := range g.kids {
+				waiting[kid] = struct{}{}
+			}
 		}
 		it.Close()
+		if err := s.countUnindexedPending(txn, waiting); err != nil {
+			return err
+		}
 		for _, id := range parents {
 			p, err := s.readJob(txn, id)
 			if errors.Is(err, ErrNotFound) {
@@ -512,6 +559,44 @@ func (s *Badger) recoverSettles() error {
 	})
 }
 
+// countUnindexedPending adds to the counts (load counted the w/ keys) the pending jobs without a
+// w/ key: the children waiting for one parent (countInsert, setWaiting), each named by an open
+// d/ key until its release, so among waiting (the children of the open d/ keys). It reads the
+// record of each child without a w/ key, in key order (random reads cost several times more);
+// one that is not pending (cancelled by another parent) or is gone is not counted.
+func (s *Badger) countUnindexedPending(txn *badger.Txn, waiting map[string]struct{}) error {
+	ids := make([]string, 0, len(waiting))
+	for id := range waiting {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var j Job
+	for _, id := range ids {
+		_, err := txn.Get(pendingKey(id))
+		if err == nil {
+			continue // counted by load
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("read the w/ key of %s: %w", id, err)
+		}
+		item, err := txn.Get(jobKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			continue // deleted
+		}
+		if err != nil {
+			return fmt.Errorf("read job %s: %w", id, err)
+		}
+		j = Job{}
+		if err := item.Value(func(v []byte) error { return decodeJob(id, v, &j) }); err != nil {
+			return fmt.Errorf("decode job %s: %w", id, err)
+		}
+		if j.State == StatePending {
+			s.count(j.Category)[StatePending]++
+		}
+	}
+	return nil
+}
+
 // openChildren returns the open d/ keys of parent, whole, until they name limit children (at
 // least one key), and whether there are more. It reads the committed keys through a read-only
 // transaction (only the writer commits, so it sees what txn saw) and adds the open
@@ -525,7 +610,7 @@ func (s *Badger) openChildren(_ *wtxn, parent string, limit int) ([]depGroup, bo
 		return out, more, nil
 	}
 	groups, err := s.dependGroups(parent, func(g depGroup, open bool) bool {
-		if w, ok := pending[g.key]; ok {
+		if w, ok := pending.get(g.key); ok {
 			return w.open
 		}
 		return open
@@ -537,11 +622,11 @@ func (s *Badger) openChildren(_ *wtxn, parent string, limit int) ([]depGroup, bo
 	for _, g := range groups {
 		seen[g.key] = true
 	}
-	for key, w := range pending { // written by this transaction only
+	pending.each(func(key string, w depWrite) { // written by this transaction only
 		if w.open && !seen[key] {
 			groups = append(groups, depGroup{key: key, kids: w.kids})
 		}
-	}
+	})
 	slices.SortFunc(groups, func(a, b depGroup) int { return strings.Compare(a.key, b.key) })
 	out, more := takeGroups(groups, limit)
 	return out, more, nil
@@ -591,11 +676,8 @@ func (s *Badger) notePendingDeps(writes []pendingWrite) {
 			continue // never: the writer wrote it
 		}
 		m := s.pendingDeps[parent]
-		if m == nil {
-			m = map[string]depWrite{}
-			s.pendingDeps[parent] = m
-		}
-		m[g.key] = depWrite{kids: g.kids, open: open}
+		m.set(g.key, depWrite{kids: g.kids, open: open})
+		s.pendingDeps[parent] = m
 	}
 }
 

@@ -53,10 +53,7 @@ func TestOpenKidsMatchTheStore(t *testing.T) {
 	check := func(s *Badger) {
 		t.Helper()
 		want := storedOpenKids(t, s)
-		got := s.kids.by
-		if got == nil {
-			got = map[string]map[string][]string{}
-		}
+		got := s.kids.all()
 		require.False(t, s.kids.off)
 		require.Equal(t, want, got)
 		n := 0
@@ -68,8 +65,8 @@ func TestOpenKidsMatchTheStore(t *testing.T) {
 		require.Equal(t, n, s.kids.n)
 	}
 	check(s)
-	require.Len(t, s.kids.by["r0"], 1, "one list of the 20 children of one insert")
-	require.Len(t, s.kids.by["r0"]["c00\x00"], 20)
+	require.Len(t, s.kids.groups("r0"), 1, "one list of the 20 children of one insert")
+	require.Len(t, s.kids.groups("r0")["c00\x00"], 20)
 
 	finish := func(s *Badger, id string) {
 		t.Helper()
@@ -92,7 +89,7 @@ func TestOpenKidsMatchTheStore(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
 	check(s)
-	require.Len(t, s.kids.by["r1"]["c00\x00"], 20)
+	require.Len(t, s.kids.groups("r1")["c00\x00"], 20)
 	finish(s, "r1")
 	c, err := s.Get(ctx, "c07")
 	require.NoError(t, err)
@@ -106,17 +103,26 @@ func TestOpenKidsOpenMergesTheTransactionsWrites(t *testing.T) {
 	o.add("p", one("d"))
 	o.add("p", depGroup{key: "a\x00", kids: []string{"a", "a1", "a2"}})
 	require.Equal(t, 5, o.n)
-	out, more, ok := o.open("p", map[string]depWrite{"d": {kids: []string{"d"}}, "c": {kids: []string{"c"}, open: true}}, 10)
+	out, more, ok := o.open("p", pendingOf(map[string]depWrite{"d": {kids: []string{"d"}}, "c": {kids: []string{"c"}, open: true}}), 10)
 	require.True(t, ok)
 	require.False(t, more)
 	require.Equal(t, []depGroup{{key: "a\x00", kids: []string{"a", "a1", "a2"}}, one("b"), one("c")}, out)
-	out, more, _ = o.open("p", nil, 2) // whole lists, at least one
+	out, more, _ = o.open("p", keyed[depWrite]{}, 2) // whole lists, at least one
 	require.True(t, more)
 	require.Equal(t, []depGroup{{key: "a\x00", kids: []string{"a", "a1", "a2"}}}, out)
-	out, more, _ = o.open("p", nil, 4)
+	out, more, _ = o.open("p", keyed[depWrite]{}, 4)
 	require.True(t, more)
 	require.Equal(t, []depGroup{{key: "a\x00", kids: []string{"a", "a1", "a2"}}, one("b")}, out)
-	o.land(map[string]map[string]depWrite{"p": {"a\x00": {}, "b": {}, "d": {}}})
+	o.land(map[string]keyed[depWrite]{"p": pendingOf(map[string]depWrite{"a\x00": {}, "b": {}, "d": {}})})
 	require.Empty(t, o.by)
 	require.Zero(t, o.n)
+}
+
+// pendingOf is the keyed form of a parent's d/ writes in a transaction.
+func pendingOf(m map[string]depWrite) keyed[depWrite] {
+	var k keyed[depWrite]
+	for key, w := range m {
+		k.set(key, w)
+	}
+	return k
 }

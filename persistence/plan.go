@@ -130,7 +130,7 @@ func (s *Badger) planInsert(txn *wtxn, r *request) ([]pendingWrite, error) {
 			return nil, err
 		}
 		if len(j.Parents) > 0 {
-			s.countInsert(writes, j, edges)
+			writes = s.countInsert(writes, j, edges)
 		}
 		r.planned = append(r.planned, j)
 		res[i] = InsertResult{Job: j.Clone()}

@@ -26,12 +26,13 @@ type waitCounts struct {
 }
 
 // waitCount is a pending job's count of unfinished parents, its category (its w/ key's value
-// holds both), and whether an older binary stored its count as an n/ key. n is 0 for a job
-// that is no longer pending (released or cancelled).
+// holds both), whether an older binary stored its count as an n/ key, and whether it has no w/
+// key at all. n is 0 for a job that is no longer pending (released or cancelled).
 type waitCount struct {
-	n   uint64
-	cat string
-	key bool
+	n    uint64
+	cat  string
+	key  bool
+	none bool // no w/ key is stored: a child inserted waiting for one parent (countInsert)
 }
 
 // maxWaitCounts bounds the committed counts held: beyond it, new ones are read from the store.

@@ -3,6 +3,8 @@ package tester
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jobsched/jobsched"
@@ -90,17 +92,20 @@ func dagDepends(specs []jobsched.JobSpec, seed uint64, first, depth int) {
 		start[dagLevel(i, n, depth)] = i
 	}
 	start[depth] = n
+	var parents []int
 	for i := start[1]; i < n; i++ {
 		l := dagLevel(i, n, depth)
-		parents := map[int]bool{start[l-1] + r.IntN(start[l]-start[l-1]): true}
+		parents = append(parents[:0], start[l-1]+r.IntN(start[l]-start[l-1]))
 		for extra := r.IntN(3); extra > 0; extra-- {
-			parents[r.IntN(start[l])] = true
+			parents = append(parents, r.IntN(start[l]))
 		}
-		for p := 0; p < start[l]; p++ { // in index order: the same seed gives the same specs
-			if parents[p] {
-				specs[i].DependsOn = append(specs[i].DependsOn, fmt.Sprintf("#%d", p))
-			}
+		slices.Sort(parents) // in index order: the same seed gives the same specs
+		parents = slices.Compact(parents)
+		deps := make([]string, len(parents))
+		for k, p := range parents {
+			deps[k] = "#" + strconv.Itoa(p)
 		}
+		specs[i].DependsOn = deps
 	}
 }
 
