@@ -138,10 +138,13 @@ func (r *registry) resize(ctx actor.Context, n int) {
 	}
 }
 
-// drain stops a worker once its job is done, and recalls it from the Fifo: a job the Fifo
-// gives it before it hears of the drain is run first.
+// drain stops a worker once its job is done, and recalls it from the Fifo: its handle takes no
+// job from now on (a job it runs already is finished first).
 func (r *registry) drain(ctx actor.Context, w *workerState) {
 	w.draining = true
+	if w.lent != nil {
+		w.lent.recall() // the Fifo gives it no job from now on, whatever it still holds
+	}
 	ctx.Send(w.pid, &Drain{})
 	ctx.Send(r.fifo, &Demand{Recall: w.pid})
 }
