@@ -53,3 +53,25 @@ func TestAGiveAStaleWorkerRefusesSpendsNoRateToken(t *testing.T) {
 		t.Fatal("b did not start: the refused give spent the second token of the rate limit")
 	}
 }
+
+// A WorkerRegistry that restarts (its Workers with it) starts again from the category's
+// minimum, as if the balancer had never resized it. The balancer, which tells a registry only
+// a change of its allocation, must tell the new one again: a category with min_workers 0 would
+// otherwise keep no worker at all while its jobs wait, and a busier one its minimum.
+func TestARestartedRegistryIsToldItsAllocationAgain(t *testing.T) {
+	s := start(t, jobsched.Config{Workers: 1,
+		Categories: []jobsched.Category{{Name: "default", MinWorkers: jobsched.NoWorkers, MaxWorkers: 1}}},
+		map[string]jobsched.Handler{"k": noop})
+	ctx := context.Background()
+	a, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k"})
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, a.ID).State) // the balancer gave it its worker
+
+	before := restartsOf(s, "jobsched/categories/default/workers")
+	crashRegistry(s, "default")
+	require.Eventually(t, func() bool { return restartsOf(s, "jobsched/categories/default/workers") > before },
+		5*time.Second, time.Millisecond)
+	b, err := s.Enqueue(ctx, jobsched.JobSpec{Kind: "k"})
+	require.NoError(t, err)
+	require.Equal(t, jobsched.StateSucceeded, waitJob(t, s, b.ID).State)
+}
