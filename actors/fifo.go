@@ -740,7 +740,7 @@ func (f *fifo) audit(ctx actor.Context) {
 	for tok, fl := range f.flights {
 		if now.Sub(fl.at) >= age {
 			if f.env.Claims != nil && f.env.Claims.GiveBack(fl.id) {
-				f.end(tok) // claimed, and no worker took it (a lost Run): given back
+				f.end(tok) // claimed, and no attempt took it (its worker stopped): given back
 				continue
 			}
 			msg.tokens = append(msg.tokens, tok)
