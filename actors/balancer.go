@@ -219,6 +219,9 @@ func (b *balancer) Receive(ctx actor.Context) {
 	case *balanceSoon:
 		b.soon = false
 		b.rebalance(ctx, false)
+	case *RegistryStarted:
+		delete(b.last, msg.Category)
+		b.rebalance(ctx, false)
 	case *CategoriesChanged:
 		for _, n := range msg.Names {
 			delete(b.last, n)

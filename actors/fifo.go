@@ -360,10 +360,11 @@ func (f *fifo) pump(ctx actor.Context) {
 		f.stats.handoffs.add(tok, j.ID, k)
 		if !w.give(j, tok) {
 			// The worker drains or stopped (a recall or its new incarnation is on its way):
-			// forget it, and give the job to another.
+			// forget it, and give the job to another. No job started: no token is spent.
 			f.stats.handoffs.drop(tok)
 			continue
 		}
+		f.spendStart()
 		f.nextToken = tok
 		f.q.pop()
 		delete(f.ids, j.ID)
@@ -448,17 +449,19 @@ func (f *fifo) release(k string) {
 	}
 }
 
-// allowStart takes a token of the rate limit, or arranges a pump for when one is due.
+// allowStart reports whether the rate limit has a token for a start now (spendStart takes it
+// once a worker took the job: a give a worker refuses spends none), or arranges a pump for when
+// one is due.
 func (f *fifo) allowStart(ctx actor.Context) bool {
 	if f.limiter == nil {
 		return true
 	}
 	now := f.env.Clock.Now()
-	r := f.limiter.ReserveN(now, 1)
-	d := r.DelayFrom(now)
-	if d == 0 {
+	if f.limiter.TokensAt(now) >= 1 {
 		return true
 	}
+	r := f.limiter.ReserveN(now, 1) // only to learn when a token is due
+	d := r.DelayFrom(now)
 	r.CancelAt(now)
 	if f.wakeAt.IsZero() {
 		d = time.Duration(math.Max(float64(d), float64(time.Millisecond)))
@@ -467,6 +470,14 @@ func (f *fifo) allowStart(ctx actor.Context) bool {
 		f.env.Clock.AfterFunc(d, func() { f.env.send(self, &tick{}) })
 	}
 	return false
+}
+
+// spendStart takes the token of the rate limit allowStart saw for a start a worker took (the
+// Fifo is the limiter's only user: the token is still there).
+func (f *fifo) spendStart() {
+	if f.limiter != nil {
+		f.limiter.AllowN(f.env.Clock.Now(), 1)
+	}
 }
 
 // load reads queued jobs after the cursor on a goroutine; queuedLoaded brings them back.
@@ -729,7 +740,7 @@ func (f *fifo) audit(ctx actor.Context) {
 	for tok, fl := range f.flights {
 		if now.Sub(fl.at) >= age {
 			if f.env.Claims != nil && f.env.Claims.GiveBack(fl.id) {
-				f.end(tok) // claimed, and no worker took it (a lost Run): given back
+				f.end(tok) // claimed, and no attempt took it (its worker stopped): given back
 				continue
 			}
 			msg.tokens = append(msg.tokens, tok)

@@ -15,7 +15,7 @@ import (
 // claims from the store as many jobs as it has free workers for (persistence.Claimer: FOR
 // UPDATE SKIP LOCKED, in FIFO order, the start stored in the same write), so two nodes never
 // try the same job and no read goes over the head of the queue again. Its memory holds only
-// jobs it claimed and has not handed out yet (a Requeue, a job parked for its concurrency key),
+// jobs it claimed and has not handed out yet (a give a worker refused, a job parked for its key),
 // all stored as running under this node's lease: each is handed to a worker or given back to
 // its queue (a pause, an earlier incarnation's claims, a hand-off lost for 5 polls). Wake-ups
 // (a local insert, another node's NOTIFY, a promoted retry) and the poll start a claim; more

@@ -39,6 +39,11 @@ type WorkerIdle struct {
 	Lent  *Lent
 }
 
+// RegistryStarted: WorkerRegistry → WorkerBalancer: the registry (re)started with its
+// category's minimum of workers; the balancer forgets what it told the earlier one and tells
+// this one its allocation.
+type RegistryStarted struct{ Category string }
+
 // WorkerGone: Worker → WorkerRegistry: a draining worker stopped.
 type WorkerGone struct{ PID *actor.PID }
 

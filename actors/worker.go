@@ -57,6 +57,9 @@ type Lent struct {
 	token    uint64 // the hand-off whose attempt runs (0: none)
 	draining bool
 	stopped  bool
+	// recalled: the registry drains the worker (its Worker may not know yet): it takes no job
+	// from then on, and its attempt's end does not lend it again.
+	recalled bool
 }
 
 // run is one hand-off given to the attempt goroutine.
@@ -114,11 +117,15 @@ func (w *worker) start(self *actor.PID) {
 				p = w.env.Runner.Run(jctx, r.job)
 				h.drop(r.token)
 			}
-			draining, stopped := at.end()
+			draining, stopped, recalled := at.end()
 			switch {
 			case p != "" || draining:
 				w.env.send(self, &JobDone{JobID: r.job.ID, Token: r.token, Panic: p, from: at})
-			case !stopped:
+			case stopped:
+			case recalled:
+				// Drained: the end alone; the Worker stops at its Drain.
+				w.env.send(fifo, &Demand{Ended: r.token})
+			default:
 				// Free again: lent back to the Fifo straight, with the end.
 				w.env.send(fifo, &Demand{Lend: at, Ended: r.token})
 			}
@@ -132,7 +139,7 @@ func (w *worker) start(self *actor.PID) {
 func (a *Lent) give(j *persistence.Job, tok uint64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.token != 0 || a.draining || a.stopped {
+	if a.token != 0 || a.draining || a.stopped || a.recalled {
 		return false
 	}
 	select {
@@ -154,13 +161,22 @@ func (a *Lent) running() bool {
 }
 
 // end marks the attempt ended (the worker no longer counts as busy) and reports whether the
-// worker drains or its incarnation stopped. Called by the attempt goroutine only.
-func (a *Lent) end() (draining, stopped bool) {
+// worker drains, its incarnation stopped, or the registry recalled it. Called by the attempt
+// goroutine only.
+func (a *Lent) end() (draining, stopped, recalled bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.token = 0
 	a.stats.Busy.Add(-1)
-	return a.draining, a.stopped
+	return a.draining, a.stopped, a.recalled
+}
+
+// recall marks the worker drained by the registry: no job is given to it any more, though its
+// Worker has not handled the Drain yet.
+func (a *Lent) recall() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.recalled = true
 }
 
 // drain marks the worker draining and reports whether an attempt runs (its end then comes to

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"sync/atomic"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jobsched/jobsched/supervision"
 )
@@ -18,6 +20,8 @@ type registry struct {
 	target  int
 	pending int        // workers asked of the Workers supervisor, not yet announced
 	fifo    *actor.PID // made once: a PID caches the process it names
+	// restarted: an earlier incarnation ran (the balancer may have resized it).
+	restarted bool
 }
 
 type workerState struct {
@@ -29,8 +33,10 @@ type workerState struct {
 // NewWorkerRegistry returns the producer of a category's WorkerRegistry; initial is the number
 // of workers the Workers supervisor starts with.
 func NewWorkerRegistry(env *Env, cat string, initial int) actor.Producer {
+	var made atomic.Bool
 	return func() actor.Actor {
-		return &registry{env: env, cat: cat, stats: env.Stats[cat], workers: map[string]*workerState{}, target: initial, pending: initial}
+		return &registry{env: env, cat: cat, stats: env.Stats[cat], workers: map[string]*workerState{}, target: initial, pending: initial,
+			restarted: made.Swap(true)}
 	}
 }
 
@@ -41,6 +47,12 @@ func (r *registry) Receive(ctx actor.Context) {
 		// Whatever the Fifo was lent belonged to an earlier registry.
 		ctx.Send(r.fifo, &Demand{Reset: true})
 		r.stats.Allocated.Store(int64(r.target))
+		if r.restarted {
+			// It starts from the minimum again: the balancer, which tells a registry only the
+			// changes of its allocation, must tell it again. (A first incarnation has the
+			// minimum the balancer counts.)
+			ctx.Send(r.env.BalancerPID(), &RegistryStarted{Category: r.cat})
+		}
 	case *WorkerIdle:
 		r.idle(ctx, msg)
 	case *WorkerGone:
@@ -138,10 +150,13 @@ func (r *registry) resize(ctx actor.Context, n int) {
 	}
 }
 
-// drain stops a worker once its job is done, and recalls it from the Fifo: a job the Fifo
-// gives it before it hears of the drain is run first.
+// drain stops a worker once its job is done, and recalls it from the Fifo: its handle takes no
+// job from now on (a job it runs already is finished first).
 func (r *registry) drain(ctx actor.Context, w *workerState) {
 	w.draining = true
+	if w.lent != nil {
+		w.lent.recall() // the Fifo gives it no job from now on, whatever it still holds
+	}
 	ctx.Send(w.pid, &Drain{})
 	ctx.Send(r.fifo, &Demand{Recall: w.pid})
 }

@@ -21,9 +21,10 @@ func TestLentGivesOneJobAtATime(t *testing.T) {
 	require.EqualValues(t, 1, st.Dispatched.Load())
 	r := <-l.runs
 	require.Equal(t, run{job: j, token: 1}, r)
-	draining, stopped := l.end()
+	draining, stopped, recalled := l.end()
 	require.False(t, draining)
 	require.False(t, stopped)
+	require.False(t, recalled)
 	require.False(t, l.running())
 	require.EqualValues(t, 0, st.Busy.Load())
 
@@ -41,7 +42,7 @@ func TestLentGivesOneJobAtATime(t *testing.T) {
 	got, ok := <-s.runs
 	require.True(t, ok, "the job given before the stop is still run (and ends the attempt)")
 	require.Equal(t, uint64(5), got.token)
-	_, stopped = s.end()
+	_, stopped, _ = s.end()
 	require.True(t, stopped)
 	_, ok = <-s.runs
 	require.False(t, ok)
