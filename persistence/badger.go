@@ -165,8 +165,8 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		// memtables once the queue spills, so most of what L0 holds is obsolete by the time it
 		// is compacted: compacting it later and in bigger merges drops it with less rewriting.
 		// Tester burst of 1,000,000 (docs/benchmarks.md, "Session 6: 1M burst and daemon"):
-		// compaction's CPU about halved, the run's CPU -15%; the disk holds ~50 MiB more of
-		// obsolete versions until they are compacted.
+		// compaction CPU -12 to -42% (6 pairs), the run -12% (3 pairs, same binary); ~50 MiB more of
+		// obsolete versions on disk until they are compacted.
 		WithNumLevelZeroTables(10).
 		WithNumLevelZeroTablesStall(20).
 		WithBaseLevelSize(64 << 20).
