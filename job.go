@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jobsched/jobsched/internal/jsonscan"
 	"github.com/jobsched/jobsched/persistence"
 )
 
@@ -127,7 +128,7 @@ func (s *Scheduler) newJob(spec JobSpec, now time.Time, field string) (*Job, err
 	if len(spec.Args) > s.cfg.MaxArgsBytes {
 		return nil, &InvalidError{Field: field + "args", Reason: fmt.Sprintf("%d bytes, over the limit of %d", len(spec.Args), s.cfg.MaxArgsBytes), tooLarge: true}
 	}
-	if len(spec.Args) > 0 && !json.Valid(spec.Args) {
+	if len(spec.Args) > 0 && !jsonscan.Valid(spec.Args) {
 		return nil, invalid(field+"args", "not valid JSON")
 	}
 	if err := checkDepends(spec, field); err != nil {

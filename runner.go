@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jobsched/jobsched/actors"
+	"github.com/jobsched/jobsched/internal/jsonscan"
 	"github.com/jobsched/jobsched/persistence"
 )
 
@@ -323,7 +324,7 @@ func (s *Scheduler) invoke(ctx context.Context, j *Job) (out outcome) {
 	if res == nil {
 		return outcome{result: json.RawMessage("null")}
 	}
-	if raw, ok := res.(json.RawMessage); ok && json.Valid(raw) {
+	if raw, ok := res.(json.RawMessage); ok && jsonscan.Valid(raw) {
 		return outcome{result: raw}
 	}
 	b, err := json.Marshal(res)

@@ -158,12 +158,18 @@ func OpenBadger(opt BadgerOptions) (*Badger, error) {
 		WithBlockCacheSize(0).
 		WithIndexCacheSize(0).
 		WithNumCompactors(2).
-		// L0 compaction once 5 tables wait (badger's default), writes stalled at 10 (it was 2
-		// and 4): fewer, larger L0 compactions. Tester bursts, interleaved on a busy machine:
-		// 300,000 jobs CPU -13% (4 pairs), 1,000,000 jobs CPU -9% (2 pairs); peak RssAnon
-		// -15% at 300,000, within ±5% at 1,000,000 and for a daemon draining 1,000,000.
-		WithNumLevelZeroTables(5).
-		WithNumLevelZeroTablesStall(10).
+		// L0 compaction once 10 tables wait, writes stalled at 20 (badger's defaults are 5 and
+		// 15; it was 2 and 4, then 5 and 10), and a base level of 64 MiB (badger's 10 MiB):
+		// fewer, larger compactions into fewer levels. A job's record is written three times
+		// (insert, start, finish) and its q/ key set, rewritten and deleted, mostly in different
+		// memtables once the queue spills, so most of what L0 holds is obsolete by the time it
+		// is compacted: compacting it later and in bigger merges drops it with less rewriting.
+		// Tester burst of 1,000,000 (docs/benchmarks.md, "Session 6: 1M burst and daemon"):
+		// compaction CPU -12 to -42% (6 pairs), the run -12% (3 pairs, same binary); ~50 MiB more of
+		// obsolete versions on disk until they are compacted.
+		WithNumLevelZeroTables(10).
+		WithNumLevelZeroTablesStall(20).
+		WithBaseLevelSize(64 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithDetectConflicts(false). // one writer: no conflicts to detect
 		// Compaction's table builders dominated memory with a 1M-job backlog (each reserves twice

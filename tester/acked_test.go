@@ -35,3 +35,35 @@ func TestAckSetKeepsUUIDsAndOtherIDs(t *testing.T) {
 	require.False(t, a.has(u))
 	require.Equal(t, 1, a.len())
 }
+
+// An id acknowledged twice must be found twice; ids added after a lookup are found too, and
+// what was found before stays found.
+func TestAckSetCountsRepeatsAndAddsAfterLookups(t *testing.T) {
+	a := newAckSet(0)
+	ids := make([]string, 50)
+	for i := range ids {
+		ids[i] = uuid.Must(uuid.NewRandom()).String() // random order, unlike UUIDv7
+		a.add(ids[i])
+	}
+	a.add(ids[7])
+	require.Equal(t, 51, a.len())
+	a.remove(ids[7])
+	require.True(t, a.has(ids[7]), "the second acknowledgement is still open")
+	a.remove(ids[7])
+	require.False(t, a.has(ids[7]))
+	a.remove(ids[3])
+
+	late := uuid.Must(uuid.NewRandom()).String()
+	a.add(late)
+	require.True(t, a.has(late))
+	require.False(t, a.has(ids[3]), "found before the add, still found after the re-sort")
+	require.False(t, a.has(ids[7]))
+	require.Equal(t, 49, a.len())
+	n := 0
+	a.each(func(id string) {
+		require.NotEqual(t, ids[3], id)
+		require.NotEqual(t, ids[7], id)
+		n++
+	})
+	require.Equal(t, 49, n)
+}

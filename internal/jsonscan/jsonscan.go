@@ -376,3 +376,13 @@ func (s *Scanner) validNumber() bool {
 	s.i = j
 	return true
 }
+
+// Valid reports whether b is one JSON value, white space around it aside, exactly as json.Valid
+// does (FuzzValid), at a fraction of its cost for small documents: an enqueue's args are checked
+// with it.
+func Valid(b []byte) bool {
+	s := New(b)
+	s.SkipWS()
+	_, ok := s.ValidValue()
+	return ok && s.End()
+}

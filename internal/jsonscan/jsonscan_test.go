@@ -97,6 +97,16 @@ func FuzzValidValue(f *testing.F) {
 	})
 }
 
+// FuzzValid: Valid agrees with json.Valid on every input.
+func FuzzValid(f *testing.F) {
+	for _, seed := range []string{`{"ms":0}`, ` [ ] `, `{}{}`, `1 2`, ``, `  `, `"\u12"`, "\"\xff\"", `{"a":[1,-2.5e+3,true,null]}`, `-`, `1e`, `[1,]`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		require.Equal(t, json.Valid([]byte(in)), Valid([]byte(in)), "%q", in)
+	})
+}
+
 // ValidValue refuses what is nested deeper than encoding/json allows, as json.Valid does.
 func TestValidValueDepth(t *testing.T) {
 	for _, n := range []int{maxDepth, maxDepth + 1} {
