@@ -92,9 +92,10 @@ type fifo struct {
 	claimAgain bool
 	claimIdle  bool
 	// cooling: a claim waits for the cooldown (coolDone); claimAt: when the last claim began
-	// or ended.
+	// or ended; backlog: the last claim took all it asked for (the queue may hold more).
 	cooling bool
 	claimAt time.Time
+	backlog bool
 }
 
 // flight is one hand-off to the registry.

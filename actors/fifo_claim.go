@@ -29,6 +29,9 @@ const claimMax = 1000
 // round trips, not a time of the schedule). The busy workers come back meanwhile and the claim
 // takes jobs for all of them, as River's producer fetches at most once per its fetch cooldown.
 // A worker waits at most claimCooldown longer for its job; with no worker busy, nothing waits.
+// Only behind a backlog (the last claim took all it asked for): when the claims drain the queue
+// (jobs arriving one by one, at a steady rate under the workers' pace) a job that arrives is
+// claimed at once, whatever the other workers do.
 const (
 	claimShare    = 4
 	claimCooldown = time.Millisecond
@@ -57,7 +60,14 @@ func (f *fifo) wake(ctx actor.Context) {
 		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
 	}
 	if f.claiming > 0 {
-		f.claimAgain = true
+		// A claim is on its way, and may have read the queue before this job was stored: a
+		// second one claims for the free workers the first did not ask for; without such
+		// workers, the Fifo claims again once the first is back.
+		before := f.claiming
+		f.claim(ctx)
+		if f.claiming == before {
+			f.claimAgain = true
+		}
 		return
 	}
 	f.pump(ctx)
@@ -80,7 +90,7 @@ func (f *fifo) claim(ctx actor.Context) {
 	if f.cooling {
 		return // coolDone claims
 	}
-	if busy := len(f.flights) + f.asking; busy > 0 && n*claimShare < n+busy {
+	if busy := len(f.flights) + f.asking; f.backlog && busy > 0 && n*claimShare < n+busy {
 		// Few workers free and many busy: they come back soon, so claim them all at once
 		// after a short cooldown instead of a claim of 1-2 jobs that holds the next one back.
 		if wait := claimCooldown - time.Since(f.claimAt); wait > 0 {
@@ -123,6 +133,7 @@ func (f *fifo) claimed(ctx actor.Context, msg *claimed) {
 	f.claiming--
 	f.asking -= msg.asked
 	f.claimAt = time.Now()
+	f.backlog = msg.full && msg.err == nil
 	var wait *persistence.RateWait
 	switch {
 	case errors.As(msg.err, &wait):

@@ -183,6 +183,9 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		s.cancel()
 		return nil, fmt.Errorf("postgres: read counts: %w", err)
 	}
+	if err := s.warm(ctx); err != nil {
+		opt.Logger.Warn("jobsched postgres: warm the pool", "err", err) // the pool opens them on demand
+	}
 	for i := 0; i < opt.AsyncWorkers; i++ {
 		s.goLoop(s.asyncWorker)
 	}
