@@ -92,10 +92,13 @@ type fifo struct {
 	claimAgain bool
 	claimIdle  bool
 	// cooling: a claim waits for the cooldown (coolDone); claimAt: when the last claim began
-	// or ended; backlog: the last claim took all it asked for (the queue may hold more).
+	// or ended.
 	cooling bool
 	claimAt time.Time
-	backlog bool
+	// claimBegan: when the latest claim began; covered: a claim on its way began after a job
+	// was stored, and will find it (wakeStored), unless it fails.
+	claimBegan time.Time
+	covered    bool
 }
 
 // flight is one hand-off to the registry.
@@ -184,7 +187,7 @@ func (f *fifo) Receive(ctx actor.Context) {
 		f.wake(ctx)
 	case *Enqueued:
 		if f.env.Claims != nil {
-			f.wake(ctx) // stored as queued: claimed like any other
+			f.wakeStored(ctx, msg.At) // stored as queued: claimed like any other
 			break
 		}
 		for _, j := range msg.Jobs {

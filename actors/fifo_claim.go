@@ -29,9 +29,6 @@ const claimMax = 1000
 // round trips, not a time of the schedule). The busy workers come back meanwhile and the claim
 // takes jobs for all of them, as River's producer fetches at most once per its fetch cooldown.
 // A worker waits at most claimCooldown longer for its job; with no worker busy, nothing waits.
-// Only behind a backlog (the last claim took all it asked for): when the claims drain the queue
-// (jobs arriving one by one, at a steady rate under the workers' pace) a job that arrives is
-// claimed at once, whatever the other workers do.
 const (
 	claimShare    = 4
 	claimCooldown = time.Millisecond
@@ -52,12 +49,21 @@ func (f *fifo) claimStarted(ctx actor.Context) {
 }
 
 // wake claims again: jobs may be ready in the store.
-func (f *fifo) wake(ctx actor.Context) {
+func (f *fifo) wake(ctx actor.Context) { f.wakeStored(ctx, time.Time{}) }
+
+// wakeStored claims again for jobs stored before at (zero: unknown). A claim on its way that
+// began after at finds them: nothing more is needed for them (a claim again would find the
+// queue empty).
+func (f *fifo) wakeStored(ctx actor.Context, at time.Time) {
 	f.claimIdle = false
 	if f.demand <= f.len()+f.parkedN && !f.paused {
 		// Work and no free worker: the balancer may give the category more (it counts the
 		// store's backlog; it answers at most every 50 ms).
 		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
+	}
+	if f.claiming > 0 && !at.IsZero() && f.claimBegan.After(at) {
+		f.claimIdle, f.covered = false, true
+		return
 	}
 	if f.claiming > 0 {
 		// A claim is on its way, and may have read the queue before this job was stored: a
@@ -90,7 +96,7 @@ func (f *fifo) claim(ctx actor.Context) {
 	if f.cooling {
 		return // coolDone claims
 	}
-	if busy := len(f.flights) + f.asking; f.backlog && busy > 0 && n*claimShare < n+busy {
+	if busy := len(f.flights) + f.asking; busy > 0 && n*claimShare < n+busy {
 		// Few workers free and many busy: they come back soon, so claim them all at once
 		// after a short cooldown instead of a claim of 1-2 jobs that holds the next one back.
 		if wait := claimCooldown - time.Since(f.claimAt); wait > 0 {
@@ -112,6 +118,7 @@ func (f *fifo) claim(ctx actor.Context) {
 	f.claiming++
 	f.asking += n
 	f.claimAt = time.Now()
+	f.claimBegan = f.claimAt
 	self, cat, ep := ctx.Self(), f.cat, f.epoch
 	f.env.Go(func() {
 		c, cancel := loadCtx()
@@ -133,7 +140,6 @@ func (f *fifo) claimed(ctx actor.Context, msg *claimed) {
 	f.claiming--
 	f.asking -= msg.asked
 	f.claimAt = time.Now()
-	f.backlog = msg.full && msg.err == nil
 	var wait *persistence.RateWait
 	switch {
 	case errors.As(msg.err, &wait):
@@ -145,6 +151,12 @@ func (f *fifo) claimed(ctx actor.Context, msg *claimed) {
 		f.claimIdle = true // the next poll tries again
 	case !msg.full:
 		f.claimIdle = true
+	}
+	if msg.err != nil && f.covered {
+		f.claimAgain = true // it may have been the claim counted on to find a stored job
+	}
+	if f.claiming == 0 {
+		f.covered = false
 	}
 	if f.claimAgain {
 		f.claimAgain, f.claimIdle = false, false
