@@ -1,7 +1,10 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"sync"
 	"testing"
 
 	"github.com/jobsched/jobsched/internal/pgtest"
@@ -13,7 +16,9 @@ import (
 // first jobs of a fresh node do not pay for them (docs/cluster.md, "Session 6: p99 at 500/s").
 func TestOpenWarmsThePool(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, pgtest.DSN(t), postgres.Options{Node: "warm"})
+	logged := &syncBuffer{}
+	s := open(t, pgtest.DSN(t), postgres.Options{Node: "warm", Logger: slog.New(slog.NewTextHandler(logged, nil))})
+	require.NotContains(t, logged.String(), "warm", "every connection warmed without an error")
 	require.GreaterOrEqual(t, s.Pool().Stat().TotalConns(), int32(8))
 	conn, err := s.Pool().Acquire(ctx)
 	require.NoError(t, err)
@@ -24,4 +29,22 @@ func TestOpenWarmsThePool(t *testing.T) {
 
 	small := open(t, pgtest.DSN(t), postgres.Options{Node: "warm-small", MaxConns: 3})
 	require.LessOrEqual(t, small.Pool().Stat().TotalConns(), int32(3), "no more than MaxConns")
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's goroutines and the test's.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
