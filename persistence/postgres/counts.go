@@ -53,37 +53,9 @@ func (c *counts) apply(d deltas) {
 	}
 }
 
-// refreshQuietWait is how long a refresh looks for a moment with no write of ours in flight
-// before it holds the new writes back until those in flight end (quietLock).
-const refreshQuietWait = 50 * time.Millisecond
-
-// quietLock takes writing exclusively at a moment when no write holds it, trying every
-// quietPoll for up to wait, and only then waits for it as a plain Lock does. A plain Lock holds
-// every new write back from the moment it is called until the writes in flight end: at 500
-// jobs/s each refresh stopped the inserts and claims for the last commit's WAL flush, 0.3-1.8 ms
-// on a quiet machine, up to 100 ms on a loaded one (docs/cluster.md, "Session 6: p99 at 500/s").
-func (c *counts) quietLock(wait time.Duration) {
-	if c.writing.TryLock() {
-		return
-	}
-	deadline := time.Now().Add(wait)
-	t := time.NewTicker(quietPoll)
-	defer t.Stop()
-	for time.Now().Before(deadline) {
-		<-t.C
-		if c.writing.TryLock() {
-			return
-		}
-	}
-	c.writing.Lock()
-}
-
-// quietPoll is how often quietLock tries the lock.
-const quietPoll = 200 * time.Microsecond
-
 // refreshCounts reads the counts again from the database.
 func (s *Store) refreshCounts(ctx context.Context) error {
-	s.counts.quietLock(refreshQuietWait)
+	s.counts.writing.Lock()
 	defer s.counts.writing.Unlock()
 	rows, err := s.pool.Query(ctx, `
 		SELECT category, state, count(*) FROM jobsched_jobs
