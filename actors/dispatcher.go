@@ -2,6 +2,7 @@ package actors
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jobsched/jobsched/persistence"
@@ -35,8 +36,9 @@ func Route(env *Env, jobs []*persistence.Job) {
 	if len(jobs) == 0 {
 		return
 	}
+	at := time.Now() // every caller routes jobs already stored (see Enqueued.At)
 	if allIn(jobs, jobs[0].Category) {
-		route(env, jobs[0].Category, &Enqueued{Jobs: jobs})
+		route(env, jobs[0].Category, &Enqueued{Jobs: jobs, At: at})
 		return
 	}
 	byCat := map[string][]*persistence.Job{}
@@ -48,7 +50,7 @@ func Route(env *Env, jobs []*persistence.Job) {
 		byCat[j.Category] = append(byCat[j.Category], j)
 	}
 	for _, cat := range order {
-		route(env, cat, &Enqueued{Jobs: byCat[cat]})
+		route(env, cat, &Enqueued{Jobs: byCat[cat], At: at})
 	}
 }
 

@@ -95,6 +95,10 @@ type fifo struct {
 	// or ended.
 	cooling bool
 	claimAt time.Time
+	// claimBegan: when the latest claim began; covered: a claim on its way began after a job
+	// was stored, and will find it (wakeStored), unless it fails.
+	claimBegan time.Time
+	covered    bool
 }
 
 // flight is one hand-off to a worker.
@@ -183,7 +187,7 @@ func (f *fifo) Receive(ctx actor.Context) {
 		f.wake(ctx)
 	case *Enqueued:
 		if f.env.Claims != nil {
-			f.wake(ctx) // stored as queued: claimed like any other
+			f.wakeStored(ctx, msg.At) // stored as queued: claimed like any other
 			break
 		}
 		for _, j := range msg.Jobs {

@@ -49,15 +49,31 @@ func (f *fifo) claimStarted(ctx actor.Context) {
 }
 
 // wake claims again: jobs may be ready in the store.
-func (f *fifo) wake(ctx actor.Context) {
+func (f *fifo) wake(ctx actor.Context) { f.wakeStored(ctx, time.Time{}) }
+
+// wakeStored claims again for jobs stored before at (zero: unknown). A claim on its way that
+// began after at finds them: nothing more is needed for them (a claim again would find the
+// queue empty).
+func (f *fifo) wakeStored(ctx actor.Context, at time.Time) {
 	f.claimIdle = false
 	if f.demand <= f.len()+f.parkedN && !f.paused {
 		// Work and no free worker: the balancer may give the category more (it counts the
 		// store's backlog; it answers at most every 50 ms).
 		f.env.send(f.env.BalancerPID(), &Backlogged{Category: f.cat})
 	}
+	if f.claiming > 0 && !at.IsZero() && f.claimBegan.After(at) {
+		f.claimIdle, f.covered = false, true
+		return
+	}
 	if f.claiming > 0 {
-		f.claimAgain = true
+		// A claim is on its way, and may have read the queue before this job was stored: a
+		// second one claims for the free workers the first did not ask for; without such
+		// workers, the Fifo claims again once the first is back.
+		before := f.claiming
+		f.claim(ctx)
+		if f.claiming == before {
+			f.claimAgain = true
+		}
 		return
 	}
 	f.pump(ctx)
@@ -102,6 +118,7 @@ func (f *fifo) claim(ctx actor.Context) {
 	f.claiming++
 	f.asking += n
 	f.claimAt = time.Now()
+	f.claimBegan = f.claimAt
 	self, cat, ep := ctx.Self(), f.cat, f.epoch
 	f.env.Go(func() {
 		c, cancel := loadCtx()
@@ -134,6 +151,12 @@ func (f *fifo) claimed(ctx actor.Context, msg *claimed) {
 		f.claimIdle = true // the next poll tries again
 	case !msg.full:
 		f.claimIdle = true
+	}
+	if msg.err != nil && f.covered {
+		f.claimAgain = true // it may have been the claim counted on to find a stored job
+	}
+	if f.claiming == 0 {
+		f.covered = false
 	}
 	if f.claimAgain {
 		f.claimAgain, f.claimIdle = false, false

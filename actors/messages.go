@@ -8,8 +8,12 @@ import (
 )
 
 // Enqueued: jobs are ready (stored as queued), in order. Scheduler or Waiter → Dispatcher →
-// Fifo; a batch travels as one message (the Dispatcher splits it by category).
-type Enqueued struct{ Jobs []*persistence.Job }
+// Fifo; a batch travels as one message (the Dispatcher splits it by category). At, set by
+// Route, is a moment after the jobs were stored: a claim that began after it finds them.
+type Enqueued struct {
+	Jobs []*persistence.Job
+	At   time.Time
+}
 
 // Schedule: a job waits for its run_at (scheduled or retrying). → Waiter.
 type Schedule struct {

@@ -35,6 +35,9 @@ const batchSQL = `UPDATE jobsched_jobs AS j SET category = u.category, state = u
 		$8::timestamptz[], $9::text[]) AS u(id, category, state, new_seq, run_at, unique_key, attempt, finished_at, record)
 	WHERE j.id = u.id RETURNING j.id, j.seq`
 
+// lockReadSQL locks and reads the jobs $1, in id order (so two batches never deadlock).
+const lockReadSQL = "SELECT id, seq, node, node_epoch, " + recSQL + " FROM jobsched_jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+
 // notifySQL sends many notifications: $1 channels, $2 payloads, pairwise.
 const notifySQL = `SELECT pg_notify(n.c, n.p) FROM unnest($1::text[], $2::text[]) AS n(c, p)`
 
@@ -291,7 +294,7 @@ func (s *Store) updateBatch(ctx context.Context, reqs []*asyncReq) ([]batchOut, 
 	var leaseOK bool
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	b.Queue("SELECT id, seq, node, node_epoch, "+recSQL+" FROM jobsched_jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids).
+	b.Queue(lockReadSQL, ids).
 		Query(func(rs pgx.Rows) error {
 			for rs.Next() {
 				var id string

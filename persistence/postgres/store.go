@@ -48,7 +48,8 @@ type Options struct {
 	Retention time.Duration
 	// Logger receives warnings and errors; nil discards them.
 	Logger *slog.Logger
-	// MaxConns caps the connection pool (default 16); AsyncWorkers is how many batches of
+	// MaxConns caps the connection pool (default 16; Open makes up to 8 of them at once, their
+	// hot statements prepared, so the first jobs do not wait for them); AsyncWorkers is how many batches of
 	// UpdateAsync requests run at once (default 2). Each worker applies in one transaction the
 	// requests waiting when it takes them, so fewer workers make fewer, larger transactions: in
 	// a 20,000-job run PostgreSQL spent 2.0–2.1 s of CPU with 8, 1.5–1.6 s with 4, 1.3–1.4 s
@@ -182,6 +183,9 @@ func Open(ctx context.Context, opt Options) (*Store, error) {
 		pool.Close()
 		s.cancel()
 		return nil, fmt.Errorf("postgres: read counts: %w", err)
+	}
+	if err := s.warm(ctx); err != nil {
+		opt.Logger.Warn("jobsched postgres: warm the pool", "err", err) // the pool opens them on demand
 	}
 	for i := 0; i < opt.AsyncWorkers; i++ {
 		s.goLoop(s.asyncWorker)
