@@ -18,7 +18,8 @@ import (
 // A child names its parents (Job.Parents); while some are unfinished it is pending, and the
 // value of its index key w/<child> counts them after its category (a small key, so a fan-in of
 // 10,000 parents does not rewrite the child's record, which lists them all, 10,000 times). The
-// count is there only while above one: a child of one parent (the common chain) writes none. A
+// key is there only while the count is above one: a child waiting for one parent (the common
+// chain) has no w/ key at all, and start-up counts it from its parent's open d/ key. A
 // store written before the count moved into w/ holds it as a key n/<child>, still read. The dependencies are d/ keys (keys.go, dependlists.go): the children of one parent in
 // one insert share one key, a list; a store written before the lists holds one key per
 // dependency, still read (revive writes those too). When a parent finishes, its

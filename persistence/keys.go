@@ -8,7 +8,9 @@ import (
 )
 
 // The key layout. Every index key is a pure function of the job record (indexKeys), so the
-// writer keeps indexes true by deleting the keys a job no longer has and setting the new ones.
+// writer keeps indexes true by deleting the keys a job no longer has and setting the new ones;
+// but for w/: a pending job waiting for one parent has none (depends.go, countInsert and
+// setWaiting drop it).
 //
 //	j/<id>                          the job record (codec.go); ids are UUIDv7, so j/ sorts by creation
 //	q/<category>\x00<seq:8 BE>      queued and running jobs of a category in FIFO order;
@@ -17,7 +19,9 @@ import (
 //	u/<unique_key>                  the unfinished job holding a unique key; value = id
 //	w/<id>                          a pending job (waiting for its parents); value = category, and
 //	                                when it waits for more than one parent \x00 and their count
-//	                                (uvarint): a pending job without a count waits for one parent
+//	                                (uvarint): a w/ key without a count, or none at all (as a
+//	                                child waiting for one parent has since session 6), waits for
+//	                                one parent
 //	n/<id>                          the count of a store written before it moved into w/ (uvarint;
 //	                                such a store may hold a count of one); still read, never written
 //	d/<parent id>\x00<child id>     a dependency; value empty while the parent is unfinished,
@@ -33,7 +37,8 @@ import (
 // Category names never contain 0x00 or '/' (the scheduler validates them), so a category's q/
 // prefix never matches another's, and "state/category" splits at its first '/'. Start-up counts
 // the unfinished jobs and reads the waiting and running ones from the index keys and values
-// alone, never decoding a record. Finished jobs carry only j/, written with the retention TTL.
+// alone, decoding only the records of the pending children without a w/ key (named by open d/
+// keys: countUnindexedPending). Finished jobs carry only j/, written with the retention TTL.
 // The layout before record version 2 (with r/<id> keys) is not read.
 const (
 	prefixJob       = "j/"
