@@ -86,3 +86,55 @@ func TestSucceedBatchLocksInKeyOrderUnderAnotherCollation(t *testing.T) {
 	}
 	require.NoError(t, lockErr)
 }
+
+// A batch of successes that waits for a row a rescue holds checks the row as the rescue left
+// it: the late success of a fenced-out attempt does not overwrite the job put back in its queue.
+func TestSucceedBatchWaitingForARescueDoesNotOverwriteIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := pgtest.DSN(t)
+	s, err := Open(ctx, Options{DSN: dsn, Node: "n1", CountsEvery: time.Hour})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	now := time.Now()
+	_, err = s.Insert(ctx, []*persistence.Job{{ID: "j1", Kind: "k", Category: "c", State: persistence.StateQueued,
+		MaxAttempts: 3, CreatedAt: now, RunAt: now}})
+	require.NoError(t, err)
+	claimed, err := s.Claim(ctx, "c", 1, persistence.ClaimOptions{Stamp: func(string) time.Time { return time.Now() }},
+		func(*persistence.Job) error { return errors.New("unused") })
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	rescuer, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, rescuer.Close(context.Background())) }()
+	tx, err := rescuer.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE jobsched_jobs SET state = 'queued', node = NULL, node_epoch = NULL,
+		seq = nextval('jobsched_seq') WHERE id = 'j1'`)
+	require.NoError(t, err)
+
+	req := &asyncReq{id: "j1", succ: &persistence.Success{Job: claimed[0], At: time.Now(), Result: []byte("null")},
+		fn: func(j *persistence.Job) error { j.State = persistence.StateSucceeded; return nil }}
+	type res struct {
+		outs []*persistence.Job
+		err  error
+	}
+	done := make(chan res, 1)
+	go func() {
+		outs, err := s.succeedBatch(ctx, []*asyncReq{req})
+		done <- res{outs, err}
+	}()
+	require.Eventually(t, func() bool { // the batch waits for the rescue's row lock
+		var n int
+		require.NoError(t, s.pool.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE NOT granted").Scan(&n))
+		return n > 0
+	}, 10*time.Second, time.Millisecond)
+	require.NoError(t, tx.Commit(ctx))
+	r := <-done
+	require.NoError(t, r.err)
+	require.Nil(t, r.outs[0], "the success was not written")
+	var state string
+	require.NoError(t, s.pool.QueryRow(ctx, "SELECT state FROM jobsched_jobs WHERE id = 'j1'").Scan(&state))
+	require.Equal(t, "queued", state)
+}
