@@ -69,13 +69,19 @@ func applyTo(by map[string]persistence.StateCounts, d deltas) {
 
 // refreshCounts reads the counts again from the database.
 func (s *Store) refreshCounts(ctx context.Context) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return fmt.Errorf("counts: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }() // read only: its end changes nothing
+	// The connection is taken under the lock, not before it: every write takes its share of
+	// the lock before its connection, so a refresh holding a connection while it waits for the
+	// writes in flight could wait forever for one that waits for a connection (a small pool).
+	// BEGIN and the snapshot's first statement go in one round trip.
 	s.counts.writing.Lock()
-	_, err = tx.Exec(ctx, "SELECT 1") // the snapshot, while no write of ours is in flight
+	conn, err := s.pool.Acquire(ctx)
+	if err == nil {
+		_, err = conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
+		if err != nil {
+			conn.Release() // out of its transaction or broken: the pool discards it
+			conn = nil
+		}
+	}
 	if err == nil {
 		s.counts.mu.Lock()
 		s.counts.pending = deltas{}
@@ -86,6 +92,10 @@ func (s *Store) refreshCounts(ctx context.Context) error {
 		return fmt.Errorf("counts: %w", err)
 	}
 	defer func() {
+		_, _ = conn.Exec(context.Background(), "ROLLBACK") // read only: its end changes nothing
+		conn.Release()                                     // one left in its transaction is discarded
+	}()
+	defer func() {
 		s.counts.mu.Lock()
 		s.counts.pending = nil
 		s.counts.mu.Unlock()
@@ -93,7 +103,7 @@ func (s *Store) refreshCounts(ctx context.Context) error {
 	if s.counts.counting != nil {
 		s.counts.counting()
 	}
-	rows, err := tx.Query(ctx, `
+	rows, err := conn.Query(ctx, `
 		SELECT category, state, count(*) FROM jobsched_jobs
 			WHERE state IN `+unstartedSQL+` GROUP BY category, state
 		UNION ALL

@@ -93,3 +93,35 @@ func TestCountsRefreshDuringWrites(t *testing.T) {
 	require.NoError(t, s.refreshCounts(ctx))
 	require.Equal(t, writers*batches*size, s.Counts()["c"][persistence.StateQueued], "read again")
 }
+
+// A counts refresh waiting for the writes in flight holds no connection meanwhile: every write
+// takes its share of the lock before its connection, so a refresh that took a connection first
+// and then waited for a write that waits for a connection would never end (with a small pool,
+// or one all of whose connections are so held), and the writes queued behind it neither.
+func TestCountsRefreshHoldsNoConnectionWhileItWaitsForTheWrites(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Open(ctx, Options{DSN: pgtest.DSN(t), Node: "n1", CountsEvery: time.Hour, MaxConns: 1})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+
+	s.counts.writing.RLock() // a write in flight, about to take its connection
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- s.refreshCounts(ctx) }()
+	require.Eventually(t, func() bool { // the refresh waits for the write
+		if s.counts.writing.TryRLock() {
+			s.counts.writing.RUnlock()
+			return false
+		}
+		return true
+	}, 10*time.Second, time.Millisecond)
+	actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+	conn, err := s.pool.Acquire(actx) // the write takes its connection
+	acancel()
+	if err == nil {
+		conn.Release()
+	}
+	s.counts.writing.RUnlock()
+	require.NoError(t, err, "the refresh held the only connection while it waited for the write")
+	require.NoError(t, <-refreshed)
+}

@@ -13,7 +13,8 @@ import (
 // arrays): each job ($1 ids) still running as its attempt ($2 attempts, $3 start times as
 // encoding/json writes them) and held by this node ($6) and its epoch ($7), whose lease still
 // holds, ends succeeded at $4 ($5: the same time as JSON text) with the result $8. The rows are
-// found and locked one by one by their ids through the primary key, in id order (two batches
+// found and locked one by one by their ids through the primary key, in the key's order (id
+// COLLATE "C", whatever the database's default collation: two batches
 // never deadlock), and checked as locked (a row that is no longer this attempt's stays locked to
 // the commit, unwritten): the lateral subquery with OFFSET 0 keeps the planner from reading the
 // node's running jobs (jobsched_jobs_running, all under one key, with the dead entries of the
@@ -29,7 +30,7 @@ const succeedSQL = `WITH u AS (
 		AS u(id, attempt, started, at, at_text, result)),
 locked AS (
 	SELECT j.id, j.patch IS NOT NULL AS clean, u.at, u.at_text, u.result
-	FROM (SELECT * FROM u ORDER BY u.id) u
+	FROM (SELECT * FROM u ORDER BY u.id COLLATE "C") u
 		CROSS JOIN LATERAL (SELECT * FROM jobsched_jobs j WHERE j.id = u.id OFFSET 0 FOR UPDATE) j
 	WHERE j.state = 'running' AND j.node = $6 AND j.node_epoch = $7 AND j.attempt = u.attempt
 		AND coalesce(j.patch->>'started_at', j.record->>'started_at') = u.started
