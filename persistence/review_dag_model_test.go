@@ -132,36 +132,7 @@ func reviewRandomDAG(t *testing.T, seed int64) {
 					fans = append(fans, fan)
 				}
 			}
-			batch := make([]*Job, 0, n)
-			for i := 0; i < n; i++ {
-				id := fmt.Sprintf("j%05d", next)
-				next++
-				var ps []string
-				if fan != "" {
-					ps = append(ps, fan)
-				}
-				for k := rng.Intn(3); k > 0; k-- {
-					pool := len(ids) + len(batch)
-					if pool == 0 {
-						break
-					}
-					x := rng.Intn(pool)
-					var p string
-					if x < len(ids) {
-						p = ids[x]
-					} else {
-						p = batch[x-len(ids)].ID
-					}
-					if !slices.Contains(ps, p) {
-						ps = append(ps, p)
-					}
-				}
-				j := newJobFor(id, ps...)
-				if len(ps) > 0 && rng.Intn(4) == 0 {
-					j.OnParentFailure = ParentFailureRun
-				}
-				batch = append(batch, j)
-			}
+			batch := randomDAGBatch(rng, ids, &next, fan, n)
 			_, err := s.Insert(ctx, batch)
 			require.NoError(t, err)
 			for _, j := range batch {
@@ -236,4 +207,41 @@ func reviewRandomDAG(t *testing.T, seed int64) {
 		}
 		check(step, what)
 	}
+}
+
+// randomDAGBatch makes n jobs named j00000 on (from *next), each depending on fan (when set) and
+// on up to two jobs drawn from ids and the batch's earlier jobs, a quarter of those with
+// dependencies on_parent_failure "run". The review model tests share it.
+func randomDAGBatch(rng *rand.Rand, ids []string, next *int, fan string, n int) []*Job {
+	batch := make([]*Job, 0, n)
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("j%05d", *next)
+		*next++
+		var ps []string
+		if fan != "" {
+			ps = append(ps, fan)
+		}
+		for k := rng.Intn(3); k > 0; k-- {
+			pool := len(ids) + len(batch)
+			if pool == 0 {
+				break
+			}
+			x := rng.Intn(pool)
+			var p string
+			if x < len(ids) {
+				p = ids[x]
+			} else {
+				p = batch[x-len(ids)].ID
+			}
+			if !slices.Contains(ps, p) {
+				ps = append(ps, p)
+			}
+		}
+		j := newJobFor(id, ps...)
+		if len(ps) > 0 && rng.Intn(4) == 0 {
+			j.OnParentFailure = ParentFailureRun
+		}
+		batch = append(batch, j)
+	}
+	return batch
 }

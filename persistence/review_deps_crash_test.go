@@ -291,36 +291,7 @@ func reviewDepsCrashDAG(t *testing.T, seed int64) {
 					fans = append(fans, fan)
 				}
 			}
-			batch := make([]*Job, 0, n)
-			for i := 0; i < n; i++ {
-				id := fmt.Sprintf("j%05d", next)
-				next++
-				var ps []string
-				if fan != "" {
-					ps = append(ps, fan)
-				}
-				for k := rng.Intn(3); k > 0; k-- {
-					pool := len(ids) + len(batch)
-					if pool == 0 {
-						break
-					}
-					x := rng.Intn(pool)
-					var p string
-					if x < len(ids) {
-						p = ids[x]
-					} else {
-						p = batch[x-len(ids)].ID
-					}
-					if !slices.Contains(ps, p) {
-						ps = append(ps, p)
-					}
-				}
-				j := newJobFor(id, ps...)
-				if len(ps) > 0 && rng.Intn(4) == 0 {
-					j.OnParentFailure = ParentFailureRun
-				}
-				batch = append(batch, j)
-			}
+			batch := randomDAGBatch(rng, ids, &next, fan, n)
 			_, err := s.Insert(ctx, batch)
 			require.NoError(t, err)
 			for _, j := range batch {
