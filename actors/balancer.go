@@ -2,6 +2,7 @@ package actors
 
 import (
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -180,12 +181,18 @@ func (b *balancer) recent(cat string, st *CategoryStats, tick bool) int {
 	return max(w.interval, since)
 }
 
-// NewBalancer returns the WorkerBalancer's producer.
+// NewBalancer returns the WorkerBalancer's producer. The first incarnation knows each
+// registry holds its minimum (a registry starts with it); a restarted one knows nothing of what
+// its predecessor told them, so its first rebalance tells every registry its allocation (else a
+// registry left above its minimum would keep those workers beside the budget given to others).
 func NewBalancer(env *Env) actor.Producer {
+	var started atomic.Bool // the producer may be called again from a supervisor's goroutine
 	return func() actor.Actor {
 		b := &balancer{env: env, last: map[string]int{}, work: map[string]*recentWork{}}
-		for _, c := range env.Live.List() {
-			b.last[c.Name] = c.MinWorkers // a registry starts with its minimum
+		if !started.Swap(true) {
+			for _, c := range env.Live.List() {
+				b.last[c.Name] = c.MinWorkers // a registry starts with its minimum
+			}
 		}
 		return b
 	}
