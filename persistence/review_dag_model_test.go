@@ -74,17 +74,7 @@ func reviewRandomDAG(t *testing.T, seed int64) {
 			if len(parentsOf[id]) == 0 {
 				continue
 			}
-			unfinished, failed, succeeded := 0, 0, 0
-			for _, p := range parentsOf[id] {
-				switch ps := states[p].State; {
-				case ps == StateSucceeded:
-					succeeded++
-				case ps.Finished():
-					failed++
-				default:
-					unfinished++
-				}
-			}
+			unfinished, failed, succeeded := parentTally(states, parentsOf[id])
 			msg := fmt.Sprintf("step %d (%s): %s %s, parents %v: %d unfinished %d failed, %s", step, what, id, j.State, parentsOf[id], unfinished, failed, policy[id])
 			switch {
 			case j.State == StatePending:
@@ -244,4 +234,20 @@ func randomDAGBatch(rng *rand.Rand, ids []string, next *int, fan string, n int) 
 		batch = append(batch, j)
 	}
 	return batch
+}
+
+// parentTally counts a job's parents by their state in states: not finished, finished other
+// than succeeded, succeeded. The review model tests share it.
+func parentTally(states map[string]*Job, parents []string) (unfinished, failed, succeeded int) {
+	for _, p := range parents {
+		switch ps := states[p].State; {
+		case ps == StateSucceeded:
+			succeeded++
+		case ps.Finished():
+			failed++
+		default:
+			unfinished++
+		}
+	}
+	return unfinished, failed, succeeded
 }

@@ -233,17 +233,7 @@ func reviewDepsCrashDAG(t *testing.T, seed int64) {
 			if len(parentsOf[id]) == 0 {
 				continue
 			}
-			unfinished, failed, succeeded := 0, 0, 0
-			for _, p := range parentsOf[id] {
-				switch ps := states[p].State; {
-				case ps == StateSucceeded:
-					succeeded++
-				case ps.Finished():
-					failed++
-				default:
-					unfinished++
-				}
-			}
+			unfinished, failed, succeeded := parentTally(states, parentsOf[id])
 			ranAhead := policy[id] == ParentFailureRun && slices.ContainsFunc(parentsOf[id], func(p string) bool { return retried[p] })
 			msg := fmt.Sprintf("seed %d step %d (%s): %s %s, parents %v: %d unfinished %d failed, %s", seed, step, what, id, j.State, parentsOf[id], unfinished, failed, policy[id])
 			switch {
